@@ -1,0 +1,3 @@
+//! Placeholder.
+#[cfg(feature = "macros")]
+pub use cache_macros::ttl_cached;
