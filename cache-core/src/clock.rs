@@ -1,0 +1,236 @@
+//! Time as the maps see it: the process-wide coarse clock and [`MockClock`].
+//!
+//! Reading [`std::time::Instant::now`] costs about 25 ns here, twice a whole `HashMap`
+//! hit, so lookups never read it. Lookups read a coarse clock instead: one atomic load
+//! of a nanosecond count that the shared sweeper thread refreshes every
+//! [`COARSE_TICK`] while any map holds an expiring entry, and that every write path
+//! (which reads the precise clock anyway to compute a deadline) pushes forward too.
+//!
+//! The price is precision on the read side only: a lookup may still see an entry for
+//! up to about one tick (1 ms) after its deadline; longer only if the operating system
+//! starves the sweeper thread. Deadlines themselves are computed from the precise clock,
+//! so an entry never expires early. A map built with a [`MockClock`] reads only that
+//! clock, exactly, on every path.
+//!
+//! This module must never let the coarse clock run ahead of real time.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Nanoseconds since the process-wide epoch (or since a [`MockClock`] was created).
+pub(crate) type Nanos = u64;
+
+/// How often the sweeper refreshes the coarse clock: the read-side precision of expiry.
+pub(crate) const COARSE_TICK: Duration = Duration::from_millis(1);
+
+static COARSE_NOW: AtomicU64 = AtomicU64::new(0);
+
+/// True while the sweeper thread is alive and ticking; without it lookups fall back
+/// to the precise clock rather than trust a clock nobody advances.
+static COARSE_TICKING: AtomicBool = AtomicBool::new(false);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Reads the precise clock and pushes the coarse clock forward to it.
+pub(crate) fn precise_now() -> Nanos {
+    let now = duration_to_nanos(epoch().elapsed());
+    // A load first: most calls find the coarse clock already within a tick, and
+    // skipping the write keeps concurrent inserters off one shared cache line.
+    if COARSE_NOW.load(Ordering::Relaxed) < now {
+        COARSE_NOW.fetch_max(now, Ordering::Relaxed);
+    }
+    now
+}
+
+fn coarse_now() -> Nanos {
+    if COARSE_TICKING.load(Ordering::Relaxed) {
+        COARSE_NOW.load(Ordering::Relaxed)
+    } else {
+        precise_now()
+    }
+}
+
+/// Called by the sweeper thread each tick.
+pub(crate) fn tick() {
+    precise_now();
+}
+
+/// Marks whether the sweeper is advancing the coarse clock.
+pub(crate) fn set_ticking(ticking: bool) {
+    if ticking {
+        precise_now();
+    }
+    COARSE_TICKING.store(ticking, Ordering::Relaxed);
+}
+
+/// Converts a duration to nanoseconds, saturating at `u64::MAX` (584 years).
+pub(crate) fn duration_to_nanos(duration: Duration) -> Nanos {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A manually advanced clock for tests: a map built with
+/// [`TtlMapBuilder::clock`](crate::TtlMapBuilder::clock) reads time only from it.
+///
+/// Clones share one time, so a test keeps a clone and advances it while the map
+/// holds the other. It starts at zero and only moves when [`advance`](Self::advance)
+/// is called, so expiry tests need no sleeping. The background sweeper leaves maps on
+/// a mock clock alone: expired entries leave them only through lookups,
+/// [`len`](crate::TtlMap::len), [`sweep`](crate::TtlMap::sweep) and writes, so a test
+/// sees every removal happen where it causes it.
+///
+/// # Examples
+///
+/// ```
+/// use cache_core::{MockClock, TtlMap};
+/// use std::time::Duration;
+///
+/// let clock = MockClock::new();
+/// let map = TtlMap::builder()
+///     .ttl(Duration::from_secs(10))
+///     .clock(clock.clone())
+///     .build();
+/// map.insert("session", 42);
+///
+/// clock.advance(Duration::from_secs(9));
+/// assert_eq!(map.get("session"), Some(42));
+/// clock.advance(Duration::from_secs(1));
+/// assert_eq!(map.get("session"), None);
+/// ```
+#[derive(Clone, Default)]
+pub struct MockClock {
+    now: Arc<AtomicU64>,
+}
+
+impl MockClock {
+    /// A clock at time zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::MockClock;
+    /// use std::time::Duration;
+    ///
+    /// assert_eq!(MockClock::new().elapsed(), Duration::ZERO);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves this clock, and every clone of it, forward by `by`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::MockClock;
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let same_time = clock.clone();
+    /// clock.advance(Duration::from_millis(1500));
+    /// assert_eq!(same_time.elapsed(), Duration::from_millis(1500));
+    /// ```
+    pub fn advance(&self, by: Duration) {
+        let by = duration_to_nanos(by);
+        let _ = self
+            .now
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                Some(now.saturating_add(by))
+            });
+    }
+
+    /// How far this clock has been advanced since it was created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::MockClock;
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// clock.advance(Duration::from_secs(2));
+    /// clock.advance(Duration::from_secs(3));
+    /// assert_eq!(clock.elapsed(), Duration::from_secs(5));
+    /// ```
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.now())
+    }
+
+    fn now(&self) -> Nanos {
+        self.now.load(Ordering::SeqCst)
+    }
+}
+
+impl std::fmt::Debug for MockClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockClock")
+            .field("elapsed", &self.elapsed())
+            .finish()
+    }
+}
+
+/// The time source of one map.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Clock {
+    /// The process clock: coarse on lookups, precise on writes.
+    #[default]
+    System,
+    /// A test clock, exact everywhere.
+    Mock(MockClock),
+}
+
+impl Clock {
+    /// Time for a lookup's liveness check: cheap, may lag real time by about a tick.
+    #[inline]
+    pub(crate) fn lookup_now(&self) -> Nanos {
+        match self {
+            Clock::System => coarse_now(),
+            Clock::Mock(clock) => clock.now(),
+        }
+    }
+
+    /// Time for computing a deadline or deciding what to remove: always precise.
+    pub(crate) fn precise_now(&self) -> Nanos {
+        match self {
+            Clock::System => precise_now(),
+            Clock::Mock(clock) => clock.now(),
+        }
+    }
+
+    /// Whether the background sweeper should look after maps on this clock: not for a
+    /// [`MockClock`], so that tests see every removal happen where they cause it.
+    pub(crate) fn wants_sweeper(&self) -> bool {
+        matches!(self, Clock::System)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coarse_clock_never_runs_ahead_of_the_precise_clock() {
+        let coarse = coarse_now();
+        let precise = precise_now();
+        assert!(coarse <= precise);
+    }
+
+    #[test]
+    fn mock_clock_clones_share_one_time() {
+        let clock = MockClock::new();
+        let other = clock.clone();
+        other.advance(Duration::from_nanos(7));
+        assert_eq!(Clock::Mock(clock).precise_now(), 7);
+    }
+
+    #[test]
+    fn mock_clock_saturates_instead_of_wrapping() {
+        let clock = MockClock::new();
+        clock.advance(Duration::MAX);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(clock.now(), u64::MAX);
+    }
+}

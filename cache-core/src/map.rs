@@ -1,0 +1,1103 @@
+//! [`TtlMap`]: the public map, its builder, and the operations that span shards.
+//!
+//! A map is a fixed array of [`Shard`]s chosen by key hash, so that threads working on
+//! different keys rarely touch the same lock or cache line. A lookup takes one shard's
+//! read lock, reads the coarse clock, clones the value and bumps that shard's hit
+//! counter: it writes nothing shared by the whole map. Writes take one shard's write
+//! lock; only capacity-bounded maps keep a map-wide entry count, so that `len()` can
+//! never exceed the capacity by more than the inserts in flight.
+//!
+//! This module never holds two shard locks at once, and never holds one while user
+//! code other than `Hash`, `Eq` or `Clone` runs (`init` closures, `Drop` of values).
+
+use crate::clock::{Clock, MockClock, Nanos};
+use crate::deadline::{deadline_after, expires, is_live};
+use crate::flight::{Flight, Signal};
+use crate::shard::{Entry, IndexPolicy, Shard, ShardState};
+use crate::stats::CacheStats;
+use crate::sweeper::{self, Sweep};
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLockWriteGuard};
+use std::thread;
+use std::time::Duration;
+
+/// The most expired entries removed under one shard lock: a reader that arrives while
+/// a million entries expire waits for at most one batch (about 10 µs), not for all.
+pub(crate) const SWEEP_BATCH: usize = 128;
+
+/// Shards per available core: enough that two threads on random keys rarely share one.
+const SHARDS_PER_CORE: usize = 16;
+const MIN_SHARDS: usize = 8;
+const MAX_SHARDS: usize = 128;
+
+/// Which hash bits pick the shard: above the bits hashbrown uses to pick a bucket
+/// (the low ones) and below those it keeps as a tag (the top seven).
+const SHARD_HASH_SHIFT: u32 = 40;
+
+/// A concurrent hash map whose entries expire after a time to live (TTL).
+///
+/// - **Per-entry TTL**: [`insert`](Self::insert) uses the map's default TTL (none: the
+///   entry never expires), [`insert_with_ttl`](Self::insert_with_ttl) its own. An entry
+///   inserted with TTL `t` at time `T` is live while `now < T + t`; from then on no
+///   lookup, [`contains_key`](Self::contains_key) or [`len`](Self::len) sees it.
+/// - **Expired memory really goes**: one background thread for the whole process (the
+///   sweeper) removes expired entries within about a second even if the map is never
+///   touched again. [`sweep`](Self::sweep) does it on demand.
+/// - **Capacity**: with [`TtlMapBuilder::capacity`], `len() <= capacity` always; an
+///   insert into a full map evicts the entry closest to expiry (for entries without a
+///   TTL: the oldest).
+/// - **Single-flight**: [`get_or_insert_with`](Self::get_or_insert_with) runs `init` once
+///   for concurrent misses of one key; the other callers wait for its value.
+/// - **Thread safety**: share it by reference or in an `Arc`; no outer lock needed.
+///
+/// Values are cloned when fetched: wrap large values in [`Arc`].
+///
+/// # Clock precision
+///
+/// Deadlines are computed from the precise clock, so an entry never expires early.
+/// Lookups read a coarse clock that the sweeper advances every millisecond, so a
+/// lookup may still return an entry up to about 1 ms after its deadline (more only if
+/// the OS starves the sweeper thread). Maps built with a [`MockClock`] are exact.
+///
+/// # Examples
+///
+/// ```
+/// use cache_core::TtlMap;
+/// use std::time::Duration;
+///
+/// let sessions = TtlMap::with_ttl(Duration::from_secs(30));
+/// sessions.insert("alice", 1);
+/// assert_eq!(sessions.get("alice"), Some(1));
+/// assert_eq!(sessions.len(), 1);
+/// ```
+pub struct TtlMap<K, V> {
+    inner: Arc<Inner<K, V>>,
+}
+
+/// Configures a [`TtlMap`]; from [`TtlMap::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use cache_core::TtlMap;
+/// use std::time::Duration;
+///
+/// let map: TtlMap<u64, String> = TtlMap::builder()
+///     .ttl(Duration::from_secs(60))
+///     .capacity(10_000)
+///     .build();
+/// assert_eq!(map.capacity(), Some(10_000));
+/// ```
+#[must_use = "a builder does nothing until `.build()`"]
+pub struct TtlMapBuilder<K, V> {
+    ttl: Option<Duration>,
+    capacity: Option<usize>,
+    clock: Clock,
+    refresh_on_hit: bool,
+    _types: PhantomData<fn(K, V)>,
+}
+
+impl<K, V> TtlMapBuilder<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// The TTL of entries stored by [`TtlMap::insert`] and by computed misses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    /// use std::time::Duration;
+    ///
+    /// let map: TtlMap<u8, u8> = TtlMap::builder().ttl(Duration::from_millis(250)).build();
+    /// assert_eq!(map.ttl(), Some(Duration::from_millis(250)));
+    /// ```
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// At most `capacity` entries: when full, an insert of a new key evicts the entry
+    /// closest to expiry (entries without a TTL count as expiring after every entry with
+    /// one, oldest first). Evictions are counted in [`CacheStats::evictions`]. A
+    /// capacity of 0 stores nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map = TtlMap::builder().capacity(2).build();
+    /// map.insert("a", 1);
+    /// map.insert("b", 2);
+    /// map.insert("c", 3); // evicts "a", the oldest
+    /// assert_eq!(map.len(), 2);
+    /// assert_eq!(map.get("a"), None);
+    /// assert_eq!(map.stats().evictions, 1);
+    /// ```
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = Some(capacity);
+        self
+    }
+
+    /// Reads time only from `clock`, exactly, instead of the process clock: for tests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{MockClock, TtlMap};
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let map = TtlMap::builder().ttl(Duration::from_secs(1)).clock(clock.clone()).build();
+    /// map.insert(1, 'x');
+    /// clock.advance(Duration::from_secs(1));
+    /// assert!(!map.contains_key(&1));
+    /// ```
+    pub fn clock(mut self, clock: MockClock) -> Self {
+        self.clock = Clock::Mock(clock);
+        self
+    }
+
+    /// Sliding expiry: every hit restarts the entry's TTL (the map's default TTL), so
+    /// entries expire only after going unread for a whole TTL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{MockClock, TtlMap};
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let map = TtlMap::builder()
+    ///     .ttl(Duration::from_secs(10))
+    ///     .refresh_on_hit(true)
+    ///     .clock(clock.clone())
+    ///     .build();
+    /// map.insert("k", 1);
+    /// clock.advance(Duration::from_secs(8));
+    /// assert_eq!(map.get("k"), Some(1)); // restarts the 10 s
+    /// clock.advance(Duration::from_secs(8));
+    /// assert_eq!(map.get("k"), Some(1));
+    /// ```
+    pub fn refresh_on_hit(mut self, refresh: bool) -> Self {
+        self.refresh_on_hit = refresh;
+        self
+    }
+
+    /// Builds the map.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map: TtlMap<String, u32> = TtlMap::builder().build();
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn build(self) -> TtlMap<K, V> {
+        let shard_count = default_shard_count();
+        TtlMap {
+            inner: Arc::new(Inner {
+                shards: (0..shard_count).map(|_| Shard::new()).collect(),
+                shard_mask: shard_count - 1,
+                hasher: foldhash::fast::RandomState::default(),
+                ttl: self.ttl,
+                capacity: self.capacity,
+                policy: IndexPolicy {
+                    index_all: self.capacity.is_some(),
+                    sliding: self.refresh_on_hit && self.ttl.is_some(),
+                },
+                clock: self.clock,
+                stored: AtomicUsize::new(0),
+                registered: AtomicBool::new(false),
+            }),
+        }
+    }
+}
+
+fn default_shard_count() -> usize {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * SHARDS_PER_CORE)
+        .next_power_of_two()
+        .clamp(MIN_SHARDS, MAX_SHARDS)
+}
+
+/// The shared part of a map: what the sweeper holds weakly.
+pub(crate) struct Inner<K, V> {
+    shards: Box<[Shard<K, V>]>,
+    shard_mask: usize,
+    /// Randomly seeded per map: keys an attacker picks cannot be made to collide.
+    hasher: foldhash::fast::RandomState,
+    ttl: Option<Duration>,
+    capacity: Option<usize>,
+    policy: IndexPolicy,
+    clock: Clock,
+    /// Entries in the tables, live or expired; kept only for capacity-bounded maps.
+    stored: AtomicUsize,
+    /// Whether the sweeper knows this map.
+    registered: AtomicBool,
+}
+
+impl<K, V> TtlMap<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A map whose entries never expire unless inserted with
+    /// [`insert_with_ttl`](Self::insert_with_ttl).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map = TtlMap::new();
+    /// map.insert(1, "one");
+    /// assert_eq!(map.get(&1), Some("one"));
+    /// ```
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A map whose [`insert`](Self::insert) gives every entry this TTL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    /// use std::time::Duration;
+    ///
+    /// let map = TtlMap::with_ttl(Duration::from_secs(20));
+    /// map.insert("key", 7);
+    /// assert!(map.remaining_ttl("key").unwrap() <= Duration::from_secs(20));
+    /// ```
+    pub fn with_ttl(ttl: Duration) -> Self {
+        Self::builder().ttl(ttl).build()
+    }
+
+    /// A builder for the TTL, capacity, clock and sliding expiry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    /// use std::time::Duration;
+    ///
+    /// let map: TtlMap<u64, u64> = TtlMap::builder().ttl(Duration::from_secs(5)).capacity(100).build();
+    /// assert_eq!(map.capacity(), Some(100));
+    /// ```
+    pub fn builder() -> TtlMapBuilder<K, V> {
+        TtlMapBuilder {
+            ttl: None,
+            capacity: None,
+            clock: Clock::default(),
+            refresh_on_hit: false,
+            _types: PhantomData,
+        }
+    }
+
+    /// Stores `value` under `key` with the map's default TTL, replacing any value and
+    /// deadline the key had. Returns the previous value if it was still live.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map = TtlMap::new();
+    /// assert_eq!(map.insert("k", 1), None);
+    /// assert_eq!(map.insert("k", 2), Some(1));
+    /// assert_eq!(map.get("k"), Some(2));
+    /// ```
+    pub fn insert(&self, key: K, value: V) -> Option<V> {
+        self.inner.insert(key, value, self.inner.ttl)
+    }
+
+    /// Stores `value` under `key` for `ttl`, whatever the map's default TTL. Returns the
+    /// previous value if it was still live. A zero TTL stores an entry that is already
+    /// expired.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{MockClock, TtlMap};
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let map = TtlMap::builder().clock(clock.clone()).build();
+    /// map.insert_with_ttl("short", 1, Duration::from_secs(1));
+    /// map.insert("forever", 2);
+    /// clock.advance(Duration::from_secs(5));
+    /// assert_eq!(map.get("short"), None);
+    /// assert_eq!(map.get("forever"), Some(2));
+    /// ```
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) -> Option<V> {
+        self.inner.insert(key, value, Some(ttl))
+    }
+
+    /// A clone of the live value for `key`. Counts a hit or a miss.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map = TtlMap::new();
+    /// map.insert(String::from("alice"), 30);
+    /// assert_eq!(map.get("alice"), Some(30)); // look up a String key by &str
+    /// assert_eq!(map.get("bob"), None);
+    /// ```
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let hash = self.inner.hash(key);
+        self.inner.get_hashed(hash, |stored| stored.borrow() == key)
+    }
+
+    /// Whether `key` has a live value. Counts neither a hit nor a miss, and does not
+    /// restart a sliding TTL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map = TtlMap::new();
+    /// map.insert(1, ());
+    /// assert!(map.contains_key(&1));
+    /// assert!(!map.contains_key(&2));
+    /// ```
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        self.remaining_ttl(key).is_some()
+    }
+
+    /// Removes `key`, returning its value if it was live.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map = TtlMap::new();
+    /// map.insert("k", 1);
+    /// assert_eq!(map.remove("k"), Some(1));
+    /// assert_eq!(map.remove("k"), None);
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let hash = self.inner.hash(key);
+        self.inner
+            .remove_hashed(hash, |stored| stored.borrow() == key)
+    }
+
+    /// The live value for `key`, or the value of `init()`, stored under `key` with the
+    /// map's default TTL.
+    ///
+    /// **Single-flight**: when several threads miss the same key at once, `init` runs
+    /// once and every one of them gets its value; different keys never wait for each
+    /// other. No lock is held while `init` runs, so `init` may use the map freely.
+    ///
+    /// - If `init` panics, the panic reaches this caller, nothing is stored, and one
+    ///   waiting caller (if any) runs its own `init` instead.
+    /// - If `init` calls `get_or_insert_with` for the **same key on the same thread**
+    ///   (re-entrancy), the inner call does not wait for itself: it runs its own `init`
+    ///   and returns that value without storing it; the outer call stores its result.
+    /// - Two threads whose `init`s each wait for the key the other is computing deadlock,
+    ///   as two threads locking two mutexes in opposite orders would.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let squares = TtlMap::new();
+    /// assert_eq!(squares.get_or_insert_with(12, || 12 * 12), 144);
+    /// assert_eq!(squares.get_or_insert_with(12, || unreachable!()), 144);
+    /// ```
+    pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> V {
+        let hash = self.inner.hash(&key);
+        if let Some(value) = self.inner.get_hashed(hash, |stored| *stored == key) {
+            return value;
+        }
+        self.inner
+            .compute_after_miss(hash, key, init, |value| Some(value.clone()), |value| value)
+    }
+
+    /// Like [`get_or_insert_with`](Self::get_or_insert_with) for a fallible `init`: an
+    /// `Ok` value is stored and returned; an `Err` is returned and not stored (callers
+    /// that were waiting for this key then run their own `init`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let parsed = TtlMap::new();
+    /// let bad: Result<i32, _> = parsed.try_get_or_insert_with("x", || "x".parse::<i32>());
+    /// assert!(bad.is_err());
+    /// assert!(parsed.is_empty());
+    /// assert_eq!(parsed.try_get_or_insert_with("7", || "7".parse::<i32>()), Ok(7));
+    /// ```
+    pub fn try_get_or_insert_with<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        let hash = self.inner.hash(&key);
+        if let Some(value) = self.inner.get_hashed(hash, |stored| *stored == key) {
+            return Ok(value);
+        }
+        self.inner
+            .compute_after_miss(hash, key, init, |result| result.as_ref().ok().cloned(), Ok)
+    }
+
+    /// Removes every entry (their values are dropped before this returns). A
+    /// computation under way in `get_or_insert_with` still stores its value when it ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map = TtlMap::new();
+    /// map.insert(1, 1);
+    /// map.insert(2, 2);
+    /// map.clear();
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        self.inner.clear();
+    }
+
+    /// The number of live entries. Expired entries are removed first, so they are never
+    /// counted; this costs a write lock per shard and time proportional to the number
+    /// of expired entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{MockClock, TtlMap};
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let map = TtlMap::builder().ttl(Duration::from_secs(1)).clock(clock.clone()).build();
+    /// map.insert(1, 1);
+    /// assert_eq!(map.len(), 1);
+    /// clock.advance(Duration::from_secs(1));
+    /// assert_eq!(map.len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.inner.sweep();
+        self.inner
+            .shards
+            .iter()
+            .map(|shard| shard.read().table.len())
+            .sum()
+    }
+
+    /// Whether the map has no live entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map: TtlMap<u8, u8> = TtlMap::new();
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every expired entry now and returns how many. The background sweeper
+    /// does this about every 100 ms; call it to reclaim memory at a moment you choose.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{MockClock, TtlMap};
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let map = TtlMap::builder().ttl(Duration::from_secs(1)).clock(clock.clone()).build();
+    /// map.insert(1, 1);
+    /// map.insert(2, 2);
+    /// clock.advance(Duration::from_secs(2));
+    /// assert_eq!(map.sweep(), 2);
+    /// assert_eq!(map.stats().expirations, 2);
+    /// ```
+    pub fn sweep(&self) -> usize {
+        self.inner.sweep()
+    }
+
+    /// A snapshot of the map's counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map = TtlMap::new();
+    /// map.get_or_insert_with(1, || 10);
+    /// map.get_or_insert_with(1, || 10);
+    /// let stats = map.stats();
+    /// assert_eq!((stats.hits, stats.misses, stats.insertions), (1, 1, 1));
+    /// ```
+    pub fn stats(&self) -> CacheStats {
+        let mut total = CacheStats::default();
+        for shard in self.inner.shards.iter() {
+            shard.counters.add_to(&mut total);
+        }
+        total
+    }
+
+    /// How long `key` stays live: `None` if it has no live value, `Some(Duration::MAX)`
+    /// if it never expires. Counts neither a hit nor a miss.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{MockClock, TtlMap};
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let map = TtlMap::builder().clock(clock.clone()).build();
+    /// map.insert_with_ttl("a", 1, Duration::from_secs(10));
+    /// map.insert("b", 2);
+    /// clock.advance(Duration::from_secs(4));
+    /// assert_eq!(map.remaining_ttl("a"), Some(Duration::from_secs(6)));
+    /// assert_eq!(map.remaining_ttl("b"), Some(Duration::MAX));
+    /// assert_eq!(map.remaining_ttl("c"), None);
+    /// ```
+    pub fn remaining_ttl<Q>(&self, key: &Q) -> Option<Duration>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let hash = self.inner.hash(key);
+        let shard = self.inner.shard(hash);
+        let now = self.inner.clock.lookup_now();
+        let state = shard.read();
+        let deadline = state
+            .find(hash, |stored| stored.borrow() == key)?
+            .deadline();
+        if !is_live(deadline, now) {
+            None
+        } else if expires(deadline) {
+            Some(Duration::from_nanos(deadline - now))
+        } else {
+            Some(Duration::MAX)
+        }
+    }
+
+    /// The default TTL given to [`insert`](Self::insert), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// assert_eq!(TtlMap::<u8, u8>::new().ttl(), None);
+    /// ```
+    pub fn ttl(&self) -> Option<Duration> {
+        self.inner.ttl
+    }
+
+    /// The capacity bound, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// assert_eq!(TtlMap::<u8, u8>::builder().capacity(3).build().capacity(), Some(3));
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        self.inner.capacity
+    }
+
+    /// A copy of every live entry, in no particular order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map = TtlMap::new();
+    /// map.insert(1, 'a');
+    /// map.insert(2, 'b');
+    /// let mut entries = map.entries();
+    /// entries.sort();
+    /// assert_eq!(entries, [(1, 'a'), (2, 'b')]);
+    /// ```
+    pub fn entries(&self) -> Vec<(K, V)>
+    where
+        K: Clone,
+    {
+        let now = self.inner.clock.lookup_now();
+        let mut entries = Vec::new();
+        for shard in self.inner.shards.iter() {
+            let state = shard.read();
+            entries.extend(
+                state
+                    .table
+                    .iter()
+                    .filter(|entry| entry.is_live(now))
+                    .map(|entry| (entry.key.clone(), entry.value.clone())),
+            );
+        }
+        entries
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner<K, V>> {
+        &self.inner
+    }
+}
+
+impl<K, V> Inner<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    #[inline]
+    pub(crate) fn hash<Q: ?Sized + Hash>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    #[inline]
+    fn shard(&self, hash: u64) -> &Shard<K, V> {
+        &self.shards[(hash >> SHARD_HASH_SHIFT) as usize & self.shard_mask]
+    }
+
+    /// The lookup behind `get`: one read lock, no allocation, no map-wide write.
+    #[inline]
+    pub(crate) fn get_hashed(
+        self: &Arc<Self>,
+        hash: u64,
+        mut is_key: impl FnMut(&K) -> bool,
+    ) -> Option<V> {
+        let shard = self.shard(hash);
+        let state = shard.read();
+        match state.find(hash, &mut is_key) {
+            Some(entry) if self.is_live(entry) => {
+                if self.policy.sliding {
+                    let now = self.clock.lookup_now();
+                    entry.extend_deadline(deadline_after(now, self.ttl));
+                }
+                let value = entry.value.clone();
+                drop(state);
+                shard.counters.hit();
+                Some(value)
+            }
+            found => {
+                let expired = found.is_some();
+                drop(state);
+                shard.counters.miss();
+                if expired {
+                    self.remove_expired(hash, is_key);
+                }
+                None
+            }
+        }
+    }
+
+    /// Liveness for lookups. The clock is read only for entries that can expire, so
+    /// maps of entries without TTL never pay for it.
+    #[inline]
+    fn is_live(&self, entry: &Entry<K, V>) -> bool {
+        let deadline = entry.deadline();
+        !expires(deadline) || is_live(deadline, self.clock.lookup_now())
+    }
+
+    /// Passive expiry: a lookup found this key expired, so remove it now.
+    fn remove_expired(&self, hash: u64, mut is_key: impl FnMut(&K) -> bool) {
+        let shard = self.shard(hash);
+        let now = self.clock.precise_now();
+        let removed = {
+            let mut state = shard.write();
+            match state.find(hash, &mut is_key) {
+                Some(entry) if !entry.is_live(now) => state.remove(hash, is_key),
+                _ => None,
+            }
+        };
+        if removed.is_some() {
+            self.forget(1);
+            shard.counters.expired(1);
+        }
+    }
+
+    pub(crate) fn remove_hashed(&self, hash: u64, is_key: impl FnMut(&K) -> bool) -> Option<V> {
+        let shard = self.shard(hash);
+        let now = self.clock.precise_now();
+        let removed = shard.write().remove(hash, is_key)?;
+        self.forget(1);
+        if removed.is_live(now) {
+            Some(removed.value)
+        } else {
+            // It had expired before anyone removed it: that is an expiration.
+            shard.counters.expired(1);
+            None
+        }
+    }
+
+    fn insert(self: &Arc<Self>, key: K, value: V, ttl: Option<Duration>) -> Option<V> {
+        let hash = self.hash(&key);
+        let now = self.clock.precise_now();
+        let state = self.shard(hash).write();
+        self.store(state, hash, key, value, ttl, now)
+    }
+
+    /// Stores an entry in the locked shard of `hash`, releases the lock, then does the
+    /// bookkeeping: counters, capacity, waking the sweeper.
+    fn store(
+        self: &Arc<Self>,
+        mut state: RwLockWriteGuard<'_, ShardState<K, V>>,
+        hash: u64,
+        key: K,
+        value: V,
+        ttl: Option<Duration>,
+        now: Nanos,
+    ) -> Option<V> {
+        let shard = self.shard(hash);
+        shard.counters.inserted();
+        if self.capacity == Some(0) {
+            drop(state);
+            shard.counters.evicted(1);
+            return None;
+        }
+        let deadline = deadline_after(now, ttl);
+        let replaced = state.put(hash, key, value, deadline, self.policy, &self.hasher);
+        drop(state);
+        if expires(deadline) && self.clock.wants_sweeper() {
+            sweeper::schedule(self, &self.registered);
+        }
+        match replaced {
+            Some(old) if old.is_live(now) => Some(old.value),
+            Some(_expired) => {
+                shard.counters.expired(1);
+                None
+            }
+            None => {
+                self.count_new_entry();
+                None
+            }
+        }
+    }
+
+    fn count_new_entry(&self) {
+        if let Some(capacity) = self.capacity {
+            if self.stored.fetch_add(1, Ordering::AcqRel) >= capacity {
+                self.evict_over(capacity);
+            }
+        }
+    }
+
+    fn forget(&self, removed: usize) {
+        if self.capacity.is_some() && removed > 0 {
+            self.stored.fetch_sub(removed, Ordering::AcqRel);
+        }
+    }
+
+    /// Evicts oldest entries until the map is back within `capacity`. Each eviction is
+    /// first claimed on the shared count, so concurrent inserters never evict more
+    /// than the excess between them.
+    fn evict_over(&self, capacity: usize) {
+        // Bounded so that a count disturbed by a racing `clear` cannot spin forever.
+        let mut attempts = self.shards.len() * 2 + 8;
+        while attempts > 0 {
+            attempts -= 1;
+            let claimed = self
+                .stored
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |stored| {
+                    (stored > capacity).then(|| stored - 1)
+                })
+                .is_ok();
+            if !claimed {
+                return;
+            }
+            let oldest = self
+                .shards
+                .iter()
+                .filter_map(|shard| Some((shard.read().oldest_deadline()?, shard)))
+                .min_by_key(|(deadline, _)| *deadline);
+            let taken = oldest.and_then(|(_, shard)| {
+                let entry = shard.write().take_oldest(self.policy, &self.hasher)?;
+                Some((entry, shard))
+            });
+            match taken {
+                Some((entry, shard)) => {
+                    if entry.is_live(self.clock.precise_now()) {
+                        shard.counters.evicted(1);
+                    } else {
+                        shard.counters.expired(1);
+                    }
+                }
+                // A concurrent removal got there first and decremented too: give back.
+                None => {
+                    self.stored.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+        }
+    }
+
+    /// The miss path of single-flight lookups: join the computation under way for
+    /// `key`, or become its leader and run `compute` with no lock held.
+    ///
+    /// `to_cache` picks what of the result to store (`None`: store nothing and let a
+    /// waiter retry); `from_cache` turns a stored value into the caller's result.
+    pub(crate) fn compute_after_miss<R>(
+        self: &Arc<Self>,
+        hash: u64,
+        key: K,
+        compute: impl FnOnce() -> R,
+        to_cache: impl FnOnce(&R) -> Option<V>,
+        from_cache: impl FnOnce(V) -> R,
+    ) -> R {
+        let shard = self.shard(hash);
+        let me = thread::current().id();
+        loop {
+            let mut state = shard.write();
+            let now = self.clock.lookup_now();
+            if let Some(entry) = state.find(hash, |stored| *stored == key) {
+                if entry.is_live(now) {
+                    let value = entry.value.clone();
+                    drop(state);
+                    return from_cache(value);
+                }
+            }
+            let under_way = state
+                .flights
+                .iter()
+                .find(|flight| flight.hash == hash && flight.key == key)
+                .map(|flight| (Arc::clone(&flight.signal), flight.leader == me));
+            match under_way {
+                Some((_, true)) => {
+                    drop(state);
+                    return compute();
+                }
+                Some((signal, false)) => {
+                    drop(state);
+                    if let Some(value) = signal.wait() {
+                        return from_cache(value);
+                    }
+                    // The leader stored nothing (panic, error): go round, maybe lead.
+                }
+                None => {
+                    let signal = Arc::new(Signal::new());
+                    state.flights.push(Flight {
+                        hash,
+                        key,
+                        signal: Arc::clone(&signal),
+                        leader: me,
+                    });
+                    drop(state);
+                    return self.lead(hash, &signal, compute, to_cache);
+                }
+            }
+        }
+    }
+
+    fn lead<R>(
+        self: &Arc<Self>,
+        hash: u64,
+        signal: &Arc<Signal<V>>,
+        compute: impl FnOnce() -> R,
+        to_cache: impl FnOnce(&R) -> Option<V>,
+    ) -> R {
+        /// Lands the flight with nothing stored if `compute` or `to_cache` unwinds.
+        struct AbandonOnUnwind<'a, K, V>
+        where
+            K: Hash + Eq + Send + Sync + 'static,
+            V: Clone + Send + Sync + 'static,
+        {
+            inner: &'a Arc<Inner<K, V>>,
+            hash: u64,
+            signal: &'a Arc<Signal<V>>,
+        }
+        impl<K, V> Drop for AbandonOnUnwind<'_, K, V>
+        where
+            K: Hash + Eq + Send + Sync + 'static,
+            V: Clone + Send + Sync + 'static,
+        {
+            fn drop(&mut self) {
+                self.inner.land(self.hash, self.signal, None);
+            }
+        }
+
+        let abandon = AbandonOnUnwind {
+            inner: self,
+            hash,
+            signal,
+        };
+        let result = compute();
+        let value = to_cache(&result);
+        std::mem::forget(abandon);
+        self.land(hash, signal, value);
+        result
+    }
+
+    /// Ends a flight: takes it out of its shard, stores `value` (if any) under the same
+    /// lock, so that no caller can find neither the flight nor the entry, then wakes
+    /// the waiters. They are woken even if storing unwinds.
+    fn land(self: &Arc<Self>, hash: u64, signal: &Arc<Signal<V>>, value: Option<V>) {
+        struct SettleOnDrop<'a, V: Clone> {
+            signal: &'a Signal<V>,
+            stored: Option<V>,
+        }
+        impl<V: Clone> Drop for SettleOnDrop<'_, V> {
+            fn drop(&mut self) {
+                self.signal.settle(self.stored.take());
+            }
+        }
+
+        let mut settle = SettleOnDrop {
+            signal,
+            stored: None,
+        };
+        let now = self.clock.precise_now();
+        let mut state = self.shard(hash).write();
+        let position = state
+            .flights
+            .iter()
+            .position(|flight| Arc::ptr_eq(&flight.signal, signal));
+        let Some(flight) = position.map(|at| state.flights.swap_remove(at)) else {
+            return;
+        };
+        match value {
+            Some(value) => {
+                settle.stored = Some(value.clone());
+                let ttl = self.ttl;
+                // The replaced value, if any, is dropped after the lock is released.
+                let _replaced = self.store(state, hash, flight.key, value, ttl, now);
+            }
+            None => {
+                drop(state);
+                drop(flight);
+            }
+        }
+    }
+
+    pub(crate) fn sweep(&self) -> usize {
+        self.sweep_at(self.clock.precise_now())
+    }
+
+    /// Removes what expired by `now`, a batch per shard at a time, round-robin, so no
+    /// shard is locked for more than one batch in a row.
+    fn sweep_at(&self, now: Nanos) -> usize {
+        let mut total = 0;
+        let mut removed = Vec::with_capacity(SWEEP_BATCH);
+        let mut pending: Vec<&Shard<K, V>> = self.shards.iter().collect();
+        while !pending.is_empty() {
+            pending.retain(|shard| {
+                let more = shard.write().take_expired(
+                    now,
+                    SWEEP_BATCH,
+                    self.policy,
+                    &self.hasher,
+                    &mut removed,
+                );
+                let count = removed.len();
+                shard.counters.expired(count as u64);
+                total += count;
+                // Values are dropped here, with no lock held.
+                removed.clear();
+                more
+            });
+        }
+        self.forget(total);
+        total
+    }
+
+    fn clear(&self) {
+        for shard in self.shards.iter() {
+            let taken = shard.write().take_all();
+            self.forget(taken.len());
+            drop(taken);
+        }
+    }
+
+    fn has_expiring(&self) -> bool {
+        self.shards
+            .iter()
+            .any(|shard| shard.read().index.has_expiring())
+    }
+}
+
+impl<K, V> Sweep for Inner<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn sweep_expired(&self) -> bool {
+        self.sweep();
+        self.has_expiring()
+    }
+
+    fn has_expiring(&self) -> bool {
+        Inner::has_expiring(self)
+    }
+}
+
+impl<K, V> Default for TtlMap<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Same as [`TtlMap::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K, V> fmt::Debug for TtlMap<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Shows the configuration, live length and counters, not the entries.
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map: TtlMap<u8, u8> = TtlMap::new();
+    /// assert!(format!("{map:?}").starts_with("TtlMap { len: 0"));
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TtlMap")
+            .field("len", &self.len())
+            .field("ttl", &self.inner.ttl)
+            .field("capacity", &self.inner.capacity)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl<K, V> Drop for TtlMap<K, V> {
+    /// Drops every value now, on this thread, even if the sweeper is looking at the
+    /// map at this moment and briefly holds a reference to its shards.
+    fn drop(&mut self) {
+        for shard in self.inner.shards.iter() {
+            let taken = shard.write().take_all();
+            drop(taken);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,102 @@
+//! Internal invariants that the public API cannot observe directly.
+
+use super::*;
+use crate::MockClock;
+
+fn mock_map(ttl: Option<Duration>, capacity: Option<usize>) -> (TtlMap<u64, u64>, MockClock) {
+    let clock = MockClock::new();
+    let mut builder = TtlMap::builder().clock(clock.clone());
+    if let Some(ttl) = ttl {
+        builder = builder.ttl(ttl);
+    }
+    if let Some(capacity) = capacity {
+        builder = builder.capacity(capacity);
+    }
+    (builder.build(), clock)
+}
+
+fn index_records(map: &TtlMap<u64, u64>) -> usize {
+    map.inner
+        .shards
+        .iter()
+        .map(|shard| shard.read().index.len())
+        .sum()
+}
+
+#[test]
+fn overwriting_one_key_forever_keeps_the_index_bounded() {
+    let (map, _clock) = mock_map(Some(Duration::from_secs(60)), Some(10));
+    for round in 0..100_000 {
+        map.insert(7, round);
+    }
+    assert!(index_records(&map) <= 2 + STALE_BOUND_FOR_TEST);
+    assert_eq!(map.get(&7), Some(99_999));
+}
+
+/// Mirrors `STALE_RECORDS_SLACK` in `shard.rs`: a rebuild happens past 2n + slack.
+const STALE_BOUND_FOR_TEST: usize = 64;
+
+#[test]
+fn maps_without_ttl_or_capacity_keep_no_index_at_all() {
+    let (map, _clock) = mock_map(None, None);
+    for key in 0..1000 {
+        map.insert(key, key);
+    }
+    assert_eq!(index_records(&map), 0);
+}
+
+#[test]
+fn the_capacity_count_follows_every_kind_of_removal() {
+    let (map, clock) = mock_map(Some(Duration::from_secs(1)), Some(100));
+    for key in 0..50 {
+        map.insert(key, key);
+    }
+    map.remove(&0);
+    map.insert_with_ttl(1000, 1, Duration::from_secs(100));
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(map.get(&1), None); // passive expiry
+    map.sweep();
+    assert_eq!(map.inner.stored.load(Ordering::Relaxed), 1);
+    map.clear();
+    assert_eq!(map.inner.stored.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn a_sweep_takes_at_most_one_batch_per_lock() {
+    let (map, clock) = mock_map(Some(Duration::from_secs(1)), None);
+    for key in 0..(SWEEP_BATCH as u64 * map.inner.shards.len() as u64 * 3) {
+        map.insert(key, key);
+    }
+    clock.advance(Duration::from_secs(1));
+    let shard = &map.inner.shards[0];
+    let mut removed = Vec::new();
+    let more = shard.write().take_expired(
+        clock.elapsed().as_nanos() as u64,
+        SWEEP_BATCH,
+        map.inner.policy,
+        &map.inner.hasher,
+        &mut removed,
+    );
+    assert!(removed.len() <= SWEEP_BATCH);
+    assert!(more, "a shard with more than a batch due reports more work");
+}
+
+#[test]
+fn sliding_expiry_reindexes_entries_whose_deadline_moved() {
+    let clock = MockClock::new();
+    let map: TtlMap<u64, u64> = TtlMap::builder()
+        .ttl(Duration::from_secs(10))
+        .refresh_on_hit(true)
+        .clock(clock.clone())
+        .build();
+    map.insert(1, 1);
+    clock.advance(Duration::from_secs(9));
+    assert_eq!(map.get(&1), Some(1));
+    clock.advance(Duration::from_secs(2));
+    // The first record came due; the entry lives on and is indexed again.
+    assert_eq!(map.sweep(), 0);
+    assert_eq!(index_records(&map), 1);
+    clock.advance(Duration::from_secs(8));
+    assert_eq!(map.sweep(), 1);
+    assert_eq!(index_records(&map), 0);
+}

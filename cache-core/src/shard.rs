@@ -1,0 +1,269 @@
+//! One shard of a map: a hash table of entries, the deadline index of those entries,
+//! and the computations under way for keys that hash here, behind one lock.
+//!
+//! Everything here runs under the shard's lock, so it must stay short and never call
+//! the user's code beyond `Hash`, `Eq` and `Clone` of keys and values. Values that
+//! leave the table are handed back to the caller, to be dropped after the lock is
+//! released: a slow or panicking `Drop` never runs under a shard lock.
+
+use crate::clock::Nanos;
+use crate::deadline::{expires, is_live, DeadlineIndex, Due};
+use crate::flight::Flight;
+use crate::stats::Counters;
+use hashbrown::hash_table::{Entry as Slot, HashTable};
+use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Stale records tolerated in a shard's index, beyond one per entry, before the index
+/// is rebuilt from the table: small enough to bound memory, large enough that small
+/// shards do not rebuild on every overwrite.
+const STALE_RECORDS_SLACK: usize = 64;
+
+/// A stored key and value with its deadline.
+pub(crate) struct Entry<K, V> {
+    pub(crate) key: K,
+    pub(crate) value: V,
+    /// Atomic only so that sliding expiry can move it under a read lock.
+    deadline: AtomicU64,
+}
+
+impl<K, V> Entry<K, V> {
+    pub(crate) fn new(key: K, value: V, deadline: Nanos) -> Self {
+        Entry {
+            key,
+            value,
+            deadline: AtomicU64::new(deadline),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn deadline(&self) -> Nanos {
+        self.deadline.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn is_live(&self, now: Nanos) -> bool {
+        is_live(self.deadline(), now)
+    }
+
+    /// Moves the deadline later (sliding expiry); never earlier.
+    pub(crate) fn extend_deadline(&self, deadline: Nanos) {
+        self.deadline.fetch_max(deadline, Ordering::Relaxed);
+    }
+}
+
+/// What a shard holds behind its lock.
+pub(crate) struct ShardState<K, V> {
+    pub(crate) table: HashTable<Entry<K, V>>,
+    pub(crate) index: DeadlineIndex,
+    pub(crate) flights: Vec<Flight<K, V>>,
+}
+
+/// How a map wants its shards to keep their index.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IndexPolicy {
+    /// Capacity-bounded maps index every entry (to find the oldest), others only the
+    /// entries that expire.
+    pub(crate) index_all: bool,
+    /// Sliding expiry: a record that comes due for an entry whose deadline moved is
+    /// pushed again with the new deadline.
+    pub(crate) sliding: bool,
+}
+
+impl IndexPolicy {
+    fn wants_record(self, deadline: Nanos) -> bool {
+        self.index_all || expires(deadline)
+    }
+}
+
+impl<K, V> ShardState<K, V> {
+    fn new() -> Self {
+        ShardState {
+            table: HashTable::new(),
+            index: DeadlineIndex::default(),
+            flights: Vec::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq, V> ShardState<K, V> {
+    /// The entry for `hash` accepted by `is_key`, live or not.
+    #[inline]
+    pub(crate) fn find(
+        &self,
+        hash: u64,
+        mut is_key: impl FnMut(&K) -> bool,
+    ) -> Option<&Entry<K, V>> {
+        self.table.find(hash, |entry| is_key(&entry.key))
+    }
+
+    /// Stores `key → value` with `deadline`, returning the entry it replaced (live or
+    /// expired) so the caller can drop it outside the lock.
+    pub(crate) fn put(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        deadline: Nanos,
+        policy: IndexPolicy,
+        hasher: &impl BuildHasher,
+    ) -> Option<Entry<K, V>> {
+        let entry = Entry::new(key, value, deadline);
+        let replaced = match self.table.entry(
+            hash,
+            |stored| stored.key == entry.key,
+            |stored| hasher.hash_one(&stored.key),
+        ) {
+            Slot::Occupied(mut occupied) => Some(std::mem::replace(occupied.get_mut(), entry)),
+            Slot::Vacant(vacant) => {
+                vacant.insert(entry);
+                None
+            }
+        };
+        if policy.wants_record(deadline) {
+            self.index.push(Due { at: deadline, hash });
+            self.compact_index_if_stale(policy, hasher);
+        }
+        replaced
+    }
+
+    /// Removes the entry for `hash` accepted by `is_key`, live or not.
+    pub(crate) fn remove(
+        &mut self,
+        hash: u64,
+        mut is_key: impl FnMut(&K) -> bool,
+    ) -> Option<Entry<K, V>> {
+        let removed = self
+            .table
+            .find_entry(hash, |entry| is_key(&entry.key))
+            .ok()
+            .map(|occupied| occupied.remove().0);
+        if self.table.is_empty() && !self.index.is_empty() {
+            // Every record is stale now: free them at once rather than at their deadlines.
+            self.index.clear();
+        }
+        removed
+    }
+
+    /// Moves up to `budget` expired entries into `removed`; returns true if more
+    /// records are due at `now` (the caller releases the lock and comes back).
+    pub(crate) fn take_expired(
+        &mut self,
+        now: Nanos,
+        budget: usize,
+        policy: IndexPolicy,
+        hasher: &impl BuildHasher,
+        removed: &mut Vec<Entry<K, V>>,
+    ) -> bool {
+        let limit = removed.len() + budget;
+        while removed.len() < limit {
+            let Some(due) = self.index.pop_due(now) else {
+                return false;
+            };
+            let has_hash = |entry: &Entry<K, V>| hasher.hash_one(&entry.key) == due.hash;
+            while let Ok(expired) = self
+                .table
+                .find_entry(due.hash, |entry| !entry.is_live(now) && has_hash(entry))
+            {
+                removed.push(expired.remove().0);
+            }
+            if policy.sliding {
+                self.repush_moved(due, policy, hasher);
+            }
+        }
+        self.index.peek().is_some_and(|due| due.at <= now)
+    }
+
+    /// Removes the entry the index says is oldest (closest to its deadline).
+    pub(crate) fn take_oldest(
+        &mut self,
+        policy: IndexPolicy,
+        hasher: &impl BuildHasher,
+    ) -> Option<Entry<K, V>> {
+        while let Some(due) = self.index.pop() {
+            let has_hash = |entry: &Entry<K, V>| hasher.hash_one(&entry.key) == due.hash;
+            if let Ok(oldest) = self.table.find_entry(due.hash, |entry| {
+                entry.deadline() == due.at && has_hash(entry)
+            }) {
+                return Some(oldest.remove().0);
+            }
+            if policy.sliding {
+                self.repush_moved(due, policy, hasher);
+            }
+        }
+        None
+    }
+
+    /// The deadline of the oldest indexed entry, as far as the index knows (its top
+    /// may be stale).
+    pub(crate) fn oldest_deadline(&self) -> Option<Nanos> {
+        self.index.peek().map(|due| due.at)
+    }
+
+    /// Sliding expiry moved an entry's deadline past the record that just came due:
+    /// index it again at its new deadline.
+    fn repush_moved(&mut self, due: Due, policy: IndexPolicy, hasher: &impl BuildHasher) {
+        let moved = self.table.find(due.hash, |entry| {
+            entry.deadline() > due.at && hasher.hash_one(&entry.key) == due.hash
+        });
+        if let Some(entry) = moved {
+            let at = entry.deadline();
+            if policy.wants_record(at) {
+                self.index.push(Due { at, hash: due.hash });
+            }
+        }
+    }
+
+    fn compact_index_if_stale(&mut self, policy: IndexPolicy, hasher: &impl BuildHasher) {
+        if self.index.len() <= 2 * self.table.len() + STALE_RECORDS_SLACK {
+            return;
+        }
+        let live = self.table.iter().filter_map(|entry| {
+            let at = entry.deadline();
+            policy.wants_record(at).then(|| Due {
+                at,
+                hash: hasher.hash_one(&entry.key),
+            })
+        });
+        // Collected before `rebuild` borrows the index mutably.
+        let live: Vec<Due> = live.collect();
+        self.index.rebuild(live.into_iter());
+    }
+}
+
+impl<K, V> ShardState<K, V> {
+    /// Empties the table and the index, returning the old table to drop outside the lock.
+    pub(crate) fn take_all(&mut self) -> HashTable<Entry<K, V>> {
+        self.index.clear();
+        std::mem::take(&mut self.table)
+    }
+}
+
+/// A shard: its state behind a lock, and its counters beside it. Aligned to two cache
+/// lines so that neighbouring shards never share one.
+#[repr(align(128))]
+pub(crate) struct Shard<K, V> {
+    state: RwLock<ShardState<K, V>>,
+    pub(crate) counters: Counters,
+}
+
+impl<K, V> Shard<K, V> {
+    pub(crate) fn new() -> Self {
+        Shard {
+            state: RwLock::new(ShardState::new()),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Poisoning is ignored: every operation leaves the state consistent at each
+    /// point where user code (`Hash`, `Eq`, `Clone`) could panic.
+    #[inline]
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, ShardState<K, V>> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, ShardState<K, V>> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,105 @@
+//! Counters of what a map did, kept per shard so that no hit writes a counter shared
+//! by the whole map.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A snapshot of a map's counters, from [`TtlMap::stats`](crate::TtlMap::stats).
+///
+/// - `hits` / `misses`: lookups (`get`, `get_or_insert_with`, …) that found a live
+///   value, or did not. `contains_key` counts in neither.
+/// - `insertions`: values stored, by `insert` or by a computed miss.
+/// - `evictions`: live entries removed to stay within the capacity.
+/// - `expirations`: entries removed because they expired, whoever removed them (the
+///   sweeper, [`sweep`](crate::TtlMap::sweep), or a lookup that found them expired).
+///
+/// `remove` and `clear` count in neither `evictions` nor `expirations`.
+///
+/// # Examples
+///
+/// ```
+/// use cache_core::{CacheStats, TtlMap};
+///
+/// let map = TtlMap::new();
+/// map.insert(1, "one");
+/// map.get(&1);
+/// map.get(&2);
+/// assert_eq!(
+///     map.stats(),
+///     CacheStats { hits: 1, misses: 1, insertions: 1, evictions: 0, expirations: 0 }
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups that found a live value.
+    pub hits: u64,
+    /// Lookups that found no live value.
+    pub misses: u64,
+    /// Values stored.
+    pub insertions: u64,
+    /// Live entries removed to respect the capacity.
+    pub evictions: u64,
+    /// Entries removed because their TTL ran out.
+    pub expirations: u64,
+}
+
+impl CacheStats {
+    /// The share of lookups that hit, from 0.0 to 1.0 (0.0 before any lookup).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::CacheStats;
+    ///
+    /// let stats = CacheStats { hits: 3, misses: 1, ..CacheStats::default() };
+    /// assert_eq!(stats.hit_rate(), 0.75);
+    /// ```
+    pub fn hit_rate(&self) -> f64 {
+        let lookups = self.hits + self.misses;
+        if lookups == 0 {
+            0.0
+        } else {
+            self.hits as f64 / lookups as f64
+        }
+    }
+}
+
+/// One shard's counters.
+#[derive(Default, Debug)]
+pub(crate) struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    insertions: AtomicU64,
+    evictions: AtomicU64,
+    expirations: AtomicU64,
+}
+
+impl Counters {
+    #[inline]
+    pub(crate) fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn inserted(&self) {
+        self.insertions.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn evicted(&self, count: u64) {
+        if count > 0 {
+            self.evictions.fetch_add(count, Ordering::Relaxed);
+        }
+    }
+    pub(crate) fn expired(&self, count: u64) {
+        if count > 0 {
+            self.expirations.fetch_add(count, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn add_to(&self, total: &mut CacheStats) {
+        total.hits += self.hits.load(Ordering::Relaxed);
+        total.misses += self.misses.load(Ordering::Relaxed);
+        total.insertions += self.insertions.load(Ordering::Relaxed);
+        total.evictions += self.evictions.load(Ordering::Relaxed);
+        total.expirations += self.expirations.load(Ordering::Relaxed);
+    }
+}
