@@ -14,7 +14,7 @@ use crate::clock::{Clock, MockClock, Nanos};
 use crate::deadline::{deadline_after, expires, is_live};
 use crate::flight::{Flight, Signal};
 use crate::shard::{Entry, IndexPolicy, Shard, ShardState};
-use crate::stats::CacheStats;
+use crate::stats::{CacheStats, Counters};
 use crate::sweeper::{self, Sweep};
 use std::borrow::Borrow;
 use std::fmt;
@@ -49,7 +49,9 @@ const SHARD_HASH_SHIFT: u32 = 40;
 ///   touched again. [`sweep`](Self::sweep) does it on demand.
 /// - **Capacity**: with [`TtlMapBuilder::capacity`], `len() <= capacity` always; an
 ///   insert into a full map evicts the entry closest to expiry (for entries without a
-///   TTL: the oldest).
+///   TTL: the oldest). An insert stores its entry, then evicts, with no lock held in
+///   between, so memory can briefly hold one entry per concurrently inserting thread
+///   beyond the capacity.
 /// - **Single-flight**: [`get_or_insert_with`](Self::get_or_insert_with) runs `init` once
 ///   for concurrent misses of one key; the other callers wait for its value.
 /// - **Thread safety**: share it by reference or in an `Arc`; no outer lock needed.
@@ -504,11 +506,17 @@ where
     /// ```
     pub fn len(&self) -> usize {
         self.inner.sweep();
-        self.inner
+        let stored: usize = self
+            .inner
             .shards
             .iter()
             .map(|shard| shard.read().table.len())
-            .sum()
+            .sum();
+        // An insert stores first and evicts right after, so for an instant the tables
+        // can hold one entry per inserting thread beyond the capacity; never report it.
+        self.inner
+            .capacity
+            .map_or(stored, |capacity| stored.min(capacity))
     }
 
     /// Whether the map has no live entries.
@@ -831,27 +839,53 @@ where
             if !claimed {
                 return;
             }
-            let oldest = self
-                .shards
-                .iter()
-                .filter_map(|shard| Some((shard.read().oldest_deadline()?, shard)))
-                .min_by_key(|(deadline, _)| *deadline);
-            let taken = oldest.and_then(|(_, shard)| {
-                let entry = shard.write().take_oldest(self.policy, &self.hasher)?;
-                Some((entry, shard))
-            });
-            match taken {
-                Some((entry, shard)) => {
+            match self.take_oldest() {
+                Some((entry, counters)) => {
                     if entry.is_live(self.clock.precise_now()) {
-                        shard.counters.evicted(1);
+                        counters.evicted(1);
                     } else {
-                        shard.counters.expired(1);
+                        counters.expired(1);
                     }
                 }
                 // A concurrent removal got there first and decremented too: give back.
                 None => {
                     self.stored.fetch_add(1, Ordering::AcqRel);
                 }
+            }
+        }
+    }
+
+    /// Removes the entry with the earliest deadline across all shards, one shard lock
+    /// at a time. A shard's top record is a lower bound of its oldest entry (stale
+    /// records are never later than the entry that replaced them), so the shard with
+    /// the lowest top holds the oldest entry once its stale records are dropped; if
+    /// dropping them shows otherwise, look again.
+    fn take_oldest(&self) -> Option<(Entry<K, V>, &Counters)> {
+        let mut tops: Vec<Option<Nanos>> = self
+            .shards
+            .iter()
+            .map(|shard| shard.read().oldest_deadline())
+            .collect();
+        loop {
+            let (chosen, _) = tops
+                .iter()
+                .enumerate()
+                .filter_map(|(at, top)| Some((at, (*top)?)))
+                .min_by_key(|(_, top)| *top)?;
+            let bound = tops
+                .iter()
+                .enumerate()
+                .filter(|(at, _)| *at != chosen)
+                .filter_map(|(_, top)| *top)
+                .min()
+                .unwrap_or(Nanos::MAX);
+            let shard = &self.shards[chosen];
+            let taken = shard
+                .write()
+                .take_oldest_within(bound, self.policy, &self.hasher);
+            match taken {
+                Ok(entry) => return Some((entry, &shard.counters)),
+                Err(top) => tops[chosen] = top,
             }
         }
     }

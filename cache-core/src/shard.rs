@@ -175,24 +175,40 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         self.index.peek().is_some_and(|due| due.at <= now)
     }
 
-    /// Removes the entry the index says is oldest (closest to its deadline).
-    pub(crate) fn take_oldest(
+    /// Removes the entry the index says is oldest, provided its deadline is at most
+    /// `bound` (the oldest deadline another shard may hold). Stale records on top are
+    /// dropped on the way; `Err(Some(at))` means this shard's true oldest is later than
+    /// `bound`, so the caller should look elsewhere; `Err(None)` that it is empty.
+    pub(crate) fn take_oldest_within(
         &mut self,
+        bound: Nanos,
         policy: IndexPolicy,
         hasher: &impl BuildHasher,
-    ) -> Option<Entry<K, V>> {
-        while let Some(due) = self.index.pop() {
+    ) -> Result<Entry<K, V>, Option<Nanos>> {
+        while let Some(due) = self.index.peek() {
             let has_hash = |entry: &Entry<K, V>| hasher.hash_one(&entry.key) == due.hash;
-            if let Ok(oldest) = self.table.find_entry(due.hash, |entry| {
-                entry.deadline() == due.at && has_hash(entry)
-            }) {
-                return Some(oldest.remove().0);
+            let valid = self
+                .table
+                .find(due.hash, |entry| {
+                    entry.deadline() == due.at && has_hash(entry)
+                })
+                .is_some();
+            if valid && due.at > bound {
+                return Err(Some(due.at));
             }
-            if policy.sliding {
+            self.index.pop();
+            if valid {
+                let oldest = self.table.find_entry(due.hash, |entry| {
+                    entry.deadline() == due.at && has_hash(entry)
+                });
+                if let Ok(oldest) = oldest {
+                    return Ok(oldest.remove().0);
+                }
+            } else if policy.sliding {
                 self.repush_moved(due, policy, hasher);
             }
         }
-        None
+        Err(None)
     }
 
     /// The deadline of the oldest indexed entry, as far as the index knows (its top
