@@ -18,11 +18,12 @@ use crate::stats::{CacheStats, Counters};
 use crate::sweeper::{self, Sweep};
 use std::borrow::Borrow;
 use std::fmt;
+use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLockWriteGuard};
-use std::thread;
+use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 /// The most expired entries removed under one shard lock: a reader that arrives while
@@ -469,6 +470,82 @@ where
             .compute_after_miss(hash, key, init, |result| result.as_ref().ok().cloned(), Ok)
     }
 
+    /// The async form of [`get_or_insert_with`](Self::get_or_insert_with): on a miss,
+    /// awaits `init()` and stores its output. Runtime-agnostic.
+    ///
+    /// - A hit completes at once, without waiting on anything.
+    /// - Single-flight across tasks: concurrent misses of one key await one `init`
+    ///   future; the other callers *await* its value (they never block a thread).
+    /// - No lock is held across an `.await`.
+    /// - If the task running `init` is cancelled (its future dropped) or panics, nothing
+    ///   is stored and a waiting caller runs its own `init`; no waiter hangs.
+    /// - The returned future is `Send` when `init`'s future is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Waker};
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = Context::from_waker(Waker::noop());
+    /// #     loop { if let Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } }
+    /// # }
+    ///
+    /// let users = TtlMap::new();
+    /// let name = block_on(users.get_or_insert_with_async(7, || async { "ada".to_owned() }));
+    /// assert_eq!(name, "ada");
+    /// assert_eq!(users.get(&7).as_deref(), Some("ada"));
+    /// ```
+    pub async fn get_or_insert_with_async<F>(&self, key: K, init: impl FnOnce() -> F) -> V
+    where
+        F: Future<Output = V>,
+    {
+        let hash = self.inner.hash(&key);
+        if let Some(value) = self.inner.get_hashed(hash, |stored| *stored == key) {
+            return value;
+        }
+        self.inner
+            .compute_after_miss_async(hash, key, init, |value| Some(value.clone()), |value| value)
+            .await
+    }
+
+    /// The async form of [`try_get_or_insert_with`](Self::try_get_or_insert_with): an
+    /// `Ok` is stored and returned, an `Err` returned and not stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Waker};
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = Context::from_waker(Waker::noop());
+    /// #     loop { if let Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } }
+    /// # }
+    ///
+    /// let pages: TtlMap<&str, String> = TtlMap::new();
+    /// let failed = block_on(pages.try_get_or_insert_with_async("/", || async { Err("timeout") }));
+    /// assert_eq!(failed, Err("timeout"));
+    /// assert!(pages.is_empty());
+    /// ```
+    pub async fn try_get_or_insert_with_async<F, E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> F,
+    ) -> Result<V, E>
+    where
+        F: Future<Output = Result<V, E>>,
+    {
+        let hash = self.inner.hash(&key);
+        if let Some(value) = self.inner.get_hashed(hash, |stored| *stored == key) {
+            return Ok(value);
+        }
+        self.inner
+            .compute_after_miss_async(hash, key, init, |result| result.as_ref().ok().cloned(), Ok)
+            .await
+    }
+
     /// Removes every entry (their values are dropped before this returns). A
     /// computation under way in `get_or_insert_with` still stores its value when it ends.
     ///
@@ -903,87 +980,90 @@ where
         to_cache: impl FnOnce(&R) -> Option<V>,
         from_cache: impl FnOnce(V) -> R,
     ) -> R {
-        let shard = self.shard(hash);
-        let me = thread::current().id();
+        let me = Some(thread::current().id());
+        let mut key = key;
         loop {
-            let mut state = shard.write();
-            let now = self.clock.lookup_now();
-            if let Some(entry) = state.find(hash, |stored| *stored == key) {
-                if entry.is_live(now) {
-                    let value = entry.value.clone();
-                    drop(state);
-                    return from_cache(value);
-                }
-            }
-            let under_way = state
-                .flights
-                .iter()
-                .find(|flight| flight.hash == hash && flight.key == key)
-                .map(|flight| (Arc::clone(&flight.signal), flight.leader == me));
-            match under_way {
-                Some((_, true)) => {
-                    drop(state);
-                    return compute();
-                }
-                Some((signal, false)) => {
-                    drop(state);
-                    if let Some(value) = signal.wait() {
-                        return from_cache(value);
-                    }
+            match self.join_or_lead(hash, key, me) {
+                Step::Stored(value) => return from_cache(value),
+                Step::Reentered => return compute(),
+                Step::Wait(returned, signal) => match signal.wait() {
+                    Some(value) => return from_cache(value),
                     // The leader stored nothing (panic, error): go round, maybe lead.
-                }
-                None => {
-                    let signal = Arc::new(Signal::new());
-                    state.flights.push(Flight {
-                        hash,
-                        key,
-                        signal: Arc::clone(&signal),
-                        leader: me,
-                    });
-                    drop(state);
-                    return self.lead(hash, &signal, compute, to_cache);
+                    None => key = returned,
+                },
+                Step::Lead(signal) => {
+                    let abandon = AbandonOnDrop::new(self, hash, &signal);
+                    let result = compute();
+                    let value = to_cache(&result);
+                    abandon.land(value);
+                    return result;
                 }
             }
         }
     }
 
-    fn lead<R>(
+    /// [`compute_after_miss`](Self::compute_after_miss) for async callers: waiters
+    /// await the leader without blocking a thread, and if the leader's future is
+    /// dropped (cancelled) the flight is abandoned, so a waiter takes over.
+    pub(crate) async fn compute_after_miss_async<R, F>(
         self: &Arc<Self>,
         hash: u64,
-        signal: &Arc<Signal<V>>,
-        compute: impl FnOnce() -> R,
+        key: K,
+        compute: impl FnOnce() -> F,
         to_cache: impl FnOnce(&R) -> Option<V>,
-    ) -> R {
-        /// Lands the flight with nothing stored if `compute` or `to_cache` unwinds.
-        struct AbandonOnUnwind<'a, K, V>
-        where
-            K: Hash + Eq + Send + Sync + 'static,
-            V: Clone + Send + Sync + 'static,
-        {
-            inner: &'a Arc<Inner<K, V>>,
-            hash: u64,
-            signal: &'a Arc<Signal<V>>,
-        }
-        impl<K, V> Drop for AbandonOnUnwind<'_, K, V>
-        where
-            K: Hash + Eq + Send + Sync + 'static,
-            V: Clone + Send + Sync + 'static,
-        {
-            fn drop(&mut self) {
-                self.inner.land(self.hash, self.signal, None);
+        from_cache: impl FnOnce(V) -> R,
+    ) -> R
+    where
+        F: Future<Output = R>,
+    {
+        let mut key = key;
+        loop {
+            // Tasks share threads, so async flights have no leader thread.
+            match self.join_or_lead(hash, key, None) {
+                Step::Stored(value) => return from_cache(value),
+                Step::Reentered => return compute().await,
+                Step::Wait(returned, signal) => match signal.settled().await {
+                    Some(value) => return from_cache(value),
+                    None => key = returned,
+                },
+                Step::Lead(signal) => {
+                    let abandon = AbandonOnDrop::new(self, hash, &signal);
+                    let result = compute().await;
+                    let value = to_cache(&result);
+                    abandon.land(value);
+                    return result;
+                }
             }
         }
+    }
 
-        let abandon = AbandonOnUnwind {
-            inner: self,
-            hash,
-            signal,
-        };
-        let result = compute();
-        let value = to_cache(&result);
-        std::mem::forget(abandon);
-        self.land(hash, signal, value);
-        result
+    /// Under the shard's write lock: the stored value, or the flight under way for
+    /// `key` to wait on, or a new flight this caller leads (which takes the key).
+    fn join_or_lead(&self, hash: u64, key: K, me: Option<ThreadId>) -> Step<K, V> {
+        let mut state = self.shard(hash).write();
+        if let Some(entry) = state.find(hash, |stored| *stored == key) {
+            if self.is_live(entry) {
+                return Step::Stored(entry.value.clone());
+            }
+        }
+        let under_way = state
+            .flights
+            .iter()
+            .find(|flight| flight.hash == hash && flight.key == key);
+        match under_way {
+            Some(flight) if me.is_some() && flight.leader == me => Step::Reentered,
+            Some(flight) => Step::Wait(key, Arc::clone(&flight.signal)),
+            None => {
+                let signal = Arc::new(Signal::new());
+                state.flights.push(Flight {
+                    hash,
+                    key,
+                    signal: Arc::clone(&signal),
+                    leader: me,
+                });
+                Step::Lead(signal)
+            }
+        }
     }
 
     /// Ends a flight: takes it out of its shard, stores `value` (if any) under the same
@@ -1070,6 +1150,61 @@ where
         self.shards
             .iter()
             .any(|shard| shard.read().index.has_expiring())
+    }
+}
+
+/// What a caller that missed does next.
+enum Step<K, V> {
+    /// Someone stored the value meanwhile.
+    Stored(V),
+    /// This thread is already computing this key, further up its own stack.
+    Reentered,
+    /// Another caller is computing it: wait, and keep the key to retry with.
+    Wait(K, Arc<Signal<V>>),
+    /// This caller computes it.
+    Lead(Arc<Signal<V>>),
+}
+
+/// Held by a flight's leader while its computation runs: if the computation panics, or
+/// (async) its future is dropped, the flight is abandoned so that a waiter takes over.
+struct AbandonOnDrop<'a, K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    inner: &'a Arc<Inner<K, V>>,
+    hash: u64,
+    signal: &'a Arc<Signal<V>>,
+}
+
+impl<'a, K, V> AbandonOnDrop<'a, K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn new(inner: &'a Arc<Inner<K, V>>, hash: u64, signal: &'a Arc<Signal<V>>) -> Self {
+        AbandonOnDrop {
+            inner,
+            hash,
+            signal,
+        }
+    }
+
+    /// The computation finished: land the flight with what it produced.
+    fn land(self, value: Option<V>) {
+        let (inner, hash, signal) = (self.inner, self.hash, self.signal);
+        std::mem::forget(self);
+        inner.land(hash, signal, value);
+    }
+}
+
+impl<K, V> Drop for AbandonOnDrop<'_, K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        self.inner.land(self.hash, self.signal, None);
     }
 }
 

@@ -73,6 +73,25 @@ where
         .compute_after_miss(hash, key, compute, to_cache, from_cache)
 }
 
+/// The async single-flight miss path, after [`get_hashed`] returned `None`.
+pub async fn compute_after_miss_async<K, V, R, F>(
+    map: &TtlMap<K, V>,
+    hash: u64,
+    key: K,
+    compute: impl FnOnce() -> F,
+    to_cache: impl FnOnce(&R) -> Option<V>,
+    from_cache: impl FnOnce(V) -> R,
+) -> R
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = R>,
+{
+    map.inner()
+        .compute_after_miss_async(hash, key, compute, to_cache, from_cache)
+        .await
+}
+
 /// Return types whose success part alone is cached: `Result<T, E>` and `Option<T>`.
 pub trait Fallible {
     /// What is cached: `T`.
