@@ -1128,13 +1128,14 @@ where
                 );
                 let count = removed.len();
                 shard.counters.expired(count as u64);
+                self.forget(count);
                 total += count;
-                // Values are dropped here, with no lock held.
+                // Values are dropped here, with no lock held, after the bookkeeping,
+                // so a panicking `Drop` leaves the counts right.
                 removed.clear();
                 more
             });
         }
-        self.forget(total);
         total
     }
 
