@@ -1,0 +1,202 @@
+//! Fault injection: user code that panics inside the map's operations. The map stays
+//! usable, the panic reaches only the caller that caused it, and the shared sweeper
+//! keeps sweeping every other map.
+
+use cache_core::{MockClock, TtlMap};
+use std::hash::{Hash, Hasher};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn panics(f: impl FnOnce()) -> bool {
+    panic::catch_unwind(AssertUnwindSafe(f)).is_err()
+}
+
+/// A key whose `Hash` and `Eq` panic while its flag is up.
+#[derive(Clone)]
+struct TrapKey {
+    id: u32,
+    armed: Arc<AtomicBool>,
+}
+
+impl Hash for TrapKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        assert!(!self.armed.load(Ordering::SeqCst), "Hash trap sprung");
+        self.id.hash(state);
+    }
+}
+
+impl PartialEq for TrapKey {
+    fn eq(&self, other: &Self) -> bool {
+        assert!(!self.armed.load(Ordering::SeqCst), "Eq trap sprung");
+        self.id == other.id
+    }
+}
+
+impl Eq for TrapKey {}
+
+#[test]
+fn a_key_whose_hash_or_eq_panics_leaves_the_map_usable() {
+    let armed = Arc::new(AtomicBool::new(false));
+    let key = |id| TrapKey {
+        id,
+        armed: Arc::clone(&armed),
+    };
+    let map = TtlMap::new();
+    map.insert(key(1), "one");
+    armed.store(true, Ordering::SeqCst);
+    assert!(panics(|| {
+        map.get(&key(1));
+    }));
+    assert!(panics(|| {
+        map.insert(key(2), "two");
+    }));
+    assert!(panics(|| {
+        map.get_or_insert_with(key(3), || "three");
+    }));
+    armed.store(false, Ordering::SeqCst);
+    assert_eq!(map.get(&key(1)), Some("one"));
+    map.insert(key(2), "two");
+    assert_eq!(map.len(), 2);
+}
+
+/// A value whose `Clone` panics while its flag is up.
+struct TrapClone(Arc<AtomicBool>);
+
+impl Clone for TrapClone {
+    fn clone(&self) -> Self {
+        assert!(!self.0.load(Ordering::SeqCst), "Clone trap sprung");
+        TrapClone(Arc::clone(&self.0))
+    }
+}
+
+#[test]
+fn a_clone_that_panics_on_a_hit_reaches_only_that_caller() {
+    let armed = Arc::new(AtomicBool::new(false));
+    let map = TtlMap::new();
+    map.insert(1, TrapClone(Arc::clone(&armed)));
+    armed.store(true, Ordering::SeqCst);
+    assert!(panics(|| {
+        map.get(&1);
+    }));
+    armed.store(false, Ordering::SeqCst);
+    assert!(map.get(&1).is_some());
+    map.insert(2, TrapClone(Arc::clone(&armed)));
+    assert_eq!(map.len(), 2);
+}
+
+#[test]
+fn a_body_that_panics_while_others_wait_fails_only_its_caller() {
+    let map: TtlMap<u8, u8> = TtlMap::new();
+    let barrier = Barrier::new(3);
+    let runs = AtomicUsize::new(0);
+    let outcomes: Vec<bool> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    panics(|| {
+                        map.get_or_insert_with(1, || {
+                            thread::sleep(Duration::from_millis(100));
+                            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                                panic!("leader fails");
+                            }
+                            1
+                        });
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(outcomes.iter().filter(|panicked| **panicked).count(), 1);
+    assert_eq!(map.get(&1), Some(1));
+}
+
+/// A value whose `Drop` panics.
+#[derive(Clone)]
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            panic!("Drop trap sprung");
+        }
+    }
+}
+
+#[test]
+fn a_value_whose_drop_panics_fails_only_the_call_that_drops_it() {
+    let clock = MockClock::new();
+    let map = TtlMap::builder()
+        .ttl(Duration::from_secs(1))
+        .clock(clock.clone())
+        .capacity(10)
+        .build();
+    map.insert(1, PanicOnDrop);
+    map.insert(2, PanicOnDrop);
+    // The previous value comes back to the caller, whose drop panics: its business.
+    assert!(panics(|| {
+        map.insert(1, PanicOnDrop);
+    }));
+    clock.advance(Duration::from_secs(1));
+    // Each sweep stops at the first panicking drop; the next one goes on from there.
+    let mut panicked_sweeps = 0;
+    while panics(|| {
+        map.sweep();
+    }) {
+        panicked_sweeps += 1;
+        assert!(panicked_sweeps <= 2, "each expired value is dropped once");
+    }
+    assert!(panicked_sweeps >= 1);
+    assert!(map.is_empty());
+    assert_eq!(map.stats().expirations, 2);
+    map.insert(3, PanicOnDrop);
+    assert_eq!(map.len(), 1, "counts stayed right");
+    std::mem::forget(map); // dropping it would drop a PanicOnDrop
+}
+
+/// Counts its drops.
+#[derive(Clone)]
+struct Tracked(Arc<AtomicUsize>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn the_sweeper_survives_a_panicking_drop_and_keeps_sweeping_other_maps() {
+    let poisoned = TtlMap::with_ttl(Duration::from_millis(10));
+    for key in 0..10 {
+        poisoned.insert(key, PanicOnDrop);
+    }
+    // Let the sweeper meet the panicking values first.
+    let start = Instant::now();
+    while poisoned.stats().expirations < 10 && start.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        poisoned.stats().expirations >= 1,
+        "the sweeper reached the map"
+    );
+
+    let drops = Arc::new(AtomicUsize::new(0));
+    let healthy = TtlMap::with_ttl(Duration::from_millis(10));
+    for key in 0..100 {
+        healthy.insert(key, Tracked(Arc::clone(&drops)));
+    }
+    let start = Instant::now();
+    while drops.load(Ordering::SeqCst) < 100 && start.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        100,
+        "the sweeper is still at work"
+    );
+    std::mem::forget(poisoned);
+}
