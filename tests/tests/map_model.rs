@@ -167,7 +167,12 @@ fn check(ops: &[Op], ttl: Option<u64>, capacity: Option<usize>) -> Result<(), Te
             ),
             Op::Get(k) => prop_assert_eq!(map.get(&k), model.get(k), "step {}", step),
             Op::ContainsKey(k) => {
-                prop_assert_eq!(map.contains_key(&k), model.live(k).is_some(), "step {}", step)
+                prop_assert_eq!(
+                    map.contains_key(&k),
+                    model.live(k).is_some(),
+                    "step {}",
+                    step
+                )
             }
             Op::Remove(k) => prop_assert_eq!(map.remove(&k), model.remove(k), "step {}", step),
             Op::GetOrInsertWith(k, v) => {
@@ -204,9 +209,7 @@ fn check(ops: &[Op], ttl: Option<u64>, capacity: Option<usize>) -> Result<(), Te
     }
     let mut live: Vec<(u8, i32)> = map.entries();
     live.sort();
-    let expected: Vec<(u8, i32)> = (0..6)
-        .filter_map(|k| Some((k, model.live(k)?)))
-        .collect();
+    let expected: Vec<(u8, i32)> = (0..6).filter_map(|k| Some((k, model.live(k)?))).collect();
     prop_assert_eq!(live, expected);
     Ok(())
 }
