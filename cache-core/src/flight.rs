@@ -13,11 +13,11 @@
 //! runs, except `V::clone` when a waiter takes its copy (a panicking clone is tolerated:
 //! the lock ignores poisoning).
 
+use crate::shim::{Condvar, Mutex, MutexGuard, ThreadId};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll, Waker};
-use std::thread::ThreadId;
 
 /// A computation under way for one key, kept in its shard until it settles.
 pub(crate) struct Flight<K, V> {

@@ -41,12 +41,14 @@
 //!   keys chosen by an attacker cannot be made to collide (HashDoS).
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod clock;
 mod deadline;
 mod flight;
 mod map;
 mod shard;
+mod shim;
 mod stats;
 mod sweeper;
 

@@ -14,6 +14,7 @@ use crate::clock::{Clock, MockClock, Nanos};
 use crate::deadline::{deadline_after, expires, is_live};
 use crate::flight::{Flight, Signal};
 use crate::shard::{Entry, IndexPolicy, Shard, ShardState};
+use crate::shim::{self, RwLockWriteGuard, ThreadId};
 use crate::stats::{CacheStats, Counters};
 use crate::sweeper::{self, Sweep};
 use std::borrow::Borrow;
@@ -22,8 +23,8 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLockWriteGuard};
-use std::thread::{self, ThreadId};
+use std::sync::Arc;
+use std::thread;
 use std::time::Duration;
 
 /// The most expired entries removed under one shard lock: a reader that arrives while
@@ -980,7 +981,7 @@ where
         to_cache: impl FnOnce(&R) -> Option<V>,
         from_cache: impl FnOnce(V) -> R,
     ) -> R {
-        let me = Some(thread::current().id());
+        let me = Some(shim::current_thread_id());
         let mut key = key;
         loop {
             match self.join_or_lead(hash, key, me) {

@@ -9,11 +9,12 @@
 use crate::clock::Nanos;
 use crate::deadline::{expires, is_live, DeadlineIndex, Due};
 use crate::flight::Flight;
+use crate::shim::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::stats::Counters;
 use hashbrown::hash_table::{Entry as Slot, HashTable};
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::PoisonError;
 
 /// Stale records tolerated in a shard's index, beyond one per entry, before the index
 /// is rebuilt from the table: small enough to bound memory, large enough that small
