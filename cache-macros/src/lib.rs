@@ -1,8 +1,162 @@
-//! Placeholder: the `#[ttl_cached]` attribute is being written (issue 3).
+//! The `#[ttl_cached]` attribute: memoizes a function in a static
+//! [`cache_core::TtlMap`](https://docs.rs/cache-core), with helpers to inspect and
+//! invalidate the cache.
+//!
+//! Use it through `cache-core`, which re-exports it (feature `macros`, on by default):
+//! `use cache_core::ttl_cached;`. The generated code refers to `::cache_core`, so the
+//! crate using the attribute must depend on `cache-core` directly.
+//!
+//! The pipeline is the usual one: `args` parses the options, `signature` reads the
+//! function, `valid` checks the two together, and `expand` and `ops` generate the
+//! code. Errors point at the offending token, are all reported at once, and never hide
+//! the function: after an error the function is still emitted, so its callers compile.
+//!
+//! The full documentation, with examples, is on [`macro@ttl_cached`].
+
+mod args;
+mod expand;
+mod ops;
+mod signature;
+mod valid;
+
 use proc_macro::TokenStream;
 
-/// Placeholder that returns the function unchanged until the real macro lands.
+/// Memoizes a function: results live in a static `cache_core::TtlMap`, keyed by the
+/// arguments, for a fixed time to live.
+///
+/// ```text
+/// use cache_core::ttl_cached;
+///
+/// #[ttl_cached(secs = 20)]
+/// fn fetch_user(id: u64, region: &str) -> User {
+///     database::load_user(id, region) // runs once per (id, region) per 20 s
+/// }
+///
+/// let user = fetch_user(7, "eu");     // runs the body
+/// let again = fetch_user(7, "eu");    // a hit: a clone of the cached value
+/// fetch_user_invalidate(7, "eu");     // forget that entry
+/// println!("{:?}", fetch_user_cache().stats());
+/// ```
+///
+/// # Options
+///
+/// In any order, each at most once. Exactly one of the first three is required.
+///
+/// | option | meaning |
+/// |---|---|
+/// | `secs = N` | entries live `N` seconds (an integer literal, at least 1) |
+/// | `millis = N` | entries live `N` milliseconds |
+/// | `ttl = <expr>` | entries live for this `Duration`, evaluated once, on first use (lets the TTL come from configuration) |
+/// | `capacity = N` | at most `N` entries; the oldest is evicted first |
+/// | `key = <expr>` | the cache key, an expression over the parameters, instead of all of them |
+/// | `refresh = true` | sliding expiry: each hit restarts the entry's TTL |
+/// | `cache_err = true` | a function returning `Result` caches `Err` too (by default only `Ok`) |
+/// | `cache_none = true` | a function returning `Option` caches `None` too (by default only `Some`) |
+/// | `single_flight = false` | concurrent misses of one key each run the body (by default, one runs it and the others wait for its result) |
+///
+/// # Generated functions
+///
+/// Next to `fetch_user`, with its visibility (inside an `impl` block: associated
+/// functions of the same `impl`):
+///
+/// | function | what it does |
+/// |---|---|
+/// | `fetch_user_invalidate(<same parameters>) -> bool` | removes that key's entry; `true` if one was live |
+/// | `fetch_user_clear()` | removes every entry |
+/// | `fetch_user_cache() -> &'static TtlMap<K, V>` | the map, for `len()`, `stats()`, `sweep()` |
+/// | `fetch_user_uncached(<same parameters>) -> R` | runs the body, bypassing the cache |
+/// | `fetch_user_refresh(<same parameters>) -> R` | runs the body and stores the fresh result |
+///
+/// `_invalidate`, `_uncached` and `_refresh` take the same receiver as the function;
+/// `_clear` and `_cache` take none (the cache is shared by all instances):
+/// `Repo::load_clear()`. The function keeps its name, signature, attributes, doc
+/// comments and visibility.
+///
+/// # The key
+///
+/// Without `key`, the key is the tuple of all parameters, each by owned value: `&str`
+/// becomes `String`, `&[T]` becomes `Vec<T>`, `&T` becomes `<T as ToOwned>::Owned`,
+/// and an owned `T` stays `T`. So `fetch_user_cache()` above is a
+/// `&'static TtlMap<(u64, String), User>`. Parameters must be `Hash + Eq`, and their
+/// owned forms `Send + Sync + 'static`.
+///
+/// A hit allocates nothing: the key is hashed and compared in its borrowed form
+/// (`(&u64, &str)`), and the owned key is built only on a miss.
+///
+/// With `key = <expr>`, the key is the value of the expression, evaluated with the
+/// parameters in scope before the body runs. It must be an owned value
+/// (`Hash + Eq + Send + Sync + 'static`), and must not move a parameter that the body
+/// needs: clone what you use (`key = name.clone()`). Its type cannot be written by the
+/// macro, so `_cache()` returns `&'static TtlMap<impl Hash + Eq + Send + Sync + 'static, V>`,
+/// which offers `len()`, `stats()`, `sweep()` and `clear()`.
+///
+/// ```text
+/// #[ttl_cached(secs = 60, key = id)]             // `region` does not change the result
+/// fn price(id: u64, region: &str) -> u64 { … }
+/// ```
+///
+/// # Methods
+///
+/// The cache is one static, shared by every instance. A method (any receiver: `&self`,
+/// `self: Arc<Self>`…) must therefore say with `key` which part of `self` matters:
+///
+/// ```text
+/// impl Repo {
+///     #[ttl_cached(secs = 30, key = (self.tenant.clone(), id))]
+///     pub fn load(&self, id: u64) -> Record { … }
+/// }
+///
+/// repo.load(7);
+/// repo.load_invalidate(7);
+/// Repo::load_clear();
+/// ```
+///
+/// A method without `key` is a compile error that says so. The attribute works in
+/// inherent `impl` blocks, not in trait impls (the helpers are not trait items). In a
+/// generic `impl`, the key and the return type must not depend on its type parameters.
+///
+/// # The value
+///
+/// The return type must be `Clone + Send + Sync + 'static`. Values are cloned on every
+/// hit: return `Arc<T>` for large values.
+///
+/// A function whose return type's last path segment is `Result` caches only `Ok`
+/// values (the `Ok` type must be cloneable, the error type need not be), unless
+/// `cache_err = true`; one whose return type is `Option` caches only `Some`, unless
+/// `cache_none = true`. `io::Result<T>` and other aliases named `Result` work; an alias
+/// with another name (`type Lookup = Result<u64, Error>`) is a plain value, cached
+/// whether `Ok` or `Err`.
+///
+/// # Concurrency
+///
+/// - Single flight, by default: concurrent misses of one key run the body once; the
+///   other callers wait and receive a clone of its result. Different keys never wait
+///   for each other. If the body panics, the panic reaches its caller and one of the
+///   waiters runs the body instead; no lock is poisoned. If the result is not stored
+///   (an `Err`), waiters run the body themselves.
+/// - No lock is held while the body runs, so recursive functions work:
+///
+/// ```text
+/// #[ttl_cached(secs = 60)]
+/// fn fib(n: u32) -> u128 {
+///     if n < 2 { n as u128 } else { fib(n - 1) + fib(n - 2) }
+/// }
+/// assert_eq!(fib(150), 9969216677189303386214405760200);
+/// ```
+///
+/// # Compile errors
+///
+/// Misuse is an error at the token that is wrong, for example:
+///
+/// - a missing TTL, two TTL options, `secs = 0`, a non-integer `secs`;
+/// - an unknown option (the error suggests the closest name), an option given twice;
+/// - a generic type parameter, an `impl Trait` or `&mut` parameter, a `const fn`;
+/// - a method or a pattern parameter without `key`;
+/// - a parameter that is not `Hash + Eq` (`f64`): the error points at that parameter;
+/// - a return type that is not `Clone + Send + Sync + 'static`: it points at the return type.
+///
+/// `async fn` is not supported yet: it is an error at `async`.
 #[proc_macro_attribute]
-pub fn ttl_cached(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::ttl_cached(args.into(), item.into()).into()
 }

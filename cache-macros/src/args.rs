@@ -1,0 +1,393 @@
+//! The options inside `#[ttl_cached(...)]`: what each one means, and the errors for
+//! values that cannot be right whatever the function is.
+//!
+//! This module never looks at the function. A bad option does not stop the parse: its
+//! error is kept in [`Args::errors`] and the next option is read, so that every mistake
+//! in the attribute is reported at once, and the function can still be expanded with
+//! the options that were valid.
+
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::{Error, Expr, Ident, Lit, LitBool, Result, Token};
+
+/// The custom keywords naming each option.
+mod kw {
+    syn::custom_keyword!(secs);
+    syn::custom_keyword!(millis);
+    syn::custom_keyword!(ttl);
+    syn::custom_keyword!(capacity);
+    syn::custom_keyword!(key);
+    syn::custom_keyword!(refresh);
+    syn::custom_keyword!(cache_err);
+    syn::custom_keyword!(cache_none);
+    syn::custom_keyword!(single_flight);
+}
+
+/// Every option name, in the order the documentation lists them.
+const OPTION_NAMES: [&str; 9] = [
+    "secs",
+    "millis",
+    "ttl",
+    "capacity",
+    "key",
+    "refresh",
+    "cache_err",
+    "cache_none",
+    "single_flight",
+];
+
+/// The TTL options, of which exactly one must be given.
+const TTL_OPTIONS: &str =
+    "`secs = <integer>`, `millis = <integer>` or `ttl = <Duration expression>`";
+
+/// An option as written: its name (for error spans) and its value.
+pub(crate) struct Given<T> {
+    pub(crate) name: Ident,
+    pub(crate) value: T,
+}
+
+/// How long an entry lives.
+pub(crate) enum Ttl {
+    /// `secs = N`.
+    Secs(u64),
+    /// `millis = N`.
+    Millis(u64),
+    /// `ttl = <expr>`: a `Duration` computed once, on first use.
+    Expr(Box<Expr>),
+}
+
+/// The parsed options of one `#[ttl_cached(...)]`.
+#[derive(Default)]
+pub(crate) struct Args {
+    /// `secs`, `millis` or `ttl`; `None` is reported by [`crate::valid`].
+    pub(crate) ttl: Option<Given<Ttl>>,
+    /// `capacity = N`.
+    pub(crate) capacity: Option<Given<usize>>,
+    /// `key = <expr>`.
+    pub(crate) key: Option<Given<Box<Expr>>>,
+    /// `refresh = <bool>`.
+    pub(crate) refresh: Option<Given<bool>>,
+    /// `cache_err = <bool>`.
+    pub(crate) cache_err: Option<Given<bool>>,
+    /// `cache_none = <bool>`.
+    pub(crate) cache_none: Option<Given<bool>>,
+    /// `single_flight = <bool>`.
+    pub(crate) single_flight: Option<Given<bool>>,
+    /// Problems with single options, reported together with everything else.
+    pub(crate) errors: Vec<Error>,
+}
+
+impl Args {
+    /// Whether `name = true` was given for a boolean option.
+    pub(crate) fn is_on(option: &Option<Given<bool>>) -> bool {
+        option.as_ref().is_some_and(|given| given.value)
+    }
+
+    /// Parses one `name = value` option into its slot.
+    fn parse_option(&mut self, input: ParseStream) -> Result<()> {
+        if input.peek(kw::secs) {
+            let name = option_name(input)?;
+            let secs = positive_integer(input, &name, "seconds")?;
+            set_once(&mut self.ttl, name, Ttl::Secs(secs))
+        } else if input.peek(kw::millis) {
+            let name = option_name(input)?;
+            let millis = positive_integer(input, &name, "milliseconds")?;
+            set_once(&mut self.ttl, name, Ttl::Millis(millis))
+        } else if input.peek(kw::ttl) {
+            let name = option_name(input)?;
+            let expr = expression(input, &name)?;
+            set_once(&mut self.ttl, name, Ttl::Expr(expr))
+        } else if input.peek(kw::capacity) {
+            let name = option_name(input)?;
+            let capacity = positive_integer(input, &name, "entries")?;
+            let capacity = usize::try_from(capacity).map_err(|_| {
+                Error::new_spanned(&name, "`capacity` does not fit in `usize` on this target")
+            })?;
+            set_once(&mut self.capacity, name, capacity)
+        } else if input.peek(kw::key) {
+            let name = option_name(input)?;
+            let expr = expression(input, &name)?;
+            set_once(&mut self.key, name, expr)
+        } else if input.peek(kw::refresh) {
+            let name = option_name(input)?;
+            let on = boolean(input, &name)?;
+            set_once(&mut self.refresh, name, on)
+        } else if input.peek(kw::cache_err) {
+            let name = option_name(input)?;
+            let on = boolean(input, &name)?;
+            set_once(&mut self.cache_err, name, on)
+        } else if input.peek(kw::cache_none) {
+            let name = option_name(input)?;
+            let on = boolean(input, &name)?;
+            set_once(&mut self.cache_none, name, on)
+        } else if input.peek(kw::single_flight) {
+            let name = option_name(input)?;
+            let on = boolean(input, &name)?;
+            set_once(&mut self.single_flight, name, on)
+        } else {
+            Err(unknown_option(input))
+        }
+    }
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream) -> Result<Self> {
+        let mut args = Args::default();
+        while !input.is_empty() {
+            if let Err(error) = args.parse_option(input) {
+                args.errors.push(error);
+                skip_to_next_option(input);
+            }
+            if input.is_empty() {
+                break;
+            }
+            if let Err(error) = input.parse::<Token![,]>() {
+                args.errors.push(Error::new(
+                    error.span(),
+                    "expected `,` between options, as in `secs = 30, capacity = 100`",
+                ));
+                skip_to_next_option(input);
+                // The comma that ends the skipped tokens, if any.
+                let _ = input.parse::<Option<Token![,]>>();
+            }
+        }
+        Ok(args)
+    }
+}
+
+/// The one place that refuses an option given twice. Options that share a slot (the
+/// three TTL options) conflict instead of repeating.
+fn set_once<T>(slot: &mut Option<Given<T>>, name: Ident, value: T) -> Result<()> {
+    if let Some(earlier) = slot {
+        let message = if earlier.name == name {
+            format!("duplicate option `{name}`: each option may be given once")
+        } else {
+            format!(
+                "`{name}` conflicts with `{}`: give exactly one of {TTL_OPTIONS}",
+                earlier.name
+            )
+        };
+        return Err(Error::new(name.span(), message));
+    }
+    *slot = Some(Given { name, value });
+    Ok(())
+}
+
+/// Reads the option name that a keyword peek has already recognised.
+fn option_name(input: ParseStream) -> Result<Ident> {
+    input.call(Ident::parse_any)
+}
+
+/// Reads the `=` after an option name, with an example of the option in the error.
+fn equals(input: ParseStream, name: &Ident, example: &str) -> Result<()> {
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        Ok(())
+    } else {
+        Err(Error::new(
+            name.span(),
+            format!("expected a value for `{name}`, as in `{example}`"),
+        ))
+    }
+}
+
+/// `= <expression>`.
+fn expression(input: ParseStream, name: &Ident) -> Result<Box<Expr>> {
+    let example = if name == "ttl" {
+        "ttl = Duration::from_secs(30)"
+    } else {
+        "key = id"
+    };
+    equals(input, name, example)?;
+    input.parse().map(Box::new)
+}
+
+/// `= <integer literal greater than zero>`; `unit` names what it counts.
+fn positive_integer(input: ParseStream, name: &Ident, unit: &str) -> Result<u64> {
+    let example = format!("{name} = 30");
+    equals(input, name, &example)?;
+    let value: Expr = input.parse()?;
+    let literal = match &value {
+        Expr::Lit(expr) => &expr.lit,
+        _ => {
+            let hint = if name == "capacity" {
+                String::new()
+            } else {
+                "; for a computed TTL use `ttl = <Duration expression>`".to_owned()
+            };
+            return Err(Error::new_spanned(
+                &value,
+                format!("`{name}` takes an integer literal ({unit}), as in `{example}`{hint}"),
+            ));
+        }
+    };
+    let integer = match literal {
+        Lit::Int(integer) => integer,
+        Lit::Float(_) if name == "secs" => {
+            return Err(Error::new_spanned(
+                literal,
+                "`secs` takes a whole number of seconds; use `millis = ...` or \
+                 `ttl = Duration::from_secs_f64(...)` for fractions",
+            ));
+        }
+        _ => {
+            return Err(Error::new_spanned(
+                literal,
+                format!("`{name}` takes an integer literal ({unit}), as in `{example}`"),
+            ));
+        }
+    };
+    let number: u64 = integer.base10_parse()?;
+    if number == 0 {
+        let message = if name == "capacity" {
+            "`capacity` must be at least 1".to_owned()
+        } else {
+            format!("`{name}` must be greater than 0: an entry must live for some time")
+        };
+        return Err(Error::new_spanned(integer, message));
+    }
+    Ok(number)
+}
+
+/// `= true` or `= false`.
+fn boolean(input: ParseStream, name: &Ident) -> Result<bool> {
+    let example = format!("{name} = true");
+    equals(input, name, &example)?;
+    let value: Expr = input.parse()?;
+    match &value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Bool(LitBool { value, .. }),
+            ..
+        }) => Ok(*value),
+        _ => Err(Error::new_spanned(
+            &value,
+            format!("`{name}` takes `true` or `false`, as in `{example}`"),
+        )),
+    }
+}
+
+/// The error for a name that is not an option, suggesting the closest one.
+fn unknown_option(input: ParseStream) -> Error {
+    let name = match input.call(Ident::parse_any) {
+        Ok(name) => name,
+        Err(_) => {
+            return Error::new(
+                input.span(),
+                "expected an option such as `secs = 30`; see the `ttl_cached` documentation",
+            );
+        }
+    };
+    let written = name.unraw().to_string();
+    match closest_option(&written) {
+        Some(suggestion) => Error::new(
+            name.span(),
+            format!("unknown option `{written}`; did you mean `{suggestion}`?"),
+        ),
+        None => Error::new(
+            name.span(),
+            format!(
+                "unknown option `{written}`; expected one of {}",
+                OPTION_NAMES.map(|option| format!("`{option}`")).join(", ")
+            ),
+        ),
+    }
+}
+
+/// The option nearest to `written` by edit distance, if near enough to be a typo.
+fn closest_option(written: &str) -> Option<&'static str> {
+    // A typo is a few edits; further than that, the list of options helps more.
+    let limit = (written.chars().count() / 3).max(2);
+    OPTION_NAMES
+        .iter()
+        .map(|option| (edit_distance(written, option), *option))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, option)| option)
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, a_char) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, b_char) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(a_char != *b_char);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// After a bad option, skips what is left of it so the next option can be read.
+fn skip_to_next_option(input: ParseStream) {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        if input.parse::<proc_macro2::TokenTree>().is_err() {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(tokens: proc_macro2::TokenStream) -> Args {
+        syn::parse2(tokens).expect("the parser collects errors instead of failing")
+    }
+
+    #[test]
+    fn options_in_any_order_are_read() {
+        let args = parse(quote::quote!(
+            capacity = 10,
+            refresh = true,
+            secs = 5,
+            key = id
+        ));
+        assert!(matches!(args.ttl.map(|t| t.value), Some(Ttl::Secs(5))));
+        assert_eq!(args.capacity.map(|c| c.value), Some(10));
+        assert!(Args::is_on(&args.refresh));
+        assert!(args.key.is_some());
+        assert!(args.errors.is_empty());
+    }
+
+    #[test]
+    fn every_bad_option_is_reported() {
+        let args = parse(quote::quote!(
+            secs = 0,
+            capacity = "many",
+            sec = 1,
+            millis = 5
+        ));
+        let messages: Vec<String> = args.errors.iter().map(Error::to_string).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[0].contains("greater than 0"));
+        assert!(messages[1].contains("integer literal"));
+        assert!(messages[2].contains("did you mean `secs`"));
+        // The valid option after the bad ones is still read.
+        assert!(matches!(args.ttl.map(|t| t.value), Some(Ttl::Millis(5))));
+    }
+
+    #[test]
+    fn a_second_ttl_option_conflicts() {
+        let args = parse(quote::quote!(secs = 1, millis = 5));
+        assert!(args.errors[0].to_string().contains("conflicts with `secs`"));
+    }
+
+    #[test]
+    fn a_repeated_option_is_a_duplicate() {
+        let args = parse(quote::quote!(secs = 1, capacity = 2, capacity = 3));
+        assert!(args.errors[0]
+            .to_string()
+            .contains("duplicate option `capacity`"));
+    }
+
+    #[test]
+    fn suggestions_are_for_typos_only() {
+        assert_eq!(closest_option("cache_error"), Some("cache_err"));
+        assert_eq!(closest_option("single_flights"), Some("single_flight"));
+        assert_eq!(closest_option("ttls"), Some("ttl"));
+        assert_eq!(closest_option("timeout"), None);
+    }
+}

@@ -1,0 +1,815 @@
+//! Code generation: the cached function and its helpers, from a checked [`CachedFn`].
+//!
+//! Generated code names only `::cache_core::…`, `::core::…` and `::std::…` paths, and
+//! locals prefixed `__ttl_cached_`, so nothing in the user's scope can shadow it. It
+//! never holds a lock while the user's body runs: the body is its own function,
+//! `<name>_uncached`, which the miss path calls through `__private::compute_after_miss`.
+//!
+//! The functions generated here work with the types as the user wrote them and need
+//! no trait bound on them; everything that needs `Hash`, `Eq` or `Clone` is in the one
+//! hidden function built by [`crate::ops`], so that a type that lacks one is reported
+//! once, at the user's token.
+//!
+//! # Where the cache lives
+//!
+//! A `static` cannot be an associated item, and a function-local `static` cannot name
+//! `Self` or a type inferred from `key = ...`. So the map lives, type-erased, in a
+//! `OnceLock<Box<dyn Any + Send + Sync>>` inside one hidden generic accessor
+//! (`__ttl_cached_<name>_map::<K, V>(init)`), which callers use with the types they
+//! know, and which downcasts back to `TtlMap<K, V>`. A `static` inside a generic
+//! function is one static, whatever the type arguments.
+
+use crate::args::Args;
+use crate::ops::{self, Op};
+use crate::signature::{self, CachedFn, CallStyle, Fallible, Param};
+use crate::valid;
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, ToTokens};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Attribute, Error, ItemFn, LitStr, Type};
+
+/// Parses, checks and expands one `#[ttl_cached(args)] item`.
+///
+/// On an error in the function itself, emits the function unchanged next to the
+/// errors, so that its callers still compile. On an error in the options alone, emits
+/// the full expansion as well, so the helpers resolve and only the real mistakes show.
+pub(crate) fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item_fn: ItemFn = match syn::parse2(item.clone()) {
+        Ok(item_fn) => item_fn,
+        Err(_) => {
+            let error = Error::new(
+                Span::call_site(),
+                "`#[ttl_cached]` applies to a function with a body",
+            )
+            .into_compile_error();
+            return quote!(#item #error);
+        }
+    };
+    let args: Args = match syn::parse2(args) {
+        Ok(args) => args,
+        // The parser keeps its errors in `Args::errors`; this is for completeness.
+        Err(error) => Args {
+            errors: vec![error],
+            ..Args::default()
+        },
+    };
+    let original = item_fn.to_token_stream();
+    let func = match signature::analyze(item_fn) {
+        Ok(func) => func,
+        Err(error) => {
+            let errors = signature::combine(args.errors.into_iter().chain(Some(error)));
+            return with_errors(original, errors);
+        }
+    };
+    let key_errors = valid::key(&args, &func);
+    let option_errors = valid::options(&args, &func);
+    let expandable = key_errors.is_empty();
+    let errors = signature::combine(
+        args.errors
+            .iter()
+            .cloned()
+            .chain(option_errors)
+            .chain(key_errors),
+    );
+    if !expandable {
+        return with_errors(original, errors);
+    }
+    let expanded = Expansion::new(&args, &func).expand();
+    with_errors(expanded, errors)
+}
+
+/// `tokens`, followed by `errors` as `compile_error!`s.
+fn with_errors(tokens: TokenStream, errors: Option<Error>) -> TokenStream {
+    let errors = errors.map(Error::into_compile_error);
+    quote!(#tokens #errors)
+}
+
+/// The names of the generated functions.
+pub(crate) struct Names {
+    pub(crate) main: Ident,
+    invalidate: Ident,
+    clear: Ident,
+    cache: Ident,
+    uncached: Ident,
+    refresh: Ident,
+    /// Hidden: the generic accessor of the type-erased map.
+    pub(crate) map: Ident,
+    /// Hidden: every operation on the typed map (see [`crate::ops`]).
+    pub(crate) ops: Ident,
+    /// Hidden, `key = ...` only: names the key's type where no key is at hand.
+    key_type: Ident,
+}
+
+impl Names {
+    fn new(main: &Ident) -> Self {
+        // Helpers share the function's span, so "go to definition" and errors about a
+        // helper lead to the cached function.
+        let base = unraw(main);
+        let name = |format: &str| Ident::new(&format.replace("{}", &base), main.span());
+        Names {
+            main: main.clone(),
+            invalidate: name("{}_invalidate"),
+            clear: name("{}_clear"),
+            cache: name("{}_cache"),
+            uncached: name("{}_uncached"),
+            refresh: name("{}_refresh"),
+            map: name("__ttl_cached_{}_map"),
+            ops: name("__ttl_cached_{}_ops"),
+            key_type: name("__ttl_cached_{}_key_type"),
+        }
+    }
+}
+
+/// The name of `ident` without the `r#` of a raw identifier.
+pub(crate) fn unraw(ident: &Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
+}
+
+/// Everything needed to generate one cached function.
+pub(crate) struct Expansion<'a> {
+    pub(crate) args: &'a Args,
+    pub(crate) func: &'a CachedFn,
+    pub(crate) names: Names,
+    /// Only the `Ok` / `Some` part of the return value is cached.
+    pub(crate) ok_only: bool,
+}
+
+impl<'a> Expansion<'a> {
+    fn new(args: &'a Args, func: &'a CachedFn) -> Self {
+        let ok_only = match func.output.fallible {
+            Some(Fallible::Result) => !Args::is_on(&args.cache_err),
+            Some(Fallible::Option) => !Args::is_on(&args.cache_none),
+            None => false,
+        };
+        Expansion {
+            args,
+            func,
+            names: Names::new(&func.sig.ident),
+            ok_only,
+        }
+    }
+
+    fn expand(&self) -> TokenStream {
+        let main = self.main_fn();
+        let uncached = self.uncached_fn();
+        let refresh = self.refresh_fn();
+        let invalidate = self.invalidate_fn();
+        let clear = self.clear_fn();
+        let cache = self.cache_fn();
+        let map = self.map_fn();
+        let ops = ops::ops_fn(self);
+        let key_type = self.key_type_fn();
+        quote! {
+            #main
+            #uncached
+            #refresh
+            #invalidate
+            #clear
+            #cache
+            #map
+            #ops
+            #key_type
+        }
+    }
+
+    /// The cached function, under the user's name, signature and attributes.
+    ///
+    /// Input:
+    /// ```text
+    /// #[ttl_cached(secs = 20)]
+    /// pub fn fetch_user(id: u64, region: &str) -> User { body }
+    /// ```
+    /// Output:
+    /// ```text
+    /// pub fn fetch_user(id: u64, region: &str) -> User {
+    ///     let __ttl_cached_ops = __ttl_cached_fetch_user_ops();
+    ///     match (__ttl_cached_ops.LOOKUP)(&id, region) {  // borrowed: a hit allocates nothing
+    ///         Ok(value) => value,
+    ///         Err(hash) => {
+    ///             let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
+    ///             (__ttl_cached_ops.MISS)(hash, key, Box::new(move || fetch_user_uncached(id, region)))
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    /// With `key = expr`: `let key = expr;` first, and the lookup is `(LOOKUP)(&key)`.
+    fn main_fn(&self) -> TokenStream {
+        let attrs = self
+            .func
+            .outer_attrs
+            .iter()
+            .map(|attr| expect_as_allow(attr.clone()));
+        let head = self.head(&self.names.main, &self.func.sig.output);
+        let ops = self.ops_call(None);
+        let lookup = Op::Lookup.index();
+        let miss = Op::Miss.index();
+        let key = self.key();
+        let lookup_args = self.lookup_args();
+        let call = self.uncached_call();
+        let body = quote! {
+            let __ttl_cached_ops = #ops;
+            match (__ttl_cached_ops.#lookup)(#lookup_args) {
+                ::core::result::Result::Ok(__ttl_cached_value) => __ttl_cached_value,
+                ::core::result::Result::Err(__ttl_cached_hash) => {
+                    #key
+                    (__ttl_cached_ops.#miss)(
+                        __ttl_cached_hash,
+                        __ttl_cached_key,
+                        ::std::boxed::Box::new(move || #call),
+                    )
+                }
+            }
+        };
+        // With `key = expr`, the key is needed before the lookup; without, only on a miss.
+        let body = match &self.args.key {
+            Some(_) => {
+                let lookup_key = self.key_before_lookup();
+                quote!(#lookup_key #body)
+            }
+            None => body,
+        };
+        quote! {
+            #(#attrs)*
+            #head {
+                #body
+            }
+        }
+    }
+
+    /// The user's body, under the user's parameters: called on a miss, by `_refresh`,
+    /// and by users who want a fresh result without touching the cache.
+    ///
+    /// Input: `fn fetch_user(id: u64, region: &str) -> User { body }`
+    /// Output: `fn fetch_user_uncached(id: u64, region: &str) -> User { body }`
+    fn uncached_fn(&self) -> TokenStream {
+        let func = self.func;
+        let attrs = func
+            .outer_attrs
+            .iter()
+            .filter(|attr| is_cfg(attr) || lint_level(attr).is_some());
+        let doc = doc(&format!(
+            "Runs the body of {} without reading or writing its cache.",
+            self.link(&self.names.main)
+        ));
+        let vis = &func.vis;
+        let unsafety = &func.sig.unsafety;
+        let name = &self.names.uncached;
+        let generics = &func.sig.generics;
+        let where_clause = &func.sig.generics.where_clause;
+        let inputs = &func.sig.inputs;
+        let output = &func.sig.output;
+        let inner_attrs = &func.inner_attrs;
+        let stmts = &func.stmts;
+        quote! {
+            #(#attrs)*
+            #doc
+            #[allow(dead_code)]
+            #vis #unsafety fn #name #generics (#inputs) #output #where_clause {
+                #(#inner_attrs)*
+                #(#stmts)*
+            }
+        }
+    }
+
+    /// Runs the body and stores its result, replacing any cached one.
+    ///
+    /// Input: `fn fetch_user(id: u64, region: &str) -> User`
+    /// Output:
+    /// ```text
+    /// fn fetch_user_refresh(id: u64, region: &str) -> User {
+    ///     let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
+    ///     let result = fetch_user_uncached(id, region);
+    ///     (__ttl_cached_fetch_user_ops().STORE)(key, &result);
+    ///     result
+    /// }
+    /// ```
+    fn refresh_fn(&self) -> TokenStream {
+        let doc = doc(&format!(
+            "Runs the body of {} and stores the fresh result in its cache, replacing \
+             any cached one.",
+            self.link(&self.names.main)
+        ));
+        let attrs = self.helper_attrs();
+        let head = self.head(&self.names.refresh, &self.func.sig.output);
+        let key = match &self.args.key {
+            Some(_) => self.key_before_lookup(),
+            None => self.key(),
+        };
+        let call = self.uncached_call();
+        let ops = self.ops_call(None);
+        let store = Op::Store.index();
+        quote! {
+            #doc
+            #attrs
+            #head {
+                #key
+                let __ttl_cached_result = #call;
+                (#ops.#store)(__ttl_cached_key, &__ttl_cached_result);
+                __ttl_cached_result
+            }
+        }
+    }
+
+    /// Removes the entry for one set of arguments.
+    ///
+    /// Input: `fn fetch_user(id: u64, region: &str) -> User`
+    /// Output:
+    /// ```text
+    /// fn fetch_user_invalidate(id: u64, region: &str) -> bool {
+    ///     (__ttl_cached_fetch_user_ops().REMOVE)(&id, region)
+    /// }
+    /// ```
+    fn invalidate_fn(&self) -> TokenStream {
+        let doc = doc(&format!(
+            "Removes the cached result of {} for these arguments; returns `true` if a \
+             live entry was removed.",
+            self.link(&self.names.main)
+        ));
+        let attrs = self.helper_attrs();
+        let output = syn::parse_quote!(-> bool);
+        let head = self.head(&self.names.invalidate, &output);
+        let key = match &self.args.key {
+            Some(_) => self.key_before_lookup(),
+            None => TokenStream::new(),
+        };
+        let ops = self.ops_call(None);
+        let remove = Op::Remove.index();
+        let lookup_args = self.lookup_args();
+        quote! {
+            #doc
+            #attrs
+            #head {
+                #key
+                (#ops.#remove)(#lookup_args)
+            }
+        }
+    }
+
+    /// Removes every entry.
+    ///
+    /// Input: `fn fetch_user(id: u64, region: &str) -> User`
+    /// Output: `fn fetch_user_clear() { (__ttl_cached_fetch_user_ops().CLEAR)() }`
+    fn clear_fn(&self) -> TokenStream {
+        let doc = doc(&format!(
+            "Removes every cached result of {}.",
+            self.link(&self.names.main)
+        ));
+        let attrs = self.helper_attrs();
+        let vis = &self.func.vis;
+        let name = &self.names.clear;
+        let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
+        let clear = Op::Clear.index();
+        let key_type = self.key_type_binding();
+        quote! {
+            #doc
+            #attrs
+            #vis fn #name() {
+                #key_type
+                (#ops.#clear)()
+            }
+        }
+    }
+
+    /// The map itself, for `len()`, `stats()`, `sweep()`...
+    ///
+    /// Input: `fn fetch_user(id: u64, region: &str) -> User`
+    /// Output:
+    /// ```text
+    /// fn fetch_user_cache() -> &'static TtlMap<(u64, String), User> {
+    ///     __ttl_cached_fetch_user_map((__ttl_cached_fetch_user_ops().INIT))
+    /// }
+    /// ```
+    /// With `key = expr`, the key type is `impl Hash + Eq + Send + Sync + 'static`: a
+    /// macro cannot write the type of an expression.
+    fn cache_fn(&self) -> TokenStream {
+        let doc = doc(&format!(
+            "The cache behind {}: for `len()`, `stats()`, `sweep()` and the other \
+             `TtlMap` methods.",
+            self.link(&self.names.main)
+        ));
+        let attrs = self.helper_attrs();
+        let vis = &self.func.vis;
+        let name = &self.names.cache;
+        let map = self.sibling(&self.names.map);
+        let value = self.raw_value_type();
+        let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
+        let init = Op::Init.index();
+        let key = match &self.args.key {
+            None => self.raw_key_type(),
+            Some(_) => quote! {
+                impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static
+            },
+        };
+        let key_type = self.key_type_binding();
+        let map_call = match &self.args.key {
+            None => quote!(#map(#ops.#init)),
+            Some(_) => quote! {
+                fn __ttl_cached_map_of<K: 'static, V: 'static>(
+                    _: ::core::marker::PhantomData<K>,
+                    map: fn(fn() -> ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>)
+                        -> &'static ::cache_core::TtlMap<K, V>,
+                    init: fn() -> ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>,
+                ) -> &'static ::cache_core::TtlMap<K, V> {
+                    map(init)
+                }
+                __ttl_cached_map_of(__ttl_cached_key_type, #map, #ops.#init)
+            },
+        };
+        quote! {
+            #doc
+            #attrs
+            #vis fn #name() -> &'static ::cache_core::TtlMap<#key, #value> {
+                #key_type
+                #map_call
+            }
+        }
+    }
+
+    /// The one place the map is stored.
+    ///
+    /// Output:
+    /// ```text
+    /// fn __ttl_cached_fetch_user_map<K: 'static, V: 'static>(init: fn() -> Box<dyn Any + Send + Sync>)
+    ///     -> &'static TtlMap<K, V>
+    /// {
+    ///     static CELL: OnceLock<Box<dyn Any + Send + Sync>> = OnceLock::new();
+    ///     CELL.get_or_init(init).downcast_ref::<TtlMap<K, V>>().unwrap()
+    /// }
+    /// ```
+    fn map_fn(&self) -> TokenStream {
+        let name = &self.names.map;
+        let panic_message = LitStr::new(
+            &format!(
+                "#[ttl_cached] on `{}`: the cache was created for other key or value types. \
+                 This happens in a generic `impl` block when the key or the return type \
+                 depends on its type parameters, which #[ttl_cached] does not support",
+                unraw(&self.names.main)
+            ),
+            Span::call_site(),
+        );
+        quote! {
+            #[doc(hidden)]
+            #[allow(dead_code, clippy::all)]
+            #[inline]
+            fn #name<K: 'static, V: 'static>(
+                init: fn() -> ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>,
+            ) -> &'static ::cache_core::TtlMap<K, V> {
+                static __TTL_CACHED_CELL: ::std::sync::OnceLock<
+                    ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>,
+                > = ::std::sync::OnceLock::new();
+                match __TTL_CACHED_CELL
+                    .get_or_init(init)
+                    .downcast_ref::<::cache_core::TtlMap<K, V>>()
+                {
+                    ::core::option::Option::Some(__ttl_cached_map) => __ttl_cached_map,
+                    ::core::option::Option::None => ::core::panic!(#panic_message),
+                }
+            }
+        }
+    }
+
+    /// With `key = expr` only: names the type of `expr` without evaluating it, for
+    /// `_clear()` and `_cache()`, which have no arguments to evaluate it with.
+    ///
+    /// Input: `#[ttl_cached(secs = 5, key = (self.tenant.clone(), id))] fn load(&self, id: u64)`
+    /// Output:
+    /// ```text
+    /// fn __ttl_cached_load_key_type() -> PhantomData<impl Hash + Eq + Send + Sync + 'static> {
+    ///     type_of(|(__ttl_cached_self, id): (&Self, u64)| (__ttl_cached_self.tenant.clone(), id))
+    /// }
+    /// ```
+    /// The closure is never called. (`self` cannot be a closure parameter, hence the
+    /// rename.)
+    fn key_type_fn(&self) -> TokenStream {
+        let Some(key) = &self.args.key else {
+            return TokenStream::new();
+        };
+        let name = &self.names.key_type;
+        let mut patterns = Vec::new();
+        let mut types = Vec::new();
+        if let Some(receiver) = &self.func.receiver {
+            patterns.push(quote!(__ttl_cached_self));
+            types.push(with_elided_lifetimes((*receiver.ty).clone()));
+        }
+        for param in &self.func.params {
+            patterns.push(param.pat.to_token_stream());
+            types.push(with_elided_lifetimes((*param.ty).clone()));
+        }
+        let key = rename_self(key.value.to_token_stream());
+        quote! {
+            #[doc(hidden)]
+            #[allow(dead_code, unused_variables, unused_mut, clippy::all)]
+            fn #name() -> ::core::marker::PhantomData<
+                impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static,
+            > {
+                fn __ttl_cached_type_of<A, K>(
+                    _: impl ::core::ops::FnOnce(A) -> K,
+                ) -> ::core::marker::PhantomData<K> {
+                    ::core::marker::PhantomData
+                }
+                __ttl_cached_type_of(|(#(#patterns,)*): (#(#types,)*)| #key)
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------
+    // Pieces
+    // ----------------------------------------------------------------------------
+
+    /// `#vis #unsafety fn #name #generics (#inputs) #output #where`, with the
+    /// parameters that wrappers take: the user's, with `mut` dropped and patterns
+    /// replaced by `__ttl_cached_arg<i>` (bound again in [`Self::key_before_lookup`]).
+    fn head(&self, name: &Ident, output: &syn::ReturnType) -> TokenStream {
+        let vis = &self.func.vis;
+        let unsafety = &self.func.sig.unsafety;
+        let generics = &self.func.sig.generics;
+        let where_clause = &self.func.sig.generics.where_clause;
+        let receiver = self.func.receiver.as_ref().map(|receiver| {
+            let mut receiver = receiver.clone();
+            if receiver.reference.is_none() {
+                receiver.mutability = None;
+            }
+            quote!(#receiver,)
+        });
+        let params = self.func.params.iter().enumerate().map(|(index, param)| {
+            let name = argument(index, param);
+            let ty = &param.ty;
+            quote!(#name: #ty)
+        });
+        quote! {
+            #vis #unsafety fn #name #generics (#receiver #(#params),*) #output #where_clause
+        }
+    }
+
+    /// Attributes of every generated helper: the user's `cfg`s and lint levels, and
+    /// quiet lints for helpers the user may never call.
+    fn helper_attrs(&self) -> TokenStream {
+        let cfgs = self.func.outer_attrs.iter().filter(|attr| is_cfg(attr));
+        let lints = self
+            .func
+            .outer_attrs
+            .iter()
+            .filter(|attr| lint_level(attr).is_some())
+            .map(|attr| expect_as_allow(attr.clone()));
+        quote! {
+            #(#cfgs)*
+            #(#lints)*
+            #[allow(dead_code, unused_variables, unused_unsafe, clippy::all)]
+        }
+    }
+
+    /// An intra-doc link to a sibling.
+    fn link(&self, name: &Ident) -> String {
+        match self.func.call_style {
+            CallStyle::Free => format!("[`{0}`]({0})", unraw(name)),
+            CallStyle::Associated => format!("[`{0}`](Self::{0})", unraw(name)),
+        }
+    }
+
+    /// How one generated function names another.
+    pub(crate) fn sibling(&self, name: &Ident) -> TokenStream {
+        match self.func.call_style {
+            CallStyle::Free => quote!(#name),
+            CallStyle::Associated => quote!(Self::#name),
+        }
+    }
+
+    /// A call of the ops function. With `key = expr`, its key type is inferred from
+    /// the use of the result, or tied to `key_type` (a `PhantomData<K>`) if given; the
+    /// call is spanned at the expression, where an unfit key type is reported.
+    fn ops_call(&self, key_type: Option<TokenStream>) -> TokenStream {
+        let ops = self.sibling(&self.names.ops);
+        match (&self.args.key, key_type) {
+            (None, _) => quote!(#ops()),
+            (Some(_), None) => respan(quote!(#ops()), self.key_span()),
+            (Some(_), Some(key_type)) => quote! {
+                {
+                    fn __ttl_cached_ops_for<K, R, T1, T2, T3, T4, T5>(
+                        _: ::core::marker::PhantomData<K>,
+                        ops: (fn(&K) -> R, T1, T2, T3, T4, T5),
+                    ) -> (fn(&K) -> R, T1, T2, T3, T4, T5) {
+                        ops
+                    }
+                    __ttl_cached_ops_for(#key_type, #ops())
+                }
+            },
+        }
+    }
+
+    /// `let __ttl_cached_key_type = __ttl_cached_<name>_key_type();` with `key = expr`.
+    fn key_type_binding(&self) -> TokenStream {
+        if self.args.key.is_none() {
+            return TokenStream::new();
+        }
+        let key_type = self.sibling(&self.names.key_type);
+        quote!(let __ttl_cached_key_type = #key_type();)
+    }
+
+    /// What the lookup and removal take: the borrowed parameters, or `&key`.
+    fn lookup_args(&self) -> TokenStream {
+        if self.args.key.is_some() {
+            return quote!(&__ttl_cached_key);
+        }
+        let borrowed = self.func.params.iter().map(|param| {
+            let name = &param.name;
+            if param.by_ref {
+                quote!(#name)
+            } else {
+                quote!(&#name)
+            }
+        });
+        quote!(#(#borrowed),*)
+    }
+
+    /// Binds `__ttl_cached_key`, the owned key, from the parameters (default mode).
+    fn key(&self) -> TokenStream {
+        if self.args.key.is_some() {
+            return TokenStream::new();
+        }
+        let parts = self.func.params.iter().map(|param| {
+            let name = &param.name;
+            if param.by_ref {
+                quote!(::std::borrow::ToOwned::to_owned(#name))
+            } else {
+                quote!(::std::borrow::ToOwned::to_owned(&#name))
+            }
+        });
+        quote!(let __ttl_cached_key = (#(#parts,)*);)
+    }
+
+    /// Binds `__ttl_cached_key` to the `key` expression, after binding the patterns of
+    /// pattern parameters (from clones: the arguments go on to the body).
+    fn key_before_lookup(&self) -> TokenStream {
+        let Some(key) = &self.args.key else {
+            return TokenStream::new();
+        };
+        let patterns = self
+            .func
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(_, param)| param.name.is_none())
+            .map(|(index, param)| {
+                let pat = &param.pat;
+                let argument = argument(index, param);
+                quote! {
+                    #[allow(unused_variables, unused_mut)]
+                    let #pat = ::core::clone::Clone::clone(&#argument);
+                }
+            });
+        let expr = &key.value;
+        quote! {
+            #(#patterns)*
+            let __ttl_cached_key = #expr;
+        }
+    }
+
+    /// Where errors about the `key` expression's type point: its first token.
+    fn key_span(&self) -> Span {
+        self.args.key.as_ref().map_or_else(Span::call_site, |key| {
+            key.value
+                .to_token_stream()
+                .into_iter()
+                .next()
+                .map_or_else(|| key.name.span(), |token| token.span())
+        })
+    }
+
+    /// `fetch_user_uncached(self, id, region)`, in `unsafe { }` for an `unsafe fn`.
+    fn uncached_call(&self) -> TokenStream {
+        let path = self.sibling(&self.names.uncached);
+        let receiver = self.func.receiver.as_ref().map(|receiver| {
+            let self_token = receiver.self_token;
+            quote!(#self_token,)
+        });
+        let arguments = self
+            .func
+            .params
+            .iter()
+            .enumerate()
+            .map(|(index, param)| argument(index, param));
+        let call = quote!(#path(#receiver #(#arguments),*));
+        match self.func.sig.unsafety {
+            Some(unsafety) => quote!(#unsafety { #call }),
+            None => call,
+        }
+    }
+
+    /// The key type as users read it: `(u64, String)`.
+    pub(crate) fn raw_key_type(&self) -> TokenStream {
+        let parts = self.func.params.iter().map(Param::owned_type);
+        quote!((#(#parts,)*))
+    }
+
+    /// The stored value type as users read it: `User`, or `<Result<User, E> as Fallible>::Ok`.
+    fn raw_value_type(&self) -> TokenStream {
+        let ty = &self.func.output.ty;
+        if self.ok_only {
+            quote!(<#ty as ::cache_core::__private::Fallible>::Ok)
+        } else {
+            ty.to_token_stream()
+        }
+    }
+}
+
+/// The name a wrapper gives parameter `index`: the user's name, or for a pattern,
+/// `__ttl_cached_arg<index>`.
+fn argument(index: usize, param: &Param) -> Ident {
+    match &param.name {
+        Some(name) => name.clone(),
+        None => format_ident!("__ttl_cached_arg{}", index),
+    }
+}
+
+/// `tokens` with every span set to `span`.
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut new_group =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                new_group.set_span(span);
+                token = TokenTree::Group(new_group);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}
+
+fn doc(text: &str) -> TokenStream {
+    quote!(#[doc = #text])
+}
+
+fn is_cfg(attr: &Attribute) -> bool {
+    attr.path().is_ident("cfg")
+}
+
+/// `allow`, `warn`, `deny`, `forbid` or `expect`.
+fn lint_level(attr: &Attribute) -> Option<&'static str> {
+    ["allow", "warn", "deny", "forbid", "expect"]
+        .into_iter()
+        .find(|level| attr.path().is_ident(level))
+}
+
+/// `#[expect(lint)]` becomes `#[allow(lint)]` on generated code, where the lint may
+/// not fire (the body it was about lives in `_uncached`).
+fn expect_as_allow(mut attr: Attribute) -> Attribute {
+    if lint_level(&attr) == Some("expect") {
+        if let syn::Meta::List(list) = &mut attr.meta {
+            list.path = syn::parse_quote!(allow);
+        }
+    }
+    attr
+}
+
+/// `self` → `__ttl_cached_self`, except in paths (`self::module`).
+fn rename_self(tokens: TokenStream) -> TokenStream {
+    let mut renamed = Vec::new();
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        match token {
+            TokenTree::Ident(ident) if ident == "self" => {
+                let is_path = matches!(
+                    tokens.peek(),
+                    Some(TokenTree::Punct(punct)) if punct.as_char() == ':'
+                );
+                if is_path {
+                    renamed.push(TokenTree::Ident(ident));
+                } else {
+                    let span = ident.span();
+                    renamed.push(TokenTree::Ident(Ident::new("__ttl_cached_self", span)));
+                }
+            }
+            TokenTree::Group(group) => {
+                let mut new_group =
+                    proc_macro2::Group::new(group.delimiter(), rename_self(group.stream()));
+                new_group.set_span(group.span());
+                renamed.push(TokenTree::Group(new_group));
+            }
+            other => renamed.push(other),
+        }
+    }
+    renamed.into_iter().collect()
+}
+
+/// `ty` with every named lifetime but `'static` replaced by `'_`, for types in a
+/// function that does not declare those lifetimes (closure parameters, fn pointers).
+pub(crate) fn with_elided_lifetimes(mut ty: Type) -> Type {
+    struct Elide;
+    impl VisitMut for Elide {
+        fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+            if lifetime.ident != "static" {
+                lifetime.ident = Ident::new("_", lifetime.ident.span());
+            }
+        }
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            visit_mut::visit_type_mut(self, ty);
+        }
+    }
+    Elide.visit_type_mut(&mut ty);
+    ty
+}

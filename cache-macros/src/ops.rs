@@ -1,0 +1,628 @@
+//! The one generated function that touches the typed map, and the checks that make a
+//! type unfit for the cache a single error at the user's token.
+//!
+//! `__ttl_cached_<name>_ops()` returns the cache's operations as plain function
+//! pointers whose signatures use the types as written (`fn(&u64, &str) -> Result<User,
+//! u64>`), which need no trait bounds. The closures behind them are the only code that
+//! needs `Hash`, `Eq`, `Clone`, `Send`, `Sync` of the key and the value. That code is
+//! type-checked once, so a missing bound is reported once, and never by the functions
+//! users call. (Without key = ..., all of it is in this one function. With key = ...,
+//! the key's own type is known only where the expression is, so its bounds are on this
+//! function's type parameter and are checked where it is called, at the expression.)
+//!
+//! # How a missing bound is one error
+//!
+//! Key parts and values go through local traits (`__TtlCachedKeyPart`,
+//! `__TtlCachedValue`) that have two impls: the real one, bounded by what the cache
+//! needs, and one that no type can satisfy. With two candidate impls, rustc checks the
+//! bounds while selecting one, so for `f64` the projection
+//! `<f64 as __TtlCachedKeyPart<_>>::Owned` fails outright: one error, spanned at the
+//! parameter's type and worded by `#[diagnostic::on_unimplemented]`, and an error type
+//! afterwards, about which rustc reports nothing more. Raw types never meet a bounded
+//! function: they are converted through the same traits first.
+//!
+//! This module must never make the functions in [`crate::expand`] need a bound.
+
+use crate::args::{Args, Ttl};
+use crate::expand::{respan, unraw, with_elided_lifetimes, Expansion};
+use crate::signature::Fallible;
+use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::LitStr;
+
+/// The operations returned by the ops function, in tuple order.
+#[derive(Clone, Copy)]
+pub(crate) enum Op {
+    /// `fn(&B..) -> Result<R, u64>`: a hit, or the hash for the miss.
+    Lookup,
+    /// `fn(u64, K, Box<dyn FnOnce() -> R>) -> R`: compute, store, return.
+    Miss,
+    /// `fn(K, &R)`: store a result computed elsewhere (`_refresh`).
+    Store,
+    /// `fn(&B..) -> bool`: remove one key (`_invalidate`).
+    Remove,
+    /// `fn()`: remove everything (`_clear`).
+    Clear,
+    /// `fn() -> Box<dyn Any + Send + Sync>`: build the map, on first use.
+    Init,
+}
+
+impl Op {
+    /// The field of the ops tuple.
+    pub(crate) fn index(self) -> syn::Index {
+        syn::Index::from(self as usize)
+    }
+}
+
+/// The hidden ops function.
+///
+/// Input: `#[ttl_cached(secs = 20)] fn fetch_user(id: u64, region: &str) -> User`
+/// Output (checks elided):
+/// ```text
+/// fn __ttl_cached_fetch_user_ops() -> (
+///     fn(&u64, &str) -> Result<User, u64>,
+///     fn(u64, (u64, String), Box<dyn FnOnce() -> User + '_>) -> User,
+///     fn((u64, String), &User),
+///     fn(&u64, &str) -> bool,
+///     fn(),
+///     fn() -> Box<dyn Any + Send + Sync>,
+/// ) {
+///     (
+///         |id, region| {
+///             let map = __ttl_cached_fetch_user_map::<(u64, String), User>(init);
+///             let hash = hash_key(map, &(id, region));
+///             match get_hashed(map, hash, |stored| stored.0 == *id && stored.1 == *region) {
+///                 Some(value) => Ok(value),
+///                 None => Err(hash),
+///             }
+///         },
+///         |hash, key, compute| compute_after_miss(map, hash, key, compute, to_value, from_value),
+///         |key, result| { map.insert(key, result.clone()); },
+///         |id, region| remove_hashed(map, hash_key(map, &(id, region)), ...).is_some(),
+///         || map.clear(),
+///         || Box::new(new_map::<(u64, String), User>(Duration::from_secs(20), None, false)),
+///     )
+/// }
+/// ```
+/// With `key = expr`, the function is generic over the key type `K`, and the lookup
+/// and removal take `&K`.
+pub(crate) fn ops_fn(expansion: &Expansion) -> TokenStream {
+    Ops::new(expansion).function()
+}
+
+struct Ops<'e, 'a> {
+    expansion: &'e Expansion<'a>,
+    /// Only with `key = ...`: the key is the type parameter `K`.
+    keyed: bool,
+}
+
+impl<'e, 'a> Ops<'e, 'a> {
+    fn new(expansion: &'e Expansion<'a>) -> Self {
+        Ops {
+            expansion,
+            keyed: expansion.args.key.is_some(),
+        }
+    }
+
+    fn args(&self) -> &Args {
+        self.expansion.args
+    }
+
+    fn function(&self) -> TokenStream {
+        let expansion = self.expansion;
+        let name = &expansion.names.ops;
+        let cfgs = expansion
+            .func
+            .outer_attrs
+            .iter()
+            .filter(|attr| attr.path().is_ident("cfg"));
+        let ret = self.return_type();
+        let any = any_box();
+        let (generics, where_clause, borrowed, key) = if self.keyed {
+            (
+                quote!(<K>),
+                quote! {
+                    where
+                        K: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static,
+                },
+                quote!(&K),
+                quote!(K),
+            )
+        } else {
+            let borrowed = self.expansion.func.params.iter().map(|param| {
+                let ty = with_elided_lifetimes(param.borrowed.clone());
+                quote!(&#ty)
+            });
+            (
+                TokenStream::new(),
+                TokenStream::new(),
+                quote!(#(#borrowed),*),
+                expansion.raw_key_type(),
+            )
+        };
+        let checks = self.checks();
+        let lookup = self.lookup();
+        let miss = self.miss();
+        let store = self.store();
+        let remove = self.remove();
+        let clear = self.clear();
+        let init = self.init();
+        quote! {
+            #(#cfgs)*
+            #[doc(hidden)]
+            #[inline]
+            #[allow(dead_code, unused_variables, clippy::all)]
+            fn #name #generics () -> (
+                fn(#borrowed) -> ::core::result::Result<#ret, u64>,
+                fn(u64, #key, ::std::boxed::Box<dyn ::core::ops::FnOnce() -> #ret + '_>) -> #ret,
+                fn(#key, &#ret),
+                fn(#borrowed) -> bool,
+                fn(),
+                fn() -> #any,
+            )
+            #where_clause
+            {
+                #checks
+                (#lookup, #miss, #store, #remove, #clear, #init)
+            }
+        }
+    }
+
+    /// `fn(&B0, &B1) -> Result<R, u64>`.
+    fn lookup(&self) -> TokenStream {
+        let map = self.map();
+        let from_value = self.result_of(quote!(__ttl_cached_value));
+        let (params, hashed, is_key) = self.key_lookup();
+        quote! {
+            |#params| {
+                let __ttl_cached_map = #map;
+                let __ttl_cached_hash = ::cache_core::__private::hash_key(__ttl_cached_map, #hashed);
+                match ::cache_core::__private::get_hashed(__ttl_cached_map, __ttl_cached_hash, #is_key) {
+                    ::core::option::Option::Some(__ttl_cached_value) => {
+                        ::core::result::Result::Ok(#from_value)
+                    }
+                    ::core::option::Option::None => ::core::result::Result::Err(__ttl_cached_hash),
+                }
+            }
+        }
+    }
+
+    /// `fn(u64, K, Box<dyn FnOnce() -> R>) -> R`.
+    fn miss(&self) -> TokenStream {
+        let map = self.map();
+        let key = self.checked_key();
+        let single_flight = !matches!(&self.args().single_flight, Some(given) if !given.value);
+        if single_flight {
+            let to_value = self.value_of(quote!(__ttl_cached_result));
+            let from_value = self.result_of(quote!(__ttl_cached_value));
+            quote! {
+                |__ttl_cached_hash, __ttl_cached_key, __ttl_cached_compute| {
+                    let __ttl_cached_map = #map;
+                    ::cache_core::__private::compute_after_miss(
+                        __ttl_cached_map,
+                        __ttl_cached_hash,
+                        #key,
+                        __ttl_cached_compute,
+                        |__ttl_cached_result| #to_value,
+                        |__ttl_cached_value| #from_value,
+                    )
+                }
+            }
+        } else {
+            let to_value = self.value_of(quote!(&__ttl_cached_result));
+            quote! {
+                |_, __ttl_cached_key, __ttl_cached_compute| {
+                    let __ttl_cached_map = #map;
+                    let __ttl_cached_key = #key;
+                    let __ttl_cached_result = __ttl_cached_compute();
+                    if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
+                        let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);
+                    }
+                    __ttl_cached_result
+                }
+            }
+        }
+    }
+
+    /// `fn(K, &R)`.
+    fn store(&self) -> TokenStream {
+        let map = self.map();
+        let key = self.checked_key();
+        let to_value = self.value_of(quote!(__ttl_cached_result));
+        quote! {
+            |__ttl_cached_key, __ttl_cached_result| {
+                let __ttl_cached_map = #map;
+                let __ttl_cached_key = #key;
+                if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
+                    let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);
+                }
+            }
+        }
+    }
+
+    /// `fn(&B0, &B1) -> bool`.
+    fn remove(&self) -> TokenStream {
+        let map = self.map();
+        let (params, hashed, is_key) = self.key_lookup();
+        quote! {
+            |#params| {
+                let __ttl_cached_map = #map;
+                let __ttl_cached_hash = ::cache_core::__private::hash_key(__ttl_cached_map, #hashed);
+                ::cache_core::__private::remove_hashed(__ttl_cached_map, __ttl_cached_hash, #is_key)
+                    .is_some()
+            }
+        }
+    }
+
+    /// `fn()`.
+    fn clear(&self) -> TokenStream {
+        let map = self.map();
+        quote!(|| #map.clear())
+    }
+
+    /// `fn() -> Box<dyn Any + Send + Sync>`: the `ttl = expr` expression is evaluated
+    /// here, once, when the map is first used.
+    fn init(&self) -> TokenStream {
+        let args = self.args();
+        let ttl = match args.ttl.as_ref().map(|given| &given.value) {
+            Some(Ttl::Secs(secs)) => {
+                let secs = Literal::u64_unsuffixed(*secs);
+                quote!(::cache_core::__private::Duration::from_secs(#secs))
+            }
+            Some(Ttl::Millis(millis)) => {
+                let millis = Literal::u64_unsuffixed(*millis);
+                quote!(::cache_core::__private::Duration::from_millis(#millis))
+            }
+            Some(Ttl::Expr(expr)) => {
+                // A typed binding at the expression: a wrong type is reported there.
+                let span = expr
+                    .to_token_stream()
+                    .into_iter()
+                    .next()
+                    .map_or_else(Span::call_site, |token| token.span());
+                let duration = respan(quote!(::cache_core::__private::Duration), span);
+                return self.init_with(quote!(let __ttl_cached_ttl: #duration = #expr;));
+            }
+            // Missing: reported by `valid::options`; any value lets the rest compile.
+            None => quote!(::cache_core::__private::Duration::from_secs(1)),
+        };
+        self.init_with(quote!(let __ttl_cached_ttl: ::cache_core::__private::Duration = #ttl;))
+    }
+
+    fn init_with(&self, ttl: TokenStream) -> TokenStream {
+        let args = self.args();
+        let capacity = match &args.capacity {
+            Some(capacity) => {
+                let capacity = Literal::usize_unsuffixed(capacity.value);
+                quote!(::core::option::Option::Some(#capacity))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let refresh = Args::is_on(&args.refresh);
+        let key = self.checked_key_type();
+        let value = self.checked_value_type();
+        quote! {
+            || {
+                #ttl
+                ::std::boxed::Box::new(::cache_core::__private::new_map::<#key, #value>(
+                    __ttl_cached_ttl,
+                    #capacity,
+                    #refresh,
+                ))
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------
+    // Pieces
+    // ----------------------------------------------------------------------------
+
+    /// The closure parameters of a lookup or removal, what is hashed, and the
+    /// equality against a stored key: borrowed parts, or `&K`.
+    fn key_lookup(&self) -> (TokenStream, TokenStream, TokenStream) {
+        if self.keyed {
+            return (
+                quote!(__ttl_cached_key),
+                quote!(__ttl_cached_key),
+                quote!(|__ttl_cached_stored| __ttl_cached_stored == __ttl_cached_key),
+            );
+        }
+        let params = self.expansion.func.params.iter();
+        let arguments: Vec<Ident> = (0..params.len())
+            .map(|index| format_ident!("__ttl_cached_arg{}", index))
+            .collect();
+        let parts: Vec<TokenStream> = params
+            .zip(&arguments)
+            .map(|(param, argument)| {
+                let borrowed = param.borrowed.to_token_stream();
+                spanned_call(
+                    &borrowed,
+                    "__TtlCachedKeyPart",
+                    "__ttl_cached_part",
+                    quote!(#argument),
+                )
+            })
+            .collect();
+        let is_key = if parts.is_empty() {
+            quote!(|_| true)
+        } else {
+            let comparisons = parts.iter().enumerate().map(|(index, part)| {
+                let index = syn::Index::from(index);
+                quote!(__ttl_cached_eq(&__ttl_cached_stored.#index, #part))
+            });
+            quote!(|__ttl_cached_stored| #(#comparisons)&&*)
+        };
+        (quote!(#(#arguments),*), quote!(&(#(#parts,)*)), is_key)
+    }
+
+    /// `__ttl_cached_key` (raw, as the caller built it) in the checked key type.
+    fn checked_key(&self) -> TokenStream {
+        if self.keyed {
+            return quote!(__ttl_cached_key);
+        }
+        let parts = self
+            .expansion
+            .func
+            .params
+            .iter()
+            .enumerate()
+            .map(|(index, param)| {
+                let borrowed = param.borrowed.to_token_stream();
+                let index = syn::Index::from(index);
+                let raw = quote!(__ttl_cached_key.#index);
+                spanned_call(&borrowed, "__TtlCachedKeyPart", "__ttl_cached_owned", raw)
+            });
+        quote!((#(#parts,)*))
+    }
+
+    /// The map, typed through the checks.
+    fn map(&self) -> TokenStream {
+        let expansion = self.expansion;
+        let map = expansion.sibling(&expansion.names.map);
+        let ops = expansion.sibling(&expansion.names.ops);
+        let ops = if self.keyed { quote!(#ops::<K>) } else { ops };
+        let key = self.checked_key_type();
+        let value = self.checked_value_type();
+        let init = Op::Init.index();
+        quote!(#map::<#key, #value>(#ops().#init))
+    }
+
+    /// `(<u64 as __TtlCachedKeyPart<_>>::Owned, ...)`, or `K`.
+    fn checked_key_type(&self) -> TokenStream {
+        if self.keyed {
+            return quote!(K);
+        }
+        let parts = self.expansion.func.params.iter().map(|param| {
+            let borrowed = &param.borrowed;
+            let (first, _) = spans(borrowed);
+            quote_spanned!(first=> <#borrowed as __TtlCachedKeyPart<_>>::Owned)
+        });
+        quote!((#(#parts,)*))
+    }
+
+    fn return_type(&self) -> TokenStream {
+        // (Lifetimes here can only be `'static`: the signature checks refuse others.)
+        with_elided_lifetimes(self.expansion.func.output.ty.clone()).to_token_stream()
+    }
+
+    fn checked_value_type(&self) -> TokenStream {
+        let ty = self.return_type();
+        let (first, _) = spans(&ty);
+        quote_spanned!(first=> <#ty as __TtlCachedValue<_>>::Value)
+    }
+
+    /// `Option<V>` to store for `&R` `result`.
+    fn value_of(&self, result: TokenStream) -> TokenStream {
+        let ty = self.return_type();
+        spanned_call(&ty, "__TtlCachedValue", "__ttl_cached_to_value", result)
+    }
+
+    /// The `R` for a stored `value`.
+    fn result_of(&self, value: TokenStream) -> TokenStream {
+        let ty = self.return_type();
+        spanned_call(&ty, "__TtlCachedValue", "__ttl_cached_from_value", value)
+    }
+
+    /// The local traits and helpers the closures use (see the module documentation).
+    fn checks(&self) -> TokenStream {
+        let fn_name = unraw(&self.expansion.names.main);
+        let key_part = if self.keyed {
+            TokenStream::new()
+        } else {
+            key_part_trait(&fn_name)
+        };
+        let value = self.value_trait(&fn_name);
+        quote! {
+            #[allow(non_camel_case_types, dead_code)]
+            trait __TtlCachedNever {}
+            #[allow(non_camel_case_types, dead_code)]
+            enum __TtlCachedNone {}
+            #[allow(dead_code)]
+            fn __ttl_cached_eq<O, B>(owned: &O, borrowed: &B) -> bool
+            where
+                O: ::core::borrow::Borrow<B>,
+                B: ?::core::marker::Sized + ::core::cmp::Eq,
+            {
+                ::core::borrow::Borrow::<B>::borrow(owned) == borrowed
+            }
+            #key_part
+            #value
+        }
+    }
+
+    /// `__TtlCachedValue`: what is stored for a return value, and back.
+    fn value_trait(&self, fn_name: &str) -> TokenStream {
+        let fallible = quote!(::cache_core::__private::Fallible);
+        let bounds = quote! {
+            ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static
+        };
+        let note = "values are cloned out of the cache on every hit: wrap large or \
+                    non-`Clone` values in `Arc`";
+        let (message, label, real_impl) = if self.expansion.ok_only {
+            let (part, option) = match self.expansion.func.output.fallible {
+                Some(Fallible::Option) => ("`Some`", "cache_none"),
+                _ => ("`Ok`", "cache_err"),
+            };
+            (
+                format!("the {part} value of `{{Self}}` cannot be cached by `{fn_name}`"),
+                format!(
+                    "only the {part} value is cached (unless `{option} = true`), and it must \
+                     be `Clone + Send + Sync + 'static`"
+                ),
+                quote! {
+                    impl<T> __TtlCachedValue<()> for T
+                    where
+                        T: #fallible,
+                        <T as #fallible>::Ok: #bounds,
+                    {
+                        type Value = <T as #fallible>::Ok;
+                        fn __ttl_cached_to_value(&self) -> ::core::option::Option<Self::Value> {
+                            ::core::option::Option::map(
+                                #fallible::ok_part(self),
+                                ::core::clone::Clone::clone,
+                            )
+                        }
+                        fn __ttl_cached_from_value(value: Self::Value) -> Self {
+                            #fallible::from_ok(value)
+                        }
+                    }
+                },
+            )
+        } else {
+            (
+                format!(
+                    "the return type of `{fn_name}` cannot be cached: `{{Self}}` is not \
+                     `Clone + Send + Sync + 'static`"
+                ),
+                "cached values must be `Clone + Send + Sync + 'static`".to_owned(),
+                quote! {
+                    impl<T> __TtlCachedValue<()> for T
+                    where
+                        T: #bounds,
+                    {
+                        type Value = T;
+                        fn __ttl_cached_to_value(&self) -> ::core::option::Option<T> {
+                            ::core::option::Option::Some(::core::clone::Clone::clone(self))
+                        }
+                        fn __ttl_cached_from_value(value: T) -> T {
+                            value
+                        }
+                    }
+                },
+            )
+        };
+        let message = literal(&message);
+        let label = literal(&label);
+        let note = literal(note);
+        quote! {
+            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+            #[allow(non_camel_case_types, dead_code)]
+            trait __TtlCachedValue<__TtlCachedPick>: ::core::marker::Sized {
+                type Value;
+                fn __ttl_cached_to_value(&self) -> ::core::option::Option<Self::Value>;
+                fn __ttl_cached_from_value(value: Self::Value) -> Self;
+            }
+            #real_impl
+            impl<T: __TtlCachedNever> __TtlCachedValue<__TtlCachedNone> for T {
+                type Value = ::core::convert::Infallible;
+                fn __ttl_cached_to_value(&self) -> ::core::option::Option<::core::convert::Infallible> {
+                    ::core::option::Option::None
+                }
+                fn __ttl_cached_from_value(value: ::core::convert::Infallible) -> Self {
+                    match value {}
+                }
+            }
+        }
+    }
+}
+
+/// `__TtlCachedKeyPart`: a parameter as part of the key, borrowed for lookups and
+/// owned for storage.
+fn key_part_trait(fn_name: &str) -> TokenStream {
+    let message = literal(&format!(
+        "`{{Self}}` cannot be part of the cache key of `{fn_name}`"
+    ));
+    let label = literal(
+        "a parameter must be `Hash + Eq`, with an owned form that is `Send + Sync + 'static`",
+    );
+    let note = literal(
+        "the cache key is the tuple of all parameters; to build it from other values, \
+         give `key = <expression>`",
+    );
+    quote! {
+        #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+        #[allow(non_camel_case_types, dead_code)]
+        trait __TtlCachedKeyPart<__TtlCachedPick> {
+            /// The part as looked up: `str` for a `&str` parameter.
+            type Borrowed: ?::core::marker::Sized;
+            /// The part as the caller made it, with `ToOwned`.
+            type Raw;
+            /// The part as stored: `String` for a `&str` parameter.
+            type Owned;
+            fn __ttl_cached_part(&self) -> &Self::Borrowed;
+            fn __ttl_cached_owned(raw: Self::Raw) -> Self::Owned;
+        }
+        impl<T> __TtlCachedKeyPart<()> for T
+        where
+            T: ?::core::marker::Sized + ::core::hash::Hash + ::core::cmp::Eq + ::std::borrow::ToOwned,
+            <T as ::std::borrow::ToOwned>::Owned:
+                ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static,
+        {
+            type Borrowed = T;
+            type Raw = <T as ::std::borrow::ToOwned>::Owned;
+            type Owned = <T as ::std::borrow::ToOwned>::Owned;
+            fn __ttl_cached_part(&self) -> &T {
+                self
+            }
+            fn __ttl_cached_owned(raw: Self::Raw) -> Self::Owned {
+                raw
+            }
+        }
+        impl<T: ?::core::marker::Sized + __TtlCachedNever> __TtlCachedKeyPart<__TtlCachedNone> for T {
+            type Borrowed = T;
+            type Raw = ();
+            type Owned = ();
+            fn __ttl_cached_part(&self) -> &T {
+                self
+            }
+            fn __ttl_cached_owned(raw: ()) {}
+        }
+    }
+}
+
+/// `<ty as Trait<_>>::method(argument)`, spanned from the first token of `ty` to its
+/// last, as the projection `<ty as Trait<_>>::...` is: every obligation the call makes
+/// is then reported at the same place as the projection's, and rustc shows it once.
+fn spanned_call(
+    ty: &impl ToTokens,
+    trait_name: &str,
+    method: &str,
+    argument: TokenStream,
+) -> TokenStream {
+    let (first, last) = spans(ty);
+    let trait_name = Ident::new(trait_name, first);
+    let method = Ident::new(method, first);
+    let path = quote_spanned!(first=> <#ty as #trait_name<_>>::#method);
+    let mut arguments = Group::new(Delimiter::Parenthesis, argument);
+    arguments.set_span(last);
+    quote!(#path #arguments)
+}
+
+/// The spans of the first and the last token of `tokens`.
+fn spans(tokens: &impl ToTokens) -> (Span, Span) {
+    let mut tokens = tokens.to_token_stream().into_iter();
+    let first = tokens
+        .next()
+        .map_or_else(Span::call_site, |token| token.span());
+    let last = tokens.last().map_or(first, |token| token.span());
+    (first, last)
+}
+
+/// `Box<dyn Any + Send + Sync>`, the type-erased map.
+fn any_box() -> TokenStream {
+    quote!(::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>)
+}
+
+fn literal(text: &str) -> LitStr {
+    LitStr::new(text, Span::call_site())
+}

@@ -1,0 +1,101 @@
+//! Checks that need both the options and the function: a method or a pattern needs
+//! `key`, `cache_err` needs a `Result`, and so on.
+//!
+//! Two kinds of error, kept apart because they decide what is generated: without a key
+//! there is nothing to expand ([`key`]), while a wrong option still leaves a function
+//! that can be expanded with the options that are right ([`options`]), so that calls to
+//! the generated helpers keep resolving and no error hides behind another.
+
+use crate::args::{Args, Given};
+use crate::signature::{find_borrow, CachedFn, Fallible};
+use proc_macro2::Span;
+use syn::Error;
+
+/// Problems that leave the cache without a key: without `key = ...`, every parameter
+/// must be a named, owned-able value, and there must be no receiver.
+pub(crate) fn key(args: &Args, func: &CachedFn) -> Vec<Error> {
+    if args.key.is_some() {
+        return Vec::new();
+    }
+    let mut errors = Vec::new();
+    if let Some(receiver) = &func.receiver {
+        let names: Vec<String> = func
+            .params
+            .iter()
+            .map(|param| match &param.name {
+                Some(name) => name.to_string(),
+                None => "..".to_owned(),
+            })
+            .collect();
+        let example = std::iter::once("self.id".to_owned())
+            .chain(names)
+            .collect::<Vec<_>>()
+            .join(", ");
+        errors.push(Error::new_spanned(
+            receiver,
+            format!(
+                "a cached method needs `key = ...`: its cache is one static shared by every \
+                 instance, so the key must say what a result depends on, \
+                 e.g. `#[ttl_cached(secs = 60, key = ({example}))]`"
+            ),
+        ));
+    }
+    for param in &func.params {
+        if param.name.is_none() {
+            errors.push(Error::new_spanned(
+                &param.pat,
+                "a pattern parameter needs `key = ...`: the cache key is made of the \
+                 parameters by name; bind this parameter to a name, or give `key = ...`",
+            ));
+        } else if let Some(borrow) = find_borrow(&param.borrowed) {
+            errors.push(Error::new(
+                borrow,
+                "this parameter's type borrows data, so it cannot be stored in the cache \
+                 key: take an owned type, or give `key = ...` with an owned value",
+            ));
+        }
+    }
+    errors
+}
+
+/// Problems with options that the expansion can go without: they are reported, and
+/// the function is expanded as if the option were absent.
+pub(crate) fn options(args: &Args, func: &CachedFn) -> Vec<Error> {
+    let mut errors = Vec::new();
+    if args.ttl.is_none() {
+        errors.push(Error::new(
+            Span::call_site(),
+            "missing TTL: give one of `secs = <integer>`, `millis = <integer>` or \
+             `ttl = <Duration expression>`, e.g. `#[ttl_cached(secs = 60)]`",
+        ));
+    }
+    errors.extend(fallible_option(&args.cache_err, Fallible::Result, func));
+    errors.extend(fallible_option(&args.cache_none, Fallible::Option, func));
+    errors
+}
+
+/// `cache_err` applies to a `Result`, `cache_none` to an `Option`.
+fn fallible_option(
+    option: &Option<Given<bool>>,
+    expected: Fallible,
+    func: &CachedFn,
+) -> Option<Error> {
+    let given = option.as_ref()?;
+    if func.output.fallible == Some(expected) {
+        return None;
+    }
+    let (kind, variant) = match expected {
+        Fallible::Result => ("Result", "`Err`"),
+        Fallible::Option => ("Option", "`None`"),
+    };
+    Some(Error::new(
+        given.name.span(),
+        format!(
+            "`{}` applies to functions returning `{kind}` (it caches {variant} too), and `{}` \
+             returns `{}`",
+            given.name,
+            func.sig.ident,
+            quote::ToTokens::to_token_stream(&func.output.ty)
+        ),
+    ))
+}
