@@ -1,0 +1,94 @@
+//! `compare`: every scenario of the benchmark suite, for every implementation, printed
+//! as Markdown tables with ratios to the best peer and to the thread-local `HashMap`
+//! limit; then the targets of issues 2 and 5, met or missed; and `docs/hit-cost.svg`.
+//!
+//! ```text
+//! cargo run --release -p cache-bench --bin compare -- [--quick] [SCENARIO...]
+//! ```
+//!
+//! Scenarios run one after another on the main thread (plus the threads a scenario
+//! starts itself), so the process-wide allocation counters measure one thing at a time.
+
+mod growth;
+mod hit;
+mod memory;
+mod miss;
+mod plan;
+mod reclaim;
+mod stall;
+mod str_hit;
+mod targets;
+
+use cache_bench::alloc_count::{is_counting, CountingAllocator};
+use cache_bench::chart;
+use cache_bench::machine::Machine;
+use cache_bench::report::Results;
+use plan::Plan;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Counts heap bytes and allocations for the memory and allocation figures.
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Where the chart goes: `docs/` at the workspace root.
+fn chart_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/hit-cost.svg")
+}
+
+fn main() -> ExitCode {
+    let plan = match Plan::from_args(std::env::args().skip(1)) {
+        Ok(plan) => plan,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::FAILURE;
+        }
+    };
+    assert!(is_counting(), "the counting allocator is not installed");
+    let started = Instant::now();
+    println!("## Results\n");
+    println!("Machine: {}.", Machine::current());
+    println!(
+        "Run: {} mode, {} rounds per timed figure, median reported.\n",
+        if plan.quick { "`--quick`" } else { "full" },
+        plan.rounds
+    );
+
+    let mut run = targets::RunResults::default();
+    let show = |results: Results| {
+        println!("{}", results.to_markdown());
+        Some(results)
+    };
+    if plan.runs("hit") {
+        run.hit = show(hit::run(&plan));
+    }
+    if plan.runs("str") {
+        run.str_hit = show(str_hit::run(&plan));
+    }
+    if plan.runs("miss") {
+        run.miss = show(miss::run(&plan));
+    }
+    if plan.runs("memory") {
+        run.memory = show(memory::run(&plan));
+    }
+    if plan.runs("reclaim") {
+        run.reclaim = show(reclaim::run(&plan));
+    }
+    if plan.runs("stall") {
+        run.stall = show(stall::run(&plan));
+    }
+    if plan.runs("growth") {
+        let (results, series) = growth::run(&plan);
+        println!("{}", results.to_markdown());
+        let path = chart_path();
+        let title = "get hit cost as the map grows (lower is better)";
+        match chart::draw_hit_cost(&path, title, &series) {
+            Ok(()) => println!("Chart: `docs/hit-cost.svg`.\n"),
+            Err(error) => eprintln!("could not draw {}: {error}", path.display()),
+        }
+    }
+    println!("{}", targets::to_markdown(&run));
+    println!("Whole run: {:.0} s.", started.elapsed().as_secs_f64());
+    ExitCode::SUCCESS
+}

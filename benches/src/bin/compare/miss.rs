@@ -1,0 +1,67 @@
+//! Memoized-call miss: computing and storing a value for a key never seen before.
+//!
+//! Each round starts from an empty cache and calls the function with fresh keys, so
+//! the figure includes the cache's growth (table resizes), as a real miss does.
+
+use crate::plan::Plan;
+use cache_bench::alloc_count::allocations;
+use cache_bench::measure::{ns_per_op, Rounds};
+use cache_bench::memo::{for_each_memoized, Memoized, MemoizedVisitor};
+use cache_bench::report::{Column, Ratios, Results, Unit};
+use std::hint::black_box;
+
+/// Misses per round: a cache of this many entries, emptied between rounds.
+const MISSES: u64 = 200_000;
+
+/// Column of the time per miss.
+pub const NANOS: usize = 0;
+
+/// One round: every implementation once.
+struct Round<'a> {
+    misses: u64,
+    first_key: u64,
+    rounds: &'a mut Rounds,
+}
+
+impl MemoizedVisitor for Round<'_> {
+    fn visit<M: Memoized>(&mut self) {
+        M::clear();
+        let keys = self.first_key..self.first_key + self.misses;
+        let before = allocations();
+        let ns = ns_per_op(self.misses, || {
+            for key in keys {
+                black_box(M::call(black_box(key)));
+            }
+        });
+        let per_miss = (allocations() - before) as f64 / self.misses as f64;
+        M::clear();
+        self.rounds
+            .record(M::NAME, M::ROLE, &[Some(ns), Some(per_miss)]);
+    }
+}
+
+/// Runs the scenario for every implementation.
+pub fn run(plan: &Plan) -> Results {
+    let misses = plan.scaled(MISSES);
+    let mut rounds = Rounds::default();
+    for round in 0..plan.rounds as u64 {
+        rounds.next_round();
+        for_each_memoized(&mut Round {
+            misses,
+            first_key: (round + 1) << 32,
+            rounds: &mut rounds,
+        });
+    }
+    let columns = vec![
+        Column::new("ns/miss", Unit::Nanos, Ratios::Columns),
+        Column::new("allocations/miss", Unit::Count, Ratios::None),
+    ];
+    let mut results = Results::new("Memoized call, miss (compute + insert)", columns);
+    results.rows = rounds.medians();
+    results.notes.push(format!(
+        "1 thread, {misses} fresh `u64` keys into an emptied cache per round (growth included); \
+         median of {} rounds.",
+        plan.rounds
+    ));
+    results
+}

@@ -1,0 +1,182 @@
+//! The targets of issues 2 and 5, checked against this run's figures.
+
+use crate::{hit, memory, miss, reclaim, stall, str_hit};
+use cache_bench::memo::{ConcurrentCachedFns, Memoized, MokaFns};
+use cache_bench::report::Results;
+use cache_bench::Role;
+use std::fmt::Write as _;
+
+/// The figures of one run, by scenario; `None` for scenarios that did not run.
+#[derive(Default)]
+pub struct RunResults {
+    /// Memoized `u64` hit.
+    pub hit: Option<Results>,
+    /// Memoized `&str` hit.
+    pub str_hit: Option<Results>,
+    /// Memoized miss.
+    pub miss: Option<Results>,
+    /// Bytes per entry.
+    pub memory: Option<Results>,
+    /// Reclaim after expiry.
+    pub reclaim: Option<Results>,
+    /// Latency during mass expiry.
+    pub stall: Option<Results>,
+}
+
+struct Target {
+    what: String,
+    goal: String,
+    measured: Option<String>,
+    met: Option<bool>,
+}
+
+impl Target {
+    /// Ours divided by `base`, at most `limit`.
+    fn ratio(what: &str, limit: f64, ours: Option<f64>, base: Option<f64>) -> Self {
+        let ratio = ours.zip(base).map(|(ours, base)| ours / base);
+        Target {
+            what: what.to_owned(),
+            goal: format!("≤ {limit}×"),
+            measured: ratio.map(|ratio| format!("{ratio:.2}×")),
+            met: ratio.map(|ratio| ratio <= limit),
+        }
+    }
+
+    /// Ours itself, at most `limit` in `unit`.
+    fn at_most(what: &str, limit: f64, unit: &str, ours: Option<f64>) -> Self {
+        Target {
+            what: what.to_owned(),
+            goal: format!("≤ {limit} {unit}"),
+            measured: ours.map(|value| format!("{value:.1} {unit}")),
+            met: ours.map(|value| value <= limit),
+        }
+    }
+
+    /// Ours at most `base`, a count that may be zero.
+    fn no_more_than(what: &str, ours: Option<f64>, base: Option<f64>) -> Self {
+        Target {
+            what: what.to_owned(),
+            goal: base.map_or_else(|| "–".to_owned(), |base| format!("≤ {base}")),
+            measured: ours.map(|value| format!("{value}")),
+            met: ours.zip(base).map(|(ours, base)| ours <= base),
+        }
+    }
+}
+
+fn ours(results: &Option<Results>, column: usize) -> Option<f64> {
+    results.as_ref()?.of_role(Role::Ours, column)
+}
+
+fn of<M: Memoized>(results: &Option<Results>, column: usize) -> Option<f64> {
+    results.as_ref()?.of(M::NAME, column)
+}
+
+fn limit(results: &Option<Results>, column: usize) -> Option<f64> {
+    results.as_ref()?.of_role(Role::Limit, column)
+}
+
+/// The targets as a Markdown table: goal, measured figure, met or missed.
+pub fn to_markdown(run: &RunResults) -> String {
+    type Cached = ConcurrentCachedFns;
+    let (one, two) = (hit::ONE_THREAD, hit::TWO_THREADS);
+    let mut targets = vec![
+        Target::ratio(
+            "hit, 1 thread ÷ thread-local HashMap",
+            1.5,
+            ours(&run.hit, one),
+            limit(&run.hit, one),
+        ),
+        Target::ratio(
+            "hit, 1 thread ÷ cached #[concurrent_cached]",
+            0.5,
+            ours(&run.hit, one),
+            of::<Cached>(&run.hit, one),
+        ),
+        Target::ratio(
+            "hit, 2 threads per thread ÷ our 1 thread",
+            2.0,
+            ours(&run.hit, two),
+            ours(&run.hit, one),
+        ),
+        Target::ratio(
+            "hit, 2 threads ÷ cached #[concurrent_cached]",
+            0.5,
+            ours(&run.hit, two),
+            of::<Cached>(&run.hit, two),
+        ),
+        Target::at_most(
+            "`&str` hit, allocations per call",
+            0.0,
+            "allocations",
+            ours(&run.str_hit, str_hit::ALLOCATIONS),
+        ),
+        Target::ratio(
+            "`&str` hit ÷ cached #[concurrent_cached]",
+            0.5,
+            ours(&run.str_hit, str_hit::NANOS),
+            of::<Cached>(&run.str_hit, str_hit::NANOS),
+        ),
+        Target::ratio(
+            "miss ÷ cached #[concurrent_cached]",
+            1.0,
+            ours(&run.miss, miss::NANOS),
+            of::<Cached>(&run.miss, miss::NANOS),
+        ),
+        Target::ratio(
+            "miss ÷ moka",
+            0.2,
+            ours(&run.miss, miss::NANOS),
+            of::<MokaFns>(&run.miss, miss::NANOS),
+        ),
+    ];
+    for (column, size) in memory::SIZES.iter().enumerate() {
+        let what = format!("memory per u64 → u64 entry at {size}");
+        targets.push(Target::at_most(
+            &what,
+            64.0,
+            "bytes",
+            ours(&run.memory, column),
+        ));
+    }
+    targets.extend([
+        Target::at_most(
+            "reclaim: memory held 3 s after expiry",
+            2.0,
+            "%",
+            ours(&run.reclaim, reclaim::HELD_PERCENT),
+        ),
+        Target::at_most(
+            "sweep stall: p99.9 hit latency",
+            20_000.0,
+            "ns",
+            ours(&run.stall, stall::P999),
+        ),
+        Target::at_most(
+            "sweep stall: max hit latency (includes OS preemption)",
+            20_000.0,
+            "ns",
+            ours(&run.stall, stall::MAX),
+        ),
+        Target::no_more_than(
+            "sweep stall: hits ≥ 20 µs, against the limit's (no sweeper: OS noise only)",
+            ours(&run.stall, stall::STALLED_HITS),
+            limit(&run.stall, stall::STALLED_HITS),
+        ),
+    ]);
+
+    let mut out = String::from("### Targets (issues 2 and 5)\n\n| target | goal | measured | met |\n| :-- | --: | --: | :-: |\n");
+    for target in &targets {
+        let measured = target.measured.as_deref().unwrap_or("not run");
+        let met = match target.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "–",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {measured} | {met} |",
+            target.what, target.goal
+        );
+    }
+    out
+}
