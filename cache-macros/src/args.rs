@@ -75,9 +75,24 @@ pub(crate) struct Args {
     pub(crate) single_flight: Option<Given<bool>>,
     /// Problems with single options, reported together with everything else.
     pub(crate) errors: Vec<Error>,
+    /// Options named with a value that was rejected (and reported): not missing.
+    pub(crate) rejected: Vec<Ident>,
 }
 
 impl Args {
+    /// Whether an option with this name was given with a value that was rejected.
+    pub(crate) fn was_rejected(&self, name: &str) -> bool {
+        self.rejected.iter().any(|rejected| rejected == name)
+    }
+
+    /// Remembers that `name`'s value was rejected, passing the error on.
+    fn value<T>(&mut self, name: &Ident, value: Result<T>) -> Result<T> {
+        if value.is_err() {
+            self.rejected.push(name.clone());
+        }
+        value
+    }
+
     /// Whether `name = true` was given for a boolean option.
     pub(crate) fn is_on(option: &Option<Given<bool>>) -> bool {
         option.as_ref().is_some_and(|given| given.value)
@@ -87,15 +102,15 @@ impl Args {
     fn parse_option(&mut self, input: ParseStream) -> Result<()> {
         if input.peek(kw::secs) {
             let name = option_name(input)?;
-            let secs = positive_integer(input, &name, "seconds")?;
+            let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
             set_once(&mut self.ttl, name, Ttl::Secs(secs))
         } else if input.peek(kw::millis) {
             let name = option_name(input)?;
-            let millis = positive_integer(input, &name, "milliseconds")?;
+            let millis = self.value(&name, positive_integer(input, &name, "milliseconds"))?;
             set_once(&mut self.ttl, name, Ttl::Millis(millis))
         } else if input.peek(kw::ttl) {
             let name = option_name(input)?;
-            let expr = expression(input, &name)?;
+            let expr = self.value(&name, expression(input, &name))?;
             set_once(&mut self.ttl, name, Ttl::Expr(expr))
         } else if input.peek(kw::capacity) {
             let name = option_name(input)?;
@@ -106,7 +121,7 @@ impl Args {
             set_once(&mut self.capacity, name, capacity)
         } else if input.peek(kw::key) {
             let name = option_name(input)?;
-            let expr = expression(input, &name)?;
+            let expr = self.value(&name, expression(input, &name))?;
             set_once(&mut self.key, name, expr)
         } else if input.peek(kw::refresh) {
             let name = option_name(input)?;

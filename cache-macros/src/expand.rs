@@ -63,7 +63,8 @@ pub(crate) fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let key_errors = valid::key(&args, &func);
     let option_errors = valid::options(&args, &func);
-    let expandable = key_errors.is_empty();
+    // Without a key there is nothing to expand; the function is emitted as written.
+    let expandable = key_errors.is_empty() && !args.was_rejected("key");
     let errors = signature::combine(
         args.errors
             .iter()
@@ -497,12 +498,17 @@ impl<'a> Expansion<'a> {
             types.push(with_elided_lifetimes((*param.ty).clone()));
         }
         let key = rename_self(key.value.to_token_stream());
+        // An unfit key type is reported at the expression, here as in the wrappers.
+        let bounds = respan(
+            quote! {
+                impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static
+            },
+            self.key_span(),
+        );
         quote! {
             #[doc(hidden)]
             #[allow(dead_code, unused_variables, unused_mut, clippy::all)]
-            fn #name() -> ::core::marker::PhantomData<
-                impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static,
-            > {
+            fn #name() -> ::core::marker::PhantomData<#bounds> {
                 fn __ttl_cached_type_of<A, K>(
                     _: impl ::core::ops::FnOnce(A) -> K,
                 ) -> ::core::marker::PhantomData<K> {

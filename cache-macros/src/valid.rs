@@ -14,7 +14,7 @@ use syn::Error;
 /// Problems that leave the cache without a key: without `key = ...`, every parameter
 /// must be a named, owned-able value, and there must be no receiver.
 pub(crate) fn key(args: &Args, func: &CachedFn) -> Vec<Error> {
-    if args.key.is_some() {
+    if args.key.is_some() || args.was_rejected("key") {
         return Vec::new();
     }
     let mut errors = Vec::new();
@@ -62,7 +62,10 @@ pub(crate) fn key(args: &Args, func: &CachedFn) -> Vec<Error> {
 /// the function is expanded as if the option were absent.
 pub(crate) fn options(args: &Args, func: &CachedFn) -> Vec<Error> {
     let mut errors = Vec::new();
-    if args.ttl.is_none() {
+    let ttl_rejected = ["secs", "millis", "ttl"]
+        .into_iter()
+        .any(|name| args.was_rejected(name));
+    if args.ttl.is_none() && !ttl_rejected {
         errors.push(Error::new(
             Span::call_site(),
             "missing TTL: give one of `secs = <integer>`, `millis = <integer>` or \
@@ -95,7 +98,41 @@ fn fallible_option(
              returns `{}`",
             given.name,
             func.sig.ident,
-            quote::ToTokens::to_token_stream(&func.output.ty)
+            type_to_string(&func.output.ty)
         ),
     ))
+}
+
+/// A type as written in source, not as spaced tokens: `Option<u64>`.
+fn type_to_string(ty: &syn::Type) -> String {
+    let spaced = quote::ToTokens::to_token_stream(ty).to_string();
+    let mut text = String::with_capacity(spaced.len());
+    let mut chars = spaced.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ' ' {
+            let previous = text.chars().last();
+            let next = chars.peek().copied();
+            let tight_before = matches!(next, Some('<' | '>' | ',' | ':' | ')' | ']'));
+            let tight_after = matches!(previous, Some('<' | ':' | '&' | '(' | '['));
+            if tight_before || tight_after {
+                continue;
+            }
+        }
+        text.push(c);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::type_to_string;
+
+    #[test]
+    fn types_read_as_written() {
+        let ty: syn::Type = syn::parse_quote!(Result<Vec<(u64, &'static str)>, io::Error>);
+        assert_eq!(
+            type_to_string(&ty),
+            "Result<Vec<(u64, &'static str)>, io::Error>"
+        );
+    }
 }

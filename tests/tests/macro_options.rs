@@ -1,0 +1,140 @@
+//! The options of `#[ttl_cached]`: TTLs, `ttl = expr`, `capacity`, `refresh`,
+//! `single_flight = false`. Expiry is real time here (the macro takes no clock), with
+//! margins of several times the TTL.
+
+use cache_core::ttl_cached;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Barrier;
+use std::thread;
+use std::time::Duration;
+
+static SHORT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(millis = 100)]
+fn short_lived(n: u64) -> u64 {
+    SHORT_RUNS.fetch_add(1, Ordering::SeqCst);
+    n
+}
+
+#[test]
+fn an_entry_expires_after_its_ttl() {
+    short_lived(1);
+    short_lived(1);
+    assert_eq!(SHORT_RUNS.load(Ordering::SeqCst), 1);
+    thread::sleep(Duration::from_millis(400));
+    assert_eq!(short_lived_cache().len(), 0, "expired");
+    short_lived(1);
+    assert_eq!(SHORT_RUNS.load(Ordering::SeqCst), 2, "a miss after expiry");
+}
+
+static TTL_EVALUATIONS: AtomicUsize = AtomicUsize::new(0);
+
+fn configured_ttl() -> Duration {
+    TTL_EVALUATIONS.fetch_add(1, Ordering::SeqCst);
+    Duration::from_secs(60)
+}
+
+#[ttl_cached(ttl = configured_ttl())]
+fn configured(n: u64) -> u64 {
+    n
+}
+
+#[test]
+fn the_ttl_expression_is_evaluated_once_on_first_use() {
+    assert_eq!(
+        TTL_EVALUATIONS.load(Ordering::SeqCst),
+        0,
+        "not before first use"
+    );
+    configured(1);
+    configured(2);
+    configured(1);
+    configured_clear();
+    configured(3);
+    assert_eq!(TTL_EVALUATIONS.load(Ordering::SeqCst), 1);
+}
+
+static BOUNDED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(secs = 60, capacity = 2)]
+fn bounded(n: u64) -> u64 {
+    BOUNDED_RUNS.fetch_add(1, Ordering::SeqCst);
+    n
+}
+
+#[test]
+fn capacity_evicts_the_oldest_entry() {
+    bounded(1);
+    bounded(2);
+    bounded(3);
+    assert_eq!(bounded_cache().len(), 2);
+    assert_eq!(bounded_cache().stats().evictions, 1);
+    bounded(3);
+    assert_eq!(BOUNDED_RUNS.load(Ordering::SeqCst), 3, "3 is still cached");
+    bounded(1);
+    assert_eq!(
+        BOUNDED_RUNS.load(Ordering::SeqCst),
+        4,
+        "1, the oldest, was evicted"
+    );
+}
+
+static SLIDING_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(millis = 400, refresh = true)]
+fn sliding(n: u64) -> u64 {
+    SLIDING_RUNS.fetch_add(1, Ordering::SeqCst);
+    n
+}
+
+static FIXED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(millis = 400)]
+fn fixed(n: u64) -> u64 {
+    FIXED_RUNS.fetch_add(1, Ordering::SeqCst);
+    n
+}
+
+#[test]
+fn refresh_restarts_the_ttl_on_each_hit() {
+    // Hits every 100 ms for 1.2 s: three TTLs, but never 400 ms without a hit.
+    for _ in 0..12 {
+        sliding(1);
+        fixed(1);
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        SLIDING_RUNS.load(Ordering::SeqCst),
+        1,
+        "kept alive by its hits"
+    );
+    assert!(
+        FIXED_RUNS.load(Ordering::SeqCst) >= 2,
+        "expired despite its hits"
+    );
+}
+
+static UNCOALESCED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(secs = 60, single_flight = false)]
+fn uncoalesced(n: u64) -> u64 {
+    UNCOALESCED_RUNS.fetch_add(1, Ordering::SeqCst);
+    thread::sleep(Duration::from_millis(300));
+    n
+}
+
+#[test]
+fn without_single_flight_concurrent_misses_each_run_the_body() {
+    const THREADS: usize = 4;
+    let start = Barrier::new(THREADS);
+    thread::scope(|scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                start.wait();
+                assert_eq!(uncoalesced(9), 9);
+            });
+        }
+    });
+    assert!(UNCOALESCED_RUNS.load(Ordering::SeqCst) > 1);
+    assert_eq!(uncoalesced_cache().len(), 1);
+}

@@ -1,0 +1,19 @@
+use cache_core::ttl_cached;
+
+struct Repo {
+    tenant: String,
+}
+
+impl Repo {
+    #[ttl_cached(secs = 5, key = (self.tenant.clone(), user_id))]
+    fn load(&self, id: u64) -> String {
+        format!("{}/{id}", self.tenant)
+    }
+}
+
+fn main() {
+    let repo = Repo { tenant: "acme".into() };
+    repo.load(1);
+    repo.load_invalidate(1);
+    Repo::load_clear();
+}
