@@ -115,6 +115,12 @@ use proc_macro::TokenStream;
 /// inherent `impl` blocks, not in trait impls (the helpers are not trait items). In a
 /// generic `impl`, the key and the return type must not depend on its type parameters.
 ///
+/// An attribute cannot see the `impl` around it, so the macro recognizes an associated
+/// function by its receiver, or by `Self` in its signature or body (`-> Self`,
+/// `Self::other()`). An associated function with neither looks like a free function,
+/// and fails with "cannot find function `__ttl_cached_<name>_ops`": cache a free
+/// function instead, and call it from the associated one.
+///
 /// # The value
 ///
 /// The return type must be `Clone + Send + Sync + 'static`. Values are cloned on every
