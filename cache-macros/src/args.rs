@@ -139,6 +139,14 @@ impl Args {
             let name = option_name(input)?;
             let on = boolean(input, &name)?;
             set_once(&mut self.single_flight, name, on)
+        } else if input.peek(syn::LitInt) {
+            // `#[ttl_cached(30)]`: a TTL without its name. Not "missing" as well.
+            let literal: syn::LitInt = input.parse()?;
+            self.rejected.push(Ident::new("secs", literal.span()));
+            Err(Error::new(
+                literal.span(),
+                format!("a bare number is not an option: write `secs = {literal}` or `millis = {literal}`"),
+            ))
         } else {
             Err(unknown_option(input))
         }
@@ -196,7 +204,13 @@ fn option_name(input: ParseStream) -> Result<Ident> {
 /// Reads the `=` after an option name, with an example of the option in the error.
 fn equals(input: ParseStream, name: &Ident, example: &str) -> Result<()> {
     if input.peek(Token![=]) {
-        input.parse::<Token![=]>()?;
+        let equals: Token![=] = input.parse()?;
+        if input.is_empty() || input.peek(Token![,]) {
+            return Err(Error::new(
+                equals.span,
+                format!("expected a value after `{name} =`, as in `{example}`"),
+            ));
+        }
         Ok(())
     } else {
         Err(Error::new(
@@ -382,6 +396,23 @@ mod tests {
         assert!(messages[2].contains("did you mean `secs`"));
         // The valid option after the bad ones is still read.
         assert!(matches!(args.ttl.map(|t| t.value), Some(Ttl::Millis(5))));
+    }
+
+    #[test]
+    fn a_bare_number_asks_for_a_name_and_is_not_also_missing() {
+        let args = parse(quote::quote!(30));
+        assert!(args.errors[0].to_string().contains("write `secs = 30`"));
+        assert!(args.was_rejected("secs"));
+    }
+
+    #[test]
+    fn an_option_without_value_says_so() {
+        let args = parse(quote::quote!(secs =, key =));
+        assert_eq!(args.errors.len(), 2);
+        assert!(args.errors[0]
+            .to_string()
+            .contains("expected a value after `secs =`"));
+        assert!(args.was_rejected("key"));
     }
 
     #[test]
