@@ -57,8 +57,52 @@ pub use map::{TtlMap, TtlMapBuilder};
 pub use stats::CacheStats;
 pub use sweeper::SWEEPER_THREAD_NAME;
 
+/// Memoizes a function in a static [`TtlMap`], keyed by its arguments, and generates
+/// `<name>_invalidate`, `<name>_clear`, `<name>_cache`, `<name>_uncached` and
+/// `<name>_refresh` next to it. The options, key rules and compile errors are
+/// documented on the macro in `cache-macros`.
+///
+/// # Examples
+///
+/// ```
+/// use cache_core::ttl_cached;
+///
+/// #[ttl_cached(secs = 60)]
+/// fn slow_square(n: u64) -> u64 {
+///     n * n // imagine a slow computation here
+/// }
+///
+/// assert_eq!(slow_square(4), 16); // runs the body
+/// assert_eq!(slow_square(4), 16); // served from the cache
+/// assert_eq!(slow_square_cache().stats().hits, 1);
+/// assert!(slow_square_invalidate(4)); // forget one entry
+/// slow_square_clear(); // forget them all
+/// assert_eq!(slow_square_cache().len(), 0);
+///
+/// struct Repo {
+///     tenant: String,
+/// }
+///
+/// impl Repo {
+///     // A method's cache is shared by every instance: `key` says what matters.
+///     #[ttl_cached(secs = 30, key = (self.tenant.clone(), id))]
+///     fn load(&self, id: u64) -> String {
+///         format!("{}/{id}", self.tenant)
+///     }
+/// }
+///
+/// let repo = Repo { tenant: "acme".to_owned() };
+/// assert_eq!(repo.load(7), "acme/7");
+/// assert_eq!(repo.load(7), "acme/7");
+/// assert_eq!(Repo::load_cache().stats().hits, 1);
+/// ```
 #[cfg(feature = "macros")]
 pub use cache_macros::ttl_cached;
+
+/// The README's examples, compiled and run as doctests so that they stay true.
+#[cfg(all(doctest, feature = "macros"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 #[doc(hidden)]
 #[path = "private.rs"]
