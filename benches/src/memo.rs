@@ -4,6 +4,10 @@
 //!
 //! Every implementation memoizes the same work, [`compute`] and [`compute_str`], which
 //! is cheap on purpose: a call then costs the cache, not the function.
+//!
+//! Every memoized function is `#[inline]`: the scenarios call them from another crate
+//! (the `compare` binary), where a plain function could not be inlined, while users
+//! mostly call their memoized functions from the crate that defines them.
 
 use crate::store::MutexHashMap;
 use crate::Role;
@@ -79,16 +83,19 @@ pub fn for_each_memoized(visitor: &mut impl MemoizedVisitor) {
 pub struct CacheCoreFns;
 
 #[cache_core::ttl_cached(secs = 60)]
+#[inline]
 fn core_u64(key: u64) -> u64 {
     compute(key)
 }
 
 #[cache_core::ttl_cached(secs = 60)]
+#[inline]
 fn core_str(key: &str) -> usize {
     compute_str(key)
 }
 
 #[cache_core::ttl_cached(secs = 1)]
+#[inline]
 fn core_brief(key: u64) -> u64 {
     compute(key)
 }
@@ -153,6 +160,7 @@ impl Memoized for CacheCoreMapFns {
 pub struct CachedFns;
 
 #[cached::macros::cached(name = "CACHED_U64", ttl_secs = 60)]
+#[inline]
 fn cached_u64(key: u64) -> u64 {
     compute(key)
 }
@@ -163,11 +171,13 @@ fn cached_u64(key: u64) -> u64 {
     key = "String",
     convert = r#"{ key.to_owned() }"#
 )]
+#[inline]
 fn cached_str(key: &str) -> usize {
     compute_str(key)
 }
 
 #[cached::macros::cached(name = "CACHED_BRIEF", ttl_secs = 1)]
+#[inline]
 fn cached_brief(key: u64) -> u64 {
     compute(key)
 }
@@ -198,6 +208,7 @@ impl Memoized for CachedFns {
 pub struct ConcurrentCachedFns;
 
 #[cached::macros::concurrent_cached(name = "CONCURRENT_U64", ttl_secs = 60)]
+#[inline]
 fn concurrent_u64(key: u64) -> u64 {
     compute(key)
 }
@@ -208,11 +219,13 @@ fn concurrent_u64(key: u64) -> u64 {
     key = "String",
     convert = r#"{ key.to_owned() }"#
 )]
+#[inline]
 fn concurrent_str(key: &str) -> usize {
     compute_str(key)
 }
 
 #[cached::macros::concurrent_cached(name = "CONCURRENT_BRIEF", ttl_secs = 1)]
+#[inline]
 fn concurrent_brief(key: u64) -> u64 {
     compute(key)
 }
@@ -284,16 +297,19 @@ impl Memoized for MokaFns {
 pub struct MemoizeFns;
 
 #[memoize::memoize(TimeToLive: Duration::from_secs(60), SharedCache)]
+#[inline]
 fn memoize_u64(key: u64) -> u64 {
     compute(key)
 }
 
 #[memoize::memoize(TimeToLive: Duration::from_secs(60), SharedCache)]
+#[inline]
 fn memoize_str(key: String) -> usize {
     compute_str(&key)
 }
 
 #[memoize::memoize(TimeToLive: Duration::from_secs(1), SharedCache)]
+#[inline]
 fn memoize_brief(key: u64) -> u64 {
     compute(key)
 }

@@ -16,6 +16,9 @@ const HITS: u64 = 2_000_000;
 /// A store whose fill at one size predicts more than this for the next size (ten
 /// times larger) skips the larger sizes, to keep the run within minutes.
 const FILL_BUDGET: Duration = Duration::from_secs(20);
+/// Fills smaller than this are too short to predict from: one preemption would skip
+/// a store that fills in milliseconds.
+const PREDICT_FROM: u64 = 100_000;
 const TTL: Duration = Duration::from_secs(600);
 
 struct Scenario<'a> {
@@ -28,9 +31,14 @@ struct Scenario<'a> {
 impl StoreVisitor for Scenario<'_> {
     fn visit<S: Store>(&mut self) {
         let mut figures = Vec::new();
-        let mut last_fill = Duration::ZERO;
+        let mut predicted_fill = Duration::ZERO;
         for &n in &self.sizes {
-            if last_fill * 10 > FILL_BUDGET {
+            if predicted_fill > FILL_BUDGET {
+                eprintln!(
+                    "{}: skipping {n} entries (the fill would take about {:.0} s)",
+                    S::NAME,
+                    predicted_fill.as_secs_f64()
+                );
                 figures.push(None);
                 continue;
             }
@@ -40,7 +48,9 @@ impl StoreVisitor for Scenario<'_> {
                 store.insert(key, key);
             }
             store.settle();
-            last_fill = started.elapsed();
+            if n >= PREDICT_FROM {
+                predicted_fill = started.elapsed() * 10;
+            }
             let hits = self.plan.scaled(HITS);
             let mut key = 0;
             let ns = median_of(self.plan.rounds, || {
