@@ -5,6 +5,13 @@
 //! never holds a lock while the user's body runs: the body is its own function,
 //! `<name>_uncached`, which the miss path calls through `__private::compute_after_miss`.
 //!
+//! An `async fn` stays one, and so do `_uncached` and `_refresh`; its miss path awaits
+//! `__private::compute_after_miss_async`, which never blocks a thread and holds no
+//! lock across an `.await`. The future the caller awaits holds only the arguments,
+//! the owned key, `&'static` references and the body's own future, so it is `Send`
+//! exactly when the body's future is (see [`crate::ops`] for how its type stays
+//! unnamed yet unboxed). A hit returns before the first `.await`.
+//!
 //! The functions generated here work with the types as the user wrote them and need
 //! no trait bound on them; everything that needs `Hash`, `Eq` or `Clone` is in the one
 //! hidden function built by [`crate::ops`], so that a type that lacks one is reported
@@ -23,7 +30,7 @@ use crate::args::Args;
 use crate::ops::{self, Op};
 use crate::signature::{self, CachedFn, CallStyle, Fallible, Param};
 use crate::valid;
-use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Attribute, Error, ItemFn, LitStr, Type};
@@ -195,32 +202,37 @@ impl<'a> Expansion<'a> {
     /// }
     /// ```
     /// With `key = expr`: `let key = expr;` first, and the lookup is `(LOOKUP)(&key)`.
+    ///
+    /// An `async fn` returns a hit at once, and otherwise hands the miss (the body's
+    /// future, not yet polled) to the ops function, which starts it (see [`crate::ops`]):
+    /// ```text
+    /// pub async fn fetch_user(id: u64, region: &str) -> User {
+    ///     let hash = match (__ttl_cached_fetch_user_ops::<Pending<User>>(None).LOOKUP)(&id, region) {
+    ///         Ok(value) => return value,
+    ///         Err(hash) => hash,
+    ///     };
+    ///     let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
+    ///     match __ttl_cached_fetch_user_ops(Some((hash, key, fetch_user_uncached(id, region)))).MISS {
+    ///         Some(miss) => miss.await,
+    ///         None => unreachable!(),
+    ///     }
+    /// }
+    /// ```
     fn main_fn(&self) -> TokenStream {
         let attrs = self
             .func
             .outer_attrs
             .iter()
             .map(|attr| expect_as_allow(attr.clone()));
-        let head = self.head(&self.names.main, &self.func.sig.output);
-        let ops = self.ops_call(None);
-        let lookup = Op::Lookup.index();
-        let miss = Op::Miss.index();
-        let key = self.key();
-        let lookup_args = self.lookup_args();
-        let call = self.uncached_call();
-        let body = quote! {
-            let __ttl_cached_ops = #ops;
-            match (__ttl_cached_ops.#lookup)(#lookup_args) {
-                ::core::result::Result::Ok(__ttl_cached_value) => __ttl_cached_value,
-                ::core::result::Result::Err(__ttl_cached_hash) => {
-                    #key
-                    (__ttl_cached_ops.#miss)(
-                        __ttl_cached_hash,
-                        __ttl_cached_key,
-                        ::std::boxed::Box::new(move || #call),
-                    )
-                }
-            }
+        let head = self.head(
+            &self.names.main,
+            &self.func.sig.output,
+            self.func.is_async(),
+        );
+        let body = if self.func.is_async() {
+            self.async_body()
+        } else {
+            self.sync_body()
         };
         // With `key = expr`, the key is needed before the lookup; without, only on a miss.
         let body = match &self.args.key {
@@ -238,11 +250,84 @@ impl<'a> Expansion<'a> {
         }
     }
 
+    /// The body of an `async fn`: a hit returns before any `.await`; a miss awaits the
+    /// single flight that the ops function starts. With `key = expr`, the miss is
+    /// spanned at the expression, like every use of the ops function that infers the
+    /// key type, so that an unfit key type is reported there, once; the body and the
+    /// locals bound outside keep their spans (and so their hygiene).
+    fn async_body(&self) -> TokenStream {
+        let lookup_ops = self.ops_call(None);
+        let lookup = Op::Lookup.index();
+        let lookup_args = self.lookup_args();
+        let key = self.key();
+        let ops = self.sibling(&self.names.ops);
+        let miss = Op::Miss.index();
+        let start_miss = quote! {
+            match #ops(::core::option::Option::Some((
+                __TTL_CACHED_HASH,
+                __TTL_CACHED_KEY,
+                __TTL_CACHED_BODY,
+            )))
+            .#miss
+            {
+                ::core::option::Option::Some(__ttl_cached_miss) => __ttl_cached_miss.await,
+                ::core::option::Option::None => ::core::unreachable!(
+                    "the ops function of #[ttl_cached] returns the miss it is given"
+                ),
+            }
+        };
+        let start_miss = match self.key_error_span() {
+            Some(span) => respan(start_miss, span),
+            None => start_miss,
+        };
+        let start_miss = replace_idents(
+            start_miss,
+            &[
+                ("__TTL_CACHED_HASH", quote!(__ttl_cached_hash)),
+                ("__TTL_CACHED_KEY", quote!(__ttl_cached_key)),
+                ("__TTL_CACHED_BODY", self.uncached_call()),
+            ],
+        );
+        quote! {
+            let __ttl_cached_hash = match (#lookup_ops.#lookup)(#lookup_args) {
+                ::core::result::Result::Ok(__ttl_cached_value) => return __ttl_cached_value,
+                ::core::result::Result::Err(__ttl_cached_hash) => __ttl_cached_hash,
+            };
+            #key
+            #start_miss
+        }
+    }
+
+    /// The body of a sync cached function: a hit, or the miss through the runtime.
+    fn sync_body(&self) -> TokenStream {
+        let ops = self.ops_call(None);
+        let call = self.uncached_call();
+        let lookup = Op::Lookup.index();
+        let miss = Op::Miss.index();
+        let key = self.key();
+        let lookup_args = self.lookup_args();
+        quote! {
+            let __ttl_cached_ops = #ops;
+            match (__ttl_cached_ops.#lookup)(#lookup_args) {
+                ::core::result::Result::Ok(__ttl_cached_value) => __ttl_cached_value,
+                ::core::result::Result::Err(__ttl_cached_hash) => {
+                    #key
+                    (__ttl_cached_ops.#miss)(
+                        __ttl_cached_hash,
+                        __ttl_cached_key,
+                        ::std::boxed::Box::new(move || #call),
+                    )
+                }
+            }
+        }
+    }
+
     /// The user's body, under the user's parameters: called on a miss, by `_refresh`,
     /// and by users who want a fresh result without touching the cache.
     ///
     /// Input: `fn fetch_user(id: u64, region: &str) -> User { body }`
     /// Output: `fn fetch_user_uncached(id: u64, region: &str) -> User { body }`
+    /// (`async fn` stays `async fn`.)
     fn uncached_fn(&self) -> TokenStream {
         let func = self.func;
         let attrs = func
@@ -254,6 +339,7 @@ impl<'a> Expansion<'a> {
             self.link(&self.names.main)
         ));
         let vis = &func.vis;
+        let asyncness = &func.sig.asyncness;
         let unsafety = &func.sig.unsafety;
         let name = &self.names.uncached;
         let generics = &func.sig.generics;
@@ -266,7 +352,7 @@ impl<'a> Expansion<'a> {
             #(#attrs)*
             #doc
             #[allow(dead_code)]
-            #vis #unsafety fn #name #generics (#inputs) #output #where_clause {
+            #vis #asyncness #unsafety fn #name #generics (#inputs) #output #where_clause {
                 #(#inner_attrs)*
                 #(#stmts)*
             }
@@ -285,6 +371,7 @@ impl<'a> Expansion<'a> {
     ///     result
     /// }
     /// ```
+    /// An `async fn`'s `_refresh` is `async` and awaits the body.
     fn refresh_fn(&self) -> TokenStream {
         let doc = doc(&format!(
             "Runs the body of {} and stores the fresh result in its cache, replacing \
@@ -292,12 +379,21 @@ impl<'a> Expansion<'a> {
             self.link(&self.names.main)
         ));
         let attrs = self.helper_attrs();
-        let head = self.head(&self.names.refresh, &self.func.sig.output);
+        let head = self.head(
+            &self.names.refresh,
+            &self.func.sig.output,
+            self.func.is_async(),
+        );
         let key = match &self.args.key {
             Some(_) => self.key_before_lookup(),
             None => self.key(),
         };
         let call = self.uncached_call();
+        let call = if self.func.is_async() {
+            quote!(#call.await)
+        } else {
+            call
+        };
         let ops = self.ops_call(None);
         let store = Op::Store.index();
         quote! {
@@ -329,7 +425,7 @@ impl<'a> Expansion<'a> {
         ));
         let attrs = self.helper_attrs();
         let output = syn::parse_quote!(-> bool);
-        let head = self.head(&self.names.invalidate, &output);
+        let head = self.head(&self.names.invalidate, &output, false);
         let key = match &self.args.key {
             Some(_) => self.key_before_lookup(),
             None => TokenStream::new(),
@@ -523,11 +619,18 @@ impl<'a> Expansion<'a> {
     // Pieces
     // ----------------------------------------------------------------------------
 
-    /// `#vis #unsafety fn #name #generics (#inputs) #output #where`, with the
-    /// parameters that wrappers take: the user's, with `mut` dropped and patterns
+    /// `#vis #asyncness #unsafety fn #name #generics (#inputs) #output #where`, with
+    /// the parameters that wrappers take: the user's, with `mut` dropped and patterns
     /// replaced by `__ttl_cached_arg<i>` (bound again in [`Self::key_before_lookup`]).
-    fn head(&self, name: &Ident, output: &syn::ReturnType) -> TokenStream {
+    /// `asyncness`: whether this one is `async` (for an `async fn`: the function itself
+    /// and `_refresh`).
+    fn head(&self, name: &Ident, output: &syn::ReturnType, asyncness: bool) -> TokenStream {
         let vis = &self.func.vis;
+        let asyncness = if asyncness {
+            self.func.sig.asyncness
+        } else {
+            None
+        };
         let unsafety = &self.func.sig.unsafety;
         let generics = &self.func.sig.generics;
         let where_clause = &self.func.sig.generics.where_clause;
@@ -544,7 +647,7 @@ impl<'a> Expansion<'a> {
             quote!(#name: #ty)
         });
         quote! {
-            #vis #unsafety fn #name #generics (#receiver #(#params),*) #output #where_clause
+            #vis #asyncness #unsafety fn #name #generics (#receiver #(#params),*) #output #where_clause
         }
     }
 
@@ -585,22 +688,53 @@ impl<'a> Expansion<'a> {
     /// the use of the result, or tied to `key_type` (a `PhantomData<K>`) if given; the
     /// call is spanned at the expression, where an unfit key type is reported.
     fn ops_call(&self, key_type: Option<TokenStream>) -> TokenStream {
-        let ops = self.sibling(&self.names.ops);
         match (&self.args.key, key_type) {
-            (None, _) => quote!(#ops()),
-            (Some(_), None) => respan(quote!(#ops()), self.key_span()),
-            (Some(_), Some(key_type)) => quote! {
-                {
-                    fn __ttl_cached_ops_for<K, R, T1, T2, T3, T4, T5>(
-                        _: ::core::marker::PhantomData<K>,
-                        ops: (fn(&K) -> R, T1, T2, T3, T4, T5),
-                    ) -> (fn(&K) -> R, T1, T2, T3, T4, T5) {
-                        ops
+            (None, _) | (Some(_), None) => self.ops_invocation(self.key_error_span()),
+            (Some(_), Some(key_type)) => {
+                let ops = self.ops_invocation(None);
+                quote! {
+                    {
+                        fn __ttl_cached_ops_for<K, R, T1, T2, T3, T4, T5>(
+                            _: ::core::marker::PhantomData<K>,
+                            ops: (fn(&K) -> R, T1, T2, T3, T4, T5),
+                        ) -> (fn(&K) -> R, T1, T2, T3, T4, T5) {
+                            ops
+                        }
+                        __ttl_cached_ops_for(#key_type, #ops)
                     }
-                    __ttl_cached_ops_for(#key_type, #ops())
                 }
-            },
+            }
         }
+    }
+
+    /// `ops()`; for an `async fn`, `ops::<Pending<R>>(None)`: the operations, with no
+    /// miss to start (see [`Self::async_body`] for the call that starts one). Without
+    /// a body, the body's future type cannot be inferred, and any future with the
+    /// right output fits. With `span`, the call is spanned there.
+    fn ops_invocation(&self, span: Option<Span>) -> TokenStream {
+        let ops = self.sibling(&self.names.ops);
+        let call = if self.func.is_async() {
+            let body = self.pending_body();
+            let key = self.args.key.as_ref().map(|_| quote!(_,));
+            quote!(#ops::<#key #body>(::core::option::Option::None))
+        } else {
+            quote!(#ops())
+        };
+        match span {
+            Some(span) => respan(call, span),
+            None => call,
+        }
+    }
+
+    /// The stand-in for the body's future type where no body is at hand.
+    pub(crate) fn pending_body(&self) -> TokenStream {
+        let ret = with_elided_lifetimes(self.func.output.ty.clone());
+        quote!(::core::future::Pending<#ret>)
+    }
+
+    /// With `key = expr`, the span at which an unfit key type is reported.
+    fn key_error_span(&self) -> Option<Span> {
+        self.args.key.as_ref().map(|_| self.key_span())
     }
 
     /// `let __ttl_cached_key_type = __ttl_cached_<name>_key_type();` with `key = expr`.
@@ -770,6 +904,32 @@ fn expect_as_allow(mut attr: Attribute) -> Attribute {
         }
     }
     attr
+}
+
+/// `tokens` with each placeholder identifier replaced by its tokens, whose spans are
+/// kept.
+fn replace_idents(tokens: TokenStream, replacements: &[(&str, TokenStream)]) -> TokenStream {
+    tokens
+        .into_iter()
+        .flat_map(|token| match token {
+            TokenTree::Ident(ident) => {
+                match replacements
+                    .iter()
+                    .find(|(placeholder, _)| ident == placeholder)
+                {
+                    Some((_, replacement)) => replacement.clone(),
+                    None => TokenTree::Ident(ident).into(),
+                }
+            }
+            TokenTree::Group(group) => {
+                let stream = replace_idents(group.stream(), replacements);
+                let mut new_group = Group::new(group.delimiter(), stream);
+                new_group.set_span(group.span());
+                TokenTree::Group(new_group).into()
+            }
+            other => other.into(),
+        })
+        .collect()
 }
 
 /// `self` → `__ttl_cached_self`, except in paths (`self::module`).

@@ -1,4 +1,4 @@
-//! The `#[ttl_cached]` attribute: memoizes a function in a static
+//! The `#[ttl_cached]` attribute: memoizes a function, sync or `async`, in a static
 //! [`cache_core::TtlMap`](https://docs.rs/cache-core), with helpers to inspect and
 //! invalidate the cache.
 //!
@@ -21,8 +21,8 @@ mod valid;
 
 use proc_macro::TokenStream;
 
-/// Memoizes a function: results live in a static `cache_core::TtlMap`, keyed by the
-/// arguments, for a fixed time to live.
+/// Memoizes a function or an `async fn`: results live in a static
+/// `cache_core::TtlMap`, keyed by the arguments, for a fixed time to live.
 ///
 /// ```text
 /// use cache_core::ttl_cached;
@@ -57,7 +57,8 @@ use proc_macro::TokenStream;
 /// # Generated functions
 ///
 /// Next to `fetch_user`, with its visibility (inside an `impl` block: associated
-/// functions of the same `impl`):
+/// functions of the same `impl`). For an `async fn`, `_uncached` and `_refresh` are
+/// `async`:
 ///
 /// | function | what it does |
 /// |---|---|
@@ -150,18 +151,53 @@ use proc_macro::TokenStream;
 /// assert_eq!(fib(150), 9969216677189303386214405760200);
 /// ```
 ///
+/// # `async fn`
+///
+/// `async fn` and async methods are cached the same way, with every option. The
+/// function stays an `async fn` with the same signature; `_uncached` and `_refresh`
+/// are `async` too, while `_invalidate`, `_clear` and `_cache` stay plain functions.
+///
+/// ```text
+/// #[ttl_cached(secs = 30)]
+/// async fn fetch_user(id: u64, region: &str) -> Result<User, Error> {
+///     http::get_user(id, region).await      // runs once per (id, region) per 30 s
+/// }
+///
+/// let user = fetch_user(7, "eu").await?;   // runs the body
+/// let again = fetch_user(7, "eu").await?;  // a hit: ready at once
+/// fetch_user_invalidate(7, "eu");          // not async
+/// let fresh = fetch_user_refresh(7, "eu").await?;
+/// ```
+///
+/// - **A hit awaits nothing**: the future is ready at its first poll.
+/// - **Single flight across tasks**: concurrent misses of one key run the body once;
+///   the other callers *await* its result, they never block a thread, so this works on
+///   a single-threaded runtime too. No lock is held across an `.await`.
+/// - **Cancellation**: if the future running the body is dropped (its task aborted,
+///   a timeout elapsed), nothing is stored and a waiting caller runs the body itself;
+///   no waiter hangs.
+/// - **Panics** reach the caller whose body panicked; waiters retry, as in the sync form.
+///   `Err` and `None` follow the same `cache_err` / `cache_none` rules.
+/// - **`Send`**: the future is `Send` when the body's future is, so it can be given to
+///   `tokio::spawn`; a body that holds an `Rc` across an `.await` still compiles, and
+///   its future is simply not `Send`. Like any `async fn`, the future borrows its
+///   reference arguments (`&str`).
+/// - **Any runtime**: the generated code names no runtime; it needs no timer and spawns
+///   nothing.
+/// - **Recursion** needs `Box::pin(fib(n - 1)).await`, as any recursive `async fn` does.
+///
 /// # Compile errors
 ///
 /// Misuse is an error at the token that is wrong, for example:
 ///
 /// - a missing TTL, two TTL options, `secs = 0`, a non-integer `secs`;
 /// - an unknown option (the error suggests the closest name), an option given twice;
-/// - a generic type parameter, an `impl Trait` or `&mut` parameter, a `const fn`;
+/// - a generic type parameter, an `impl Trait` or `&mut` parameter, a `const fn`, an
+///   `extern` function;
 /// - a method or a pattern parameter without `key`;
 /// - a parameter that is not `Hash + Eq` (`f64`): the error points at that parameter;
 /// - a return type that is not `Clone + Send + Sync + 'static`: it points at the return type.
 ///
-/// `async fn` is not supported yet: it is an error at `async`.
 #[proc_macro_attribute]
 pub fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::ttl_cached(args.into(), item.into()).into()

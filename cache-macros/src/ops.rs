@@ -21,6 +21,20 @@
 //! afterwards, about which rustc reports nothing more. Raw types never meet a bounded
 //! function: they are converted through the same traits first.
 //!
+//! # `async fn`: a miss is started, not returned as a function
+//!
+//! The async miss path is generic over the body's future: its own future must hold
+//! the body's future unboxed, so that it is `Send` exactly when the body's is (a
+//! `Box<dyn Future + Send>` would refuse bodies that are not `Send`, one without `Send`
+//! would make every call non-`Send`). A function pointer cannot be generic, and its
+//! return type cannot be an unnamed future. So for an `async fn` the ops function is
+//! generic over the body's future type (`__TtlCachedBody`), takes the miss to start
+//! (`Option<(hash, key, body)>`), and returns it started as
+//! `Option<impl Future<Output = R>>`, in the place of the sync miss operation: the
+//! future's type stays opaque, and its auto traits leak to the caller as those of any
+//! `impl Future` do. Calls that start no miss pass `None` and name the body type as
+//! `Pending<R>`. The bounds stay here, checked once, whatever the body type.
+//!
 //! This module must never make the functions in [`crate::expand`] need a bound.
 
 use crate::args::{Args, Ttl};
@@ -35,7 +49,9 @@ use syn::LitStr;
 pub(crate) enum Op {
     /// `fn(&B..) -> Result<R, u64>`: a hit, or the hash for the miss.
     Lookup,
-    /// `fn(u64, K, Box<dyn FnOnce() -> R>) -> R`: compute, store, return.
+    /// `fn(u64, K, Box<dyn FnOnce() -> R>) -> R`: compute, store, return. For an
+    /// `async fn`, `Option<impl Future<Output = R>>`: the miss given to the ops
+    /// function, started.
     Miss,
     /// `fn(K, &R)`: store a result computed elsewhere (`_refresh`).
     Store,
@@ -86,6 +102,28 @@ impl Op {
 /// ```
 /// With `key = expr`, the function is generic over the key type `K`, and the lookup
 /// and removal take `&K`.
+///
+/// For an `async fn` (see the module documentation):
+/// ```text
+/// fn __ttl_cached_fetch_user_ops<__TtlCachedBody>(
+///     miss: Option<(u64, (u64, String), __TtlCachedBody)>,
+/// ) -> (
+///     fn(&u64, &str) -> Result<User, u64>,
+///     Option<impl Future<Output = User>>,
+///     ...
+/// )
+/// where
+///     __TtlCachedBody: Future<Output = User>,
+/// {
+///     (
+///         ...,
+///         miss.map(|(hash, key, body)| {
+///             compute_after_miss_async(map, hash, key, move || body, to_value, from_value)
+///         }),
+///         ...,
+///     )
+/// }
+/// ```
 pub(crate) fn ops_fn(expansion: &Expansion) -> TokenStream {
     Ops::new(expansion).function()
 }
@@ -118,27 +156,44 @@ impl<'e, 'a> Ops<'e, 'a> {
             .filter(|attr| attr.path().is_ident("cfg"));
         let ret = self.return_type();
         let any = any_box();
-        let (generics, where_clause, borrowed, key) = if self.keyed {
-            (
-                quote!(<K>),
-                quote! {
-                    where
-                        K: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static,
-                },
-                quote!(&K),
-                quote!(K),
-            )
+        let is_async = expansion.func.is_async();
+        let mut generics = Vec::new();
+        let mut bounds = Vec::new();
+        let (borrowed, key) = if self.keyed {
+            generics.push(quote!(K));
+            bounds.push(quote! {
+                K: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static
+            });
+            (quote!(&K), quote!(K))
         } else {
             let borrowed = self.expansion.func.params.iter().map(|param| {
                 let ty = with_elided_lifetimes(param.borrowed.clone());
                 quote!(&#ty)
             });
+            (quote!(#(#borrowed),*), expansion.raw_key_type())
+        };
+        let (parameter, miss_type) = if is_async {
+            generics.push(quote!(__TtlCachedBody));
+            bounds.push(quote!(__TtlCachedBody: ::core::future::Future<Output = #ret>));
+            (
+                quote!(__ttl_cached_miss: ::core::option::Option<(u64, #key, __TtlCachedBody)>),
+                quote!(::core::option::Option<impl ::core::future::Future<Output = #ret>>),
+            )
+        } else {
             (
                 TokenStream::new(),
-                TokenStream::new(),
-                quote!(#(#borrowed),*),
-                expansion.raw_key_type(),
+                quote!(fn(u64, #key, ::std::boxed::Box<dyn ::core::ops::FnOnce() -> #ret + '_>) -> #ret),
             )
+        };
+        let generics = if generics.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(<#(#generics),*>)
+        };
+        let where_clause = if bounds.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(where #(#bounds,)*)
         };
         let checks = self.checks();
         let lookup = self.lookup();
@@ -152,9 +207,9 @@ impl<'e, 'a> Ops<'e, 'a> {
             #[doc(hidden)]
             #[inline]
             #[allow(dead_code, unused_variables, clippy::all)]
-            fn #name #generics () -> (
+            fn #name #generics (#parameter) -> (
                 fn(#borrowed) -> ::core::result::Result<#ret, u64>,
-                fn(u64, #key, ::std::boxed::Box<dyn ::core::ops::FnOnce() -> #ret + '_>) -> #ret,
+                #miss_type,
                 fn(#key, &#ret),
                 fn(#borrowed) -> bool,
                 fn(),
@@ -187,12 +242,15 @@ impl<'e, 'a> Ops<'e, 'a> {
         }
     }
 
-    /// `fn(u64, K, Box<dyn FnOnce() -> R>) -> R`.
+    /// `fn(u64, K, Box<dyn FnOnce() -> R>) -> R`, or for an `async fn` the started
+    /// miss ([`Self::miss_async`]).
     fn miss(&self) -> TokenStream {
+        if self.expansion.func.is_async() {
+            return self.miss_async();
+        }
         let map = self.map();
         let key = self.checked_key();
-        let single_flight = !matches!(&self.args().single_flight, Some(given) if !given.value);
-        if single_flight {
+        if self.single_flight() {
             let to_value = self.value_of(quote!(__ttl_cached_result));
             let from_value = self.result_of(quote!(__ttl_cached_value));
             quote! {
@@ -222,6 +280,49 @@ impl<'e, 'a> Ops<'e, 'a> {
                 }
             }
         }
+    }
+
+    /// `Option<impl Future<Output = R>>`: the miss given, started. Nothing is awaited
+    /// here but the body (and, with single flight, another caller's flight); no lock
+    /// is held across either.
+    fn miss_async(&self) -> TokenStream {
+        let map = self.map();
+        let key = self.checked_key();
+        let start = if self.single_flight() {
+            let to_value = self.value_of(quote!(__ttl_cached_result));
+            let from_value = self.result_of(quote!(__ttl_cached_value));
+            quote! {
+                |(__ttl_cached_hash, __ttl_cached_key, __ttl_cached_body)| {
+                    ::cache_core::__private::compute_after_miss_async(
+                        #map,
+                        __ttl_cached_hash,
+                        #key,
+                        move || __ttl_cached_body,
+                        |__ttl_cached_result| #to_value,
+                        |__ttl_cached_value| #from_value,
+                    )
+                }
+            }
+        } else {
+            let to_value = self.value_of(quote!(&__ttl_cached_result));
+            quote! {
+                |(_, __ttl_cached_key, __ttl_cached_body)| async move {
+                    let __ttl_cached_map = #map;
+                    let __ttl_cached_key = #key;
+                    let __ttl_cached_result = __ttl_cached_body.await;
+                    if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
+                        let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);
+                    }
+                    __ttl_cached_result
+                }
+            }
+        };
+        quote!(::core::option::Option::map(__ttl_cached_miss, #start))
+    }
+
+    /// Unless `single_flight = false`.
+    fn single_flight(&self) -> bool {
+        !matches!(&self.args().single_flight, Some(given) if !given.value)
     }
 
     /// `fn(K, &R)`.
@@ -380,11 +481,19 @@ impl<'e, 'a> Ops<'e, 'a> {
         let expansion = self.expansion;
         let map = expansion.sibling(&expansion.names.map);
         let ops = expansion.sibling(&expansion.names.ops);
-        let ops = if self.keyed { quote!(#ops::<K>) } else { ops };
         let key = self.checked_key_type();
         let value = self.checked_value_type();
         let init = Op::Init.index();
-        quote!(#map::<#key, #value>(#ops().#init))
+        let ops = match (self.keyed, expansion.func.is_async()) {
+            (false, false) => quote!(#ops()),
+            (true, false) => quote!(#ops::<K>()),
+            (keyed, true) => {
+                let key = keyed.then(|| quote!(K,));
+                let body = expansion.pending_body();
+                quote!(#ops::<#key #body>(::core::option::Option::None))
+            }
+        };
+        quote!(#map::<#key, #value>(#ops.#init))
     }
 
     /// `(<u64 as __TtlCachedKeyPart<_>>::Owned, ...)`, or `K`.

@@ -30,6 +30,13 @@ pub(crate) struct CachedFn {
     pub(crate) call_style: CallStyle,
 }
 
+impl CachedFn {
+    /// An `async fn`: it stays one, and so do `_uncached` and `_refresh`.
+    pub(crate) fn is_async(&self) -> bool {
+        self.sig.asyncness.is_some()
+    }
+}
+
 /// One typed parameter (not the receiver).
 pub(crate) struct Param {
     /// The pattern as written: `id`, `mut id`, `(a, b)`.
@@ -97,13 +104,6 @@ pub(crate) fn analyze(item: ItemFn) -> Result<CachedFn, Error> {
         errors.push(Error::new_spanned(
             constness,
             "a `const fn` cannot be cached: a cache lookup is not a const operation",
-        ));
-    }
-    if let Some(asyncness) = &sig.asyncness {
-        errors.push(Error::new_spanned(
-            asyncness,
-            "`#[ttl_cached]` does not support `async fn` yet (coming soon); \
-             cache a synchronous function, or use `TtlMap` directly",
         ));
     }
     if let Some(abi) = &sig.abi {
