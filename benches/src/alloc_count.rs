@@ -3,20 +3,39 @@
 //!
 //! It only counts: every request goes to [`System`] unchanged. A binary opts in with
 //! `#[global_allocator] static A: CountingAllocator = CountingAllocator;`; without that
-//! the counters stay at zero. The counters are process-wide, so a measurement is only
-//! meaningful while no other thread allocates (the scenarios run one at a time).
+//! the counters stay at zero.
 //!
-//! Counting costs two relaxed atomic adds per allocation, paid by every
-//! implementation alike.
+//! Live bytes are process-wide, so a memory figure is only meaningful while no other
+//! thread allocates much (the scenarios run one at a time; cache-core's sweeper thread
+//! frees what it sweeps, which is the point of the reclaim figure). Allocation calls
+//! are also counted per thread, so that another thread's allocations (the sweeper's
+//! bookkeeping, say) never count as the measured thread's.
+//!
+//! Counting costs two relaxed atomic adds and a thread-local increment per
+//! allocation, paid by every implementation alike.
 
 #![allow(unsafe_code)] // `GlobalAlloc` is an unsafe trait: there is no safe way to count.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 
 /// Signed: another thread's free may land before its allocation is counted.
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    // `const` and without `Drop`: using it never allocates, as an allocator requires.
+    static THREAD_ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Counts one allocation call, process-wide and for this thread.
+#[inline]
+fn count_allocation() {
+    ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    // `try_with`: a thread being torn down may still allocate; it just is not counted.
+    let _ = THREAD_ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
 
 /// Delegates to [`System`] and counts live bytes and allocation calls.
 pub struct CountingAllocator;
@@ -30,7 +49,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         let ptr = unsafe { System.alloc(layout) };
         if !ptr.is_null() {
             LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            count_allocation();
         }
         ptr
     }
@@ -40,7 +59,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         let ptr = unsafe { System.alloc_zeroed(layout) };
         if !ptr.is_null() {
             LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            count_allocation();
         }
         ptr
     }
@@ -59,7 +78,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         if !new_ptr.is_null() {
             LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
             LIVE_BYTES.fetch_add(new_size as isize, Ordering::Relaxed);
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            count_allocation();
         }
         new_ptr
     }
@@ -74,6 +93,11 @@ pub fn live_bytes() -> isize {
 /// Allocation calls so far (`alloc`, `alloc_zeroed` and `realloc`), process-wide.
 pub fn allocations() -> u64 {
     ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+/// Allocation calls made by the calling thread so far.
+pub fn thread_allocations() -> u64 {
+    THREAD_ALLOCATIONS.with(Cell::get)
 }
 
 /// Whether a [`CountingAllocator`] is installed: a binary without one reads zeros.

@@ -4,7 +4,7 @@
 //! the figure includes the cache's growth (table resizes), as a real miss does.
 
 use crate::plan::Plan;
-use cache_bench::alloc_count::allocations;
+use cache_bench::alloc_count::thread_allocations;
 use cache_bench::measure::{ns_per_op, Rounds};
 use cache_bench::memo::{for_each_memoized, Memoized, MemoizedVisitor};
 use cache_bench::report::{Column, Ratios, Results, Unit};
@@ -27,13 +27,13 @@ impl MemoizedVisitor for Round<'_> {
     fn visit<M: Memoized>(&mut self) {
         M::clear();
         let keys = self.first_key..self.first_key + self.misses;
-        let before = allocations();
+        let before = thread_allocations();
         let ns = ns_per_op(self.misses, || {
             for key in keys {
                 black_box(M::call(black_box(key)));
             }
         });
-        let per_miss = (allocations() - before) as f64 / self.misses as f64;
+        let per_miss = (thread_allocations() - before) as f64 / self.misses as f64;
         M::clear();
         self.rounds
             .record(M::NAME, M::ROLE, &[Some(ns), Some(per_miss)]);

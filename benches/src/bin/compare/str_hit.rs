@@ -1,7 +1,7 @@
 //! Memoized-call hit with a `&str` argument: time and heap allocations per call.
 
 use crate::plan::Plan;
-use cache_bench::alloc_count::allocations;
+use cache_bench::alloc_count::thread_allocations;
 use cache_bench::keys::{hot_key, string_keys, HOT_KEYS};
 use cache_bench::measure::{ns_per_op, Rounds};
 use cache_bench::memo::{for_each_memoized, Memoized, MemoizedVisitor};
@@ -37,9 +37,9 @@ impl MemoizedVisitor for Round<'_> {
         for key in self.keys {
             black_box(M::call_str(key));
         }
-        let before = allocations();
+        let before = thread_allocations();
         let ns = ns_per_op(self.calls, || self.walk::<M>());
-        let per_call = (allocations() - before) as f64 / self.calls as f64;
+        let per_call = (thread_allocations() - before) as f64 / self.calls as f64;
         M::clear();
         self.rounds
             .record(M::NAME, M::ROLE, &[Some(ns), Some(per_call)]);
@@ -67,7 +67,7 @@ pub fn run(plan: &Plan) -> Results {
     results.rows = rounds.medians();
     results.notes.push(format!(
         "1 thread, a walk over {HOT_KEYS} keys like `\"user:000042\"`; median of {} rounds of {calls} \
-         calls. Allocations counted by the binary's global allocator.",
+         calls. Allocations: calls to the global allocator by the calling thread.",
         plan.rounds
     ));
     results
