@@ -1,16 +1,22 @@
 //! Time as the maps see it: the process-wide coarse clock and [`MockClock`].
 //!
 //! Reading [`std::time::Instant::now`] costs about 25 ns here, twice a whole `HashMap`
-//! hit, so lookups never read it. Lookups read a coarse clock instead: one atomic load
-//! of a nanosecond count that the shared sweeper thread refreshes every
-//! [`COARSE_TICK`] while any map holds an expiring entry, and that every write path
-//! (which reads the precise clock anyway to compute a deadline) pushes forward too.
+//! hit, so a lookup does not read it when it can prove the entry live without it. The
+//! proof comes from a coarse clock: one atomic nanosecond count that never runs ahead
+//! of real time, pushed forward by every write (which reads the precise clock anyway,
+//! to compute a deadline) and by the sweeper thread at least every
+//! [`SWEEP_INTERVAL`](crate::sweeper::SWEEP_INTERVAL), and between sweep batches.
 //!
-//! The price is precision on the read side only: a lookup may still see an entry for
-//! up to about one tick (1 ms) after its deadline; longer only if the operating system
-//! starves the sweeper thread. Deadlines themselves are computed from the precise clock,
-//! so an entry never expires early. A map built with a [`MockClock`] reads only that
-//! clock, exactly, on every path.
+//! A lookup trusts that the coarse clock lags real time by less than [`TRUST_WINDOW`].
+//! So an entry whose deadline is more than that window past the coarse time is live,
+//! for one atomic load; an entry closer to its deadline is checked against the precise
+//! clock. Expiry is therefore exact, as long as the sweeper thread is not starved of
+//! CPU for longer than the window minus the sweep interval (150 ms). Lookups stop
+//! trusting the coarse clock whenever nobody advances it (no sweeper thread, or the
+//! sweeper parked because no map holds an expiring entry).
+//!
+//! Deadlines are always computed from the precise clock: an entry never expires early.
+//! A map built with a [`MockClock`] reads only that clock, exactly, on every path.
 //!
 //! This module must never let the coarse clock run ahead of real time.
 
@@ -21,13 +27,17 @@ use std::time::{Duration, Instant};
 /// Nanoseconds since the process-wide epoch (or since a [`MockClock`] was created).
 pub(crate) type Nanos = u64;
 
-/// How often the sweeper refreshes the coarse clock: the read-side precision of expiry.
-pub(crate) const COARSE_TICK: Duration = Duration::from_millis(1);
+/// How far the coarse clock may lag real time before lookups could be wrong: the
+/// sweeper advances it at least every 100 ms, so this leaves 150 ms for the OS to be
+/// late in scheduling it. Entries within this window of their deadline cost a precise
+/// clock read per lookup (25 ns); all others, one atomic load.
+pub(crate) const TRUST_WINDOW: Duration = Duration::from_millis(250);
+
+const TRUST_WINDOW_NANOS: Nanos = TRUST_WINDOW.as_nanos() as Nanos;
 
 static COARSE_NOW: AtomicU64 = AtomicU64::new(0);
 
-/// True while the sweeper thread is alive and ticking; without it lookups fall back
-/// to the precise clock rather than trust a clock nobody advances.
+/// True while the sweeper thread is advancing the coarse clock.
 static COARSE_TICKING: AtomicBool = AtomicBool::new(false);
 
 fn epoch() -> Instant {
@@ -38,23 +48,29 @@ fn epoch() -> Instant {
 /// Reads the precise clock and pushes the coarse clock forward to it.
 pub(crate) fn precise_now() -> Nanos {
     let now = duration_to_nanos(epoch().elapsed());
-    // A load first: most calls find the coarse clock already within a tick, and
-    // skipping the write keeps concurrent inserters off one shared cache line.
+    // A load first: most calls find the coarse clock recent enough, and skipping the
+    // write keeps concurrent inserters off one shared cache line.
     if COARSE_NOW.load(Ordering::Relaxed) < now {
         COARSE_NOW.fetch_max(now, Ordering::Relaxed);
     }
     now
 }
 
-fn coarse_now() -> Nanos {
-    if COARSE_TICKING.load(Ordering::Relaxed) {
-        COARSE_NOW.load(Ordering::Relaxed)
-    } else {
-        precise_now()
+/// Whether an entry with this (expiring) deadline is live now, on the process clock.
+#[inline]
+fn system_is_live(deadline: Nanos) -> bool {
+    if COARSE_TICKING.load(Ordering::Relaxed)
+        && deadline
+            > COARSE_NOW
+                .load(Ordering::Relaxed)
+                .saturating_add(TRUST_WINDOW_NANOS)
+    {
+        return true;
     }
+    deadline > precise_now()
 }
 
-/// Called by the sweeper thread each tick.
+/// Called by the sweeper thread to advance the coarse clock.
 pub(crate) fn tick() {
     precise_now();
 }
@@ -64,7 +80,7 @@ pub(crate) fn set_ticking(ticking: bool) {
     if ticking {
         precise_now();
     }
-    COARSE_TICKING.store(ticking, Ordering::Relaxed);
+    COARSE_TICKING.store(ticking, Ordering::SeqCst);
 }
 
 /// Converts a duration to nanoseconds, saturating at `u64::MAX` (584 years).
@@ -183,16 +199,17 @@ pub(crate) enum Clock {
 }
 
 impl Clock {
-    /// Time for a lookup's liveness check: cheap, may lag real time by about a tick.
+    /// Whether an entry with this deadline is live now: exact, and for entries far
+    /// from their deadline on the process clock, a single atomic load.
     #[inline]
-    pub(crate) fn lookup_now(&self) -> Nanos {
+    pub(crate) fn is_live(&self, deadline: Nanos) -> bool {
         match self {
-            Clock::System => coarse_now(),
-            Clock::Mock(clock) => clock.now(),
+            Clock::System => system_is_live(deadline),
+            Clock::Mock(clock) => deadline > clock.now(),
         }
     }
 
-    /// Time for computing a deadline or deciding what to remove: always precise.
+    /// The current time, for deadlines and removals: always precise.
     pub(crate) fn precise_now(&self) -> Nanos {
         match self {
             Clock::System => precise_now(),
@@ -213,9 +230,16 @@ mod tests {
 
     #[test]
     fn coarse_clock_never_runs_ahead_of_the_precise_clock() {
-        let coarse = coarse_now();
         let precise = precise_now();
-        assert!(coarse <= precise);
+        assert!(COARSE_NOW.load(Ordering::Relaxed) <= precise_now());
+        assert!(precise <= precise_now());
+    }
+
+    #[test]
+    fn a_deadline_in_the_past_is_never_live_whatever_the_coarse_clock_says() {
+        let past = precise_now();
+        assert!(!Clock::System.is_live(past));
+        assert!(Clock::System.is_live(precise_now() + 10 * TRUST_WINDOW_NANOS));
     }
 
     #[test]

@@ -35,8 +35,10 @@
 //! # Things to know
 //!
 //! - Values are cloned when fetched: wrap large values in [`std::sync::Arc`].
-//! - Lookups read a coarse clock (advanced every millisecond), so an entry can be
-//!   returned up to about 1 ms past its deadline; it is never dropped early.
+//! - Expiry is exact: an entry is never returned after its deadline, nor dropped before.
+//!   Lookups of entries far from their deadline check it with one atomic load of a
+//!   coarse clock kept by the sweeper; entries within 250 ms of it read the precise
+//!   clock (see [`TtlMap`]'s "Clock precision").
 //! - The hasher is [foldhash](https://docs.rs/foldhash), randomly seeded per map:
 //!   keys chosen by an attacker cannot be made to collide (HashDoS).
 

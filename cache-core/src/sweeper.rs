@@ -3,22 +3,24 @@
 //!
 //! - Started lazily, by the first map that stores an expiring entry; maps register
 //!   once, weakly, so a dropped map is simply skipped and forgotten.
-//! - Every [`COARSE_TICK`] it advances the coarse clock; every [`SWEEP_INTERVAL`] it
-//!   sweeps each map, in batches of at most [`SWEEP_BATCH`](crate::map::SWEEP_BATCH)
-//!   entries per shard lock. Work is proportional to what expired, not to map size:
-//!   each shard's deadline index hands out only the records that are due.
+//! - Every [`SWEEP_INTERVAL`] it advances the coarse clock and sweeps each map, in
+//!   batches of at most [`SWEEP_BATCH`](crate::map::SWEEP_BATCH) entries per shard lock
+//!   (advancing the clock between rounds of batches, so a long sweep never lets it lag).
+//!   Work is proportional to what expired, not to map size: each shard's deadline
+//!   index hands out only the records that are due. Ten wake-ups a second.
 //! - When no registered map holds an expiring entry it parks, and costs nothing, until
-//!   an insert of an expiring entry unparks it.
+//!   an insert of an expiring entry unparks it. While parked, lookups do not trust the
+//!   coarse clock.
 //! - It never panics: a panic from user code it runs (`Drop` of a value, `Hash` of a
 //!   key) is caught and that map is swept again next time; other maps go on.
 //! - It never keeps the process alive: Rust does not wait for spawned threads at exit.
 
-use crate::clock::{self, COARSE_TICK};
+use crate::clock;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::thread::{self, Thread};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often every map is swept: entries nobody touches are gone this long (plus the
 /// time to sweep) after their deadline.
@@ -120,27 +122,22 @@ impl Drop for TickingGuard {
 }
 
 fn run(sweeper: &'static Sweeper) {
-    clock::set_ticking(true);
     let _ticking = TickingGuard;
-    let mut next_sweep = Instant::now() + SWEEP_INTERVAL;
     loop {
-        clock::tick();
-        if Instant::now() < next_sweep {
-            thread::sleep(COARSE_TICK);
+        clock::set_ticking(true);
+        if sweeper.sweep_all() {
+            thread::sleep(SWEEP_INTERVAL);
             continue;
         }
-        let pending = sweeper.sweep_all();
-        next_sweep = Instant::now() + SWEEP_INTERVAL;
-        if pending {
-            continue;
-        }
+        // Nothing left to expire anywhere: park until an insert needs us.
         sweeper.idle.store(true, Ordering::SeqCst);
         if sweeper.any_expiring() {
             sweeper.idle.store(false, Ordering::SeqCst);
+            thread::sleep(SWEEP_INTERVAL);
             continue;
         }
+        clock::set_ticking(false);
         thread::park_timeout(IDLE_RECHECK);
         sweeper.idle.store(false, Ordering::SeqCst);
-        next_sweep = Instant::now();
     }
 }
