@@ -6,6 +6,7 @@
 //! in the attribute is reported at once, and the function can still be expanded with
 //! the options that were valid.
 
+use proc_macro2::{TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Error, Expr, Ident, Lit, LitBool, Result, Token};
@@ -24,7 +25,7 @@ mod kw {
 }
 
 /// Every option name, in the order the documentation lists them.
-const OPTION_NAMES: [&str; 9] = [
+pub(crate) const OPTION_NAMES: [&str; 9] = [
     "secs",
     "millis",
     "ttl",
@@ -228,14 +229,14 @@ fn expression(input: ParseStream, name: &Ident) -> Result<Box<Expr>> {
         "key = id"
     };
     equals(input, name, example)?;
-    input.parse().map(Box::new)
+    value_expression(input).map(Box::new)
 }
 
 /// `= <integer literal greater than zero>`; `unit` names what it counts.
 fn positive_integer(input: ParseStream, name: &Ident, unit: &str) -> Result<u64> {
     let example = format!("{name} = 30");
     equals(input, name, &example)?;
-    let value: Expr = input.parse()?;
+    let value = value_expression(input)?;
     let literal = match &value {
         Expr::Lit(expr) => &expr.lit,
         _ => {
@@ -278,11 +279,31 @@ fn positive_integer(input: ParseStream, name: &Ident, unit: &str) -> Result<u64>
     Ok(number)
 }
 
+/// An option's value, parsed on its own.
+///
+/// syn reports tokens left inside a group (`secs = (>)`, `key = v[a b]`) by failing
+/// the whole `parse2` once parsing ends, whatever the parser did with the error, and
+/// even when the expression itself parsed. A bad value must stay that one option's
+/// error. So a fork finds where the value ends, `input` takes the value's tokens a
+/// tree at a time (which never looks inside a group), and they are parsed again as
+/// a token stream of their own, where tokens left in a group are an ordinary error.
+fn value_expression(input: ParseStream) -> Result<Expr> {
+    let fork = input.fork();
+    let parsed = fork.parse::<Expr>();
+    let end = fork.cursor();
+    let mut tokens = TokenStream::new();
+    while !input.is_empty() && input.cursor() != end {
+        tokens.extend([input.parse::<TokenTree>()?]);
+    }
+    parsed?;
+    syn::parse2(tokens)
+}
+
 /// `= true` or `= false`.
 fn boolean(input: ParseStream, name: &Ident) -> Result<bool> {
     let example = format!("{name} = true");
     equals(input, name, &example)?;
-    let value: Expr = input.parse()?;
+    let value = value_expression(input)?;
     match &value {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Bool(LitBool { value, .. }),
@@ -352,7 +373,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// After a bad option, skips what is left of it so the next option can be read.
 fn skip_to_next_option(input: ParseStream) {
     while !input.is_empty() && !input.peek(Token![,]) {
-        if input.parse::<proc_macro2::TokenTree>().is_err() {
+        if input.parse::<TokenTree>().is_err() {
             break;
         }
     }
@@ -362,7 +383,7 @@ fn skip_to_next_option(input: ParseStream) {
 mod tests {
     use super::*;
 
-    fn parse(tokens: proc_macro2::TokenStream) -> Args {
+    fn parse(tokens: TokenStream) -> Args {
         syn::parse2(tokens).expect("the parser collects errors instead of failing")
     }
 
@@ -413,6 +434,18 @@ mod tests {
             .to_string()
             .contains("expected a value after `secs =`"));
         assert!(args.was_rejected("key"));
+    }
+
+    #[test]
+    fn a_broken_group_stays_the_error_of_its_option() {
+        let args = parse(quote::quote!(
+            capacity = (>),
+            secs = 5,
+            key = v[a b]
+        ));
+        assert_eq!(args.errors.len(), 2, "{:?}", args.errors);
+        assert!(args.was_rejected("key"));
+        assert!(matches!(args.ttl.map(|t| t.value), Some(Ttl::Secs(5))));
     }
 
     #[test]
