@@ -15,6 +15,8 @@
 
 mod args;
 mod expand;
+#[cfg(test)]
+mod hostile_input;
 mod ops;
 mod signature;
 mod valid;
