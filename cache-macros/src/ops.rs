@@ -100,7 +100,8 @@ impl Op {
 ///     )
 /// }
 /// ```
-/// With `key = expr`, the function is generic over the key type `K`, and the lookup
+/// With `key = expr`, the function is generic over the key type `K` (named
+/// `__TtlCachedKey`, which no user type in the signature can shadow), and the lookup
 /// and removal take `&K`.
 ///
 /// For an `async fn` (see the module documentation):
@@ -130,7 +131,7 @@ pub(crate) fn ops_fn(expansion: &Expansion) -> TokenStream {
 
 struct Ops<'e, 'a> {
     expansion: &'e Expansion<'a>,
-    /// Only with `key = ...`: the key is the type parameter `K`.
+    /// Only with `key = ...`: the key is the type parameter `__TtlCachedKey`.
     keyed: bool,
 }
 
@@ -160,11 +161,11 @@ impl<'e, 'a> Ops<'e, 'a> {
         let mut generics = Vec::new();
         let mut bounds = Vec::new();
         let (borrowed, key) = if self.keyed {
-            generics.push(quote!(K));
+            generics.push(quote!(__TtlCachedKey));
             bounds.push(quote! {
-                K: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static
+                __TtlCachedKey: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static
             });
-            (quote!(&K), quote!(K))
+            (quote!(&__TtlCachedKey), quote!(__TtlCachedKey))
         } else {
             let borrowed = self.expansion.func.params.iter().map(|param| {
                 let ty = with_elided_lifetimes(param.borrowed.clone());
@@ -486,9 +487,9 @@ impl<'e, 'a> Ops<'e, 'a> {
         let init = Op::Init.index();
         let ops = match (self.keyed, expansion.func.is_async()) {
             (false, false) => quote!(#ops()),
-            (true, false) => quote!(#ops::<K>()),
+            (true, false) => quote!(#ops::<__TtlCachedKey>()),
             (keyed, true) => {
-                let key = keyed.then(|| quote!(K,));
+                let key = keyed.then(|| quote!(__TtlCachedKey,));
                 let body = expansion.pending_body();
                 quote!(#ops::<#key #body>(::core::option::Option::None))
             }
@@ -496,10 +497,10 @@ impl<'e, 'a> Ops<'e, 'a> {
         quote!(#map::<#key, #value>(#ops.#init))
     }
 
-    /// `(<u64 as __TtlCachedKeyPart<_>>::Owned, ...)`, or `K`.
+    /// `(<u64 as __TtlCachedKeyPart<_>>::Owned, ...)`, or `__TtlCachedKey`.
     fn checked_key_type(&self) -> TokenStream {
         if self.keyed {
-            return quote!(K);
+            return quote!(__TtlCachedKey);
         }
         let parts = self.expansion.func.params.iter().map(|param| {
             let borrowed = &param.borrowed;

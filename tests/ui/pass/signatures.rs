@@ -36,6 +36,15 @@ mod api {
         (a + b) * scale
     }
 
+    /// A user type named like a type parameter could be.
+    #[derive(Clone)]
+    pub struct K(pub u64);
+
+    #[ttl_cached(secs = 60, key = id)]
+    pub fn returns_a_type_named_k(id: u64) -> K {
+        K(id)
+    }
+
     #[ttl_cached(secs = 60)]
     pub fn r#match(id: u64) -> u64 {
         id
@@ -54,4 +63,5 @@ fn main() {
     api::pattern_with_key((1, 2), 3);
     api::r#match(1);
     api::match_clear();
+    let _: api::K = api::returns_a_type_named_k(2);
 }
