@@ -1,11 +1,12 @@
-//! Stress: four threads of mixed operations on short TTLs against one bounded map, with
-//! the real sweeper running, sync and async callers, invalidations and clears. Every
+//! Stress: four threads of mixed operations on short TTLs against one bounded map and
+//! two `#[ttl_cached]` functions (sync and async), with the real sweeper running, sync
+//! and async callers, invalidations and clears. Every
 //! value read must be the value of its key; `len()` never exceeds the capacity; a
 //! watchdog fails the test with a clear message if operations stop completing.
 //!
 //! Runs for `STRESS_SECS` seconds (default 10).
 
-use cache_core::TtlMap;
+use cache_core::{ttl_cached, TtlMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -20,6 +21,18 @@ const WATCHDOG: Duration = Duration::from_secs(10);
 /// The only value a key may ever have.
 fn value_of(key: u32) -> (u32, u64) {
     (key, u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// The same values through the attribute, sync and async, on their own short-lived caches.
+#[ttl_cached(millis = 5, capacity = 300)]
+fn memoized_value(key: u32) -> (u32, u64) {
+    value_of(key)
+}
+
+#[ttl_cached(millis = 5, capacity = 300)]
+async fn memoized_value_async(key: u32) -> (u32, u64) {
+    tokio::task::yield_now().await;
+    value_of(key)
 }
 
 fn run_for() -> Duration {
@@ -66,10 +79,15 @@ fn sync_worker(map: &TtlMap<u32, (u32, u64)>, seed: u64, stop: &AtomicBool, done
                     assert_eq!(old, value_of(key));
                 }
             }
-            95..=98 => assert!(map.len() <= CAPACITY),
+            95..=96 => assert!(map.len() <= CAPACITY),
+            97 => assert_eq!(memoized_value(key % 500), value_of(key % 500)),
+            98 => {
+                memoized_value_invalidate(key % 500);
+            }
             _ => {
                 if rng.next() % 50 == 0 {
                     map.clear();
+                    memoized_value_clear();
                 }
             }
         }
@@ -97,6 +115,11 @@ fn async_worker(map: &TtlMap<u32, (u32, u64)>, seed: u64, stop: &AtomicBool, don
                 assert_eq!(value, value_of(key));
             };
             tokio::join!(call(keys[0]), call(keys[1]), call(keys[2]), call(keys[3]));
+            let (a, b) = tokio::join!(memoized_value_async(keys[0]), memoized_value_async(keys[0]));
+            assert_eq!((a, b), (value_of(keys[0]), value_of(keys[0])));
+            if keys[1] % 7 == 0 {
+                memoized_value_async_invalidate(keys[1]);
+            }
             done.fetch_add(keys.len() as u64, Ordering::Relaxed);
         }
     });
@@ -150,4 +173,6 @@ fn four_threads_of_mixed_operations_keep_every_value_right() {
     assert!(map.len() <= CAPACITY);
     assert!(stats.expirations > 0, "the short TTL expired entries");
     assert!(stats.evictions > 0, "the capacity was reached");
+    assert!(memoized_value_cache().len() <= 300);
+    assert!(memoized_value_async_cache().stats().hits > 0);
 }
