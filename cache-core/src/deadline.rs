@@ -111,6 +111,19 @@ impl DeadlineIndex {
         self.heap.is_empty()
     }
 
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.heap.capacity()
+    }
+
+    /// Frees most of the heap's spare room once it is under a quarter full.
+    pub(crate) fn shrink_if_sparse(&mut self) {
+        let len = self.heap.len();
+        if self.heap.capacity() > 64 && self.heap.capacity() > 4 * len {
+            self.heap.shrink_to(2 * len);
+        }
+    }
+
     /// Whether any record can ever come due.
     pub(crate) fn has_expiring(&self) -> bool {
         self.expiring > 0

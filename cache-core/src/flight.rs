@@ -3,7 +3,7 @@
 //! When a lookup misses, its caller registers a [`Flight`] for the key in the key's
 //! shard (under the shard's write lock), then runs the user's `init` with no lock
 //! held. Callers that miss the same key meanwhile find the flight and wait on its
-//! [`Signal`] instead of running `init` again. The leader settles the signal with the
+//! [`Signal`] (the first of them creates it) instead of running `init` again. The leader settles the signal with the
 //! stored value, or abandons it (panic, error, nothing to store), and a waiter that
 //! sees an abandoned flight goes round again: one of them becomes the next leader.
 //!
@@ -24,7 +24,11 @@ pub(crate) struct Flight<K, V> {
     pub(crate) hash: u64,
     /// The key is parked here while `init` runs, then moves into the table.
     pub(crate) key: K,
-    pub(crate) signal: Arc<Signal<V>>,
+    /// Tells the leader's flight from others in the shard.
+    pub(crate) id: u64,
+    /// Created by the first waiter: most misses have none, and then cost no
+    /// allocation and no wake-up.
+    pub(crate) signal: Option<Arc<Signal<V>>>,
     /// The thread running a sync `init`, so that a re-entrant call for the same key
     /// from inside it is detected. `None` for async flights: tasks share threads.
     pub(crate) leader: Option<ThreadId>,

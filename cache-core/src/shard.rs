@@ -21,6 +21,15 @@ use std::sync::PoisonError;
 /// shards do not rebuild on every overwrite.
 const STALE_RECORDS_SLACK: usize = 64;
 
+/// A sweep gives memory back (shrinks the table and the index) only when at most this
+/// many entries are left to rehash, so that shrinking under the lock stays as short as
+/// a sweep batch. A shard emptied by expiry always qualifies.
+const SHRINK_MAX_LIVE: usize = 256;
+
+/// Tables at or below this many buckets are never shrunk: too small to matter, and
+/// shrinking them would only make the next inserts allocate again.
+const SHRINK_MIN_CAPACITY: usize = 64;
+
 /// A stored key and value with its deadline.
 pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
@@ -59,6 +68,8 @@ pub(crate) struct ShardState<K, V> {
     pub(crate) table: HashTable<Entry<K, V>>,
     pub(crate) index: DeadlineIndex,
     pub(crate) flights: Vec<Flight<K, V>>,
+    /// The id of the next flight registered here.
+    pub(crate) next_flight: u64,
 }
 
 /// How a map wants its shards to keep their index.
@@ -84,6 +95,7 @@ impl<K, V> ShardState<K, V> {
             table: HashTable::new(),
             index: DeadlineIndex::default(),
             flights: Vec::new(),
+            next_flight: 0,
         }
     }
 }
@@ -160,7 +172,7 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         let limit = removed.len() + budget;
         while removed.len() < limit {
             let Some(due) = self.index.pop_due(now) else {
-                return false;
+                break;
             };
             let has_hash = |entry: &Entry<K, V>| hasher.hash_one(&entry.key) == due.hash;
             while let Ok(expired) = self
@@ -173,7 +185,29 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
                 self.repush_moved(due, policy, hasher);
             }
         }
-        self.index.peek().is_some_and(|due| due.at <= now)
+        let more = self.index.peek().is_some_and(|due| due.at <= now);
+        if !more {
+            self.shrink_if_sparse(hasher);
+        }
+        more
+    }
+
+    /// Gives memory back after expiry emptied most of the shard: hash tables and heaps
+    /// never shrink by themselves, so without this a map that once held a million
+    /// entries would keep their memory after they all expired.
+    fn shrink_if_sparse(&mut self, hasher: &impl BuildHasher) {
+        let live = self.table.len();
+        if live <= SHRINK_MAX_LIVE
+            && self.table.capacity() > SHRINK_MIN_CAPACITY
+            && self.table.capacity() > 4 * live
+        {
+            self.table
+                .shrink_to(live, |entry| hasher.hash_one(&entry.key));
+        }
+        self.index.shrink_if_sparse();
+        if self.flights.is_empty() && self.flights.capacity() > SHRINK_MIN_CAPACITY {
+            self.flights = Vec::new();
+        }
     }
 
     /// Removes the entry the index says is oldest, provided its deadline is at most

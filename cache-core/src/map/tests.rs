@@ -100,3 +100,30 @@ fn sliding_expiry_reindexes_entries_whose_deadline_moved() {
     assert_eq!(map.sweep(), 1);
     assert_eq!(index_records(&map), 0);
 }
+
+#[test]
+fn a_sweep_that_empties_the_map_gives_its_memory_back() {
+    let (map, clock) = mock_map(Some(Duration::from_secs(1)), None);
+    for key in 0..100_000 {
+        map.insert(key, key);
+    }
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(map.sweep(), 100_000);
+    let (buckets, records): (usize, usize) = map
+        .inner
+        .shards
+        .iter()
+        .map(|shard| {
+            let state = shard.read();
+            (state.table.capacity(), state.index.capacity())
+        })
+        .fold((0, 0), |(b, r), (sb, sr)| (b + sb, r + sr));
+    assert!(
+        buckets < 100 * map.inner.shards.len(),
+        "{buckets} buckets kept"
+    );
+    assert!(
+        records < 100 * map.inner.shards.len(),
+        "{records} index slots kept"
+    );
+}
