@@ -64,6 +64,9 @@ pub(crate) struct Due {
     pub(crate) hash: u64,
 }
 
+/// An emptied heap allocation, freed when dropped.
+pub(crate) struct SpareIndex(#[allow(dead_code)] BinaryHeap<Reverse<Due>>);
+
 /// A min-heap of [`Due`] records.
 #[derive(Debug, Default)]
 pub(crate) struct DeadlineIndex {
@@ -116,12 +119,16 @@ impl DeadlineIndex {
         self.heap.capacity()
     }
 
-    /// Frees most of the heap's spare room once it is under a quarter full.
-    pub(crate) fn shrink_if_sparse(&mut self) {
+    /// Once the heap is under a quarter full, moves its records to a smaller one and
+    /// returns the old allocation, for the caller to free outside its lock.
+    pub(crate) fn shrink_if_sparse(&mut self) -> Option<SpareIndex> {
         let len = self.heap.len();
-        if self.heap.capacity() > 64 && self.heap.capacity() > 4 * len {
-            self.heap.shrink_to(2 * len);
+        if self.heap.capacity() <= 64 || self.heap.capacity() <= 4 * len {
+            return None;
         }
+        let mut smaller = BinaryHeap::with_capacity(2 * len);
+        smaller.extend(self.heap.drain());
+        Some(SpareIndex(std::mem::replace(&mut self.heap, smaller)))
     }
 
     /// Whether any record can ever come due.

@@ -7,7 +7,7 @@
 //! released: a slow or panicking `Drop` never runs under a shard lock.
 
 use crate::clock::Nanos;
-use crate::deadline::{expires, is_live, DeadlineIndex, Due};
+use crate::deadline::{expires, is_live, DeadlineIndex, Due, SpareIndex};
 use crate::flight::Flight;
 use crate::shim::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::stats::Counters;
@@ -60,6 +60,30 @@ impl<K, V> Entry<K, V> {
     /// Moves the deadline later (sliding expiry); never earlier.
     pub(crate) fn extend_deadline(&self, deadline: Nanos) {
         self.deadline.fetch_max(deadline, Ordering::Relaxed);
+    }
+}
+
+/// What a sweep takes out of a shard, to be dropped after the shard's lock is released.
+pub(crate) struct Swept<K, V> {
+    pub(crate) expired: Vec<Entry<K, V>>,
+    spare_table: Option<HashTable<Entry<K, V>>>,
+    spare_index: Option<SpareIndex>,
+}
+
+impl<K, V> Swept<K, V> {
+    pub(crate) fn with_capacity(batch: usize) -> Self {
+        Swept {
+            expired: Vec::with_capacity(batch),
+            spare_table: None,
+            spare_index: None,
+        }
+    }
+
+    /// Drops what was taken: values, then spare allocations.
+    pub(crate) fn release(&mut self) {
+        self.expired.clear();
+        self.spare_table = None;
+        self.spare_index = None;
     }
 }
 
@@ -159,18 +183,18 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         removed
     }
 
-    /// Moves up to `budget` expired entries into `removed`; returns true if more
-    /// records are due at `now` (the caller releases the lock and comes back).
+    /// Moves up to `budget` expired entries into `swept`; returns true if more records
+    /// are due at `now` (the caller releases the lock and comes back).
     pub(crate) fn take_expired(
         &mut self,
         now: Nanos,
         budget: usize,
         policy: IndexPolicy,
         hasher: &impl BuildHasher,
-        removed: &mut Vec<Entry<K, V>>,
+        swept: &mut Swept<K, V>,
     ) -> bool {
-        let limit = removed.len() + budget;
-        while removed.len() < limit {
+        let limit = swept.expired.len() + budget;
+        while swept.expired.len() < limit {
             let Some(due) = self.index.pop_due(now) else {
                 break;
             };
@@ -179,7 +203,7 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
                 .table
                 .find_entry(due.hash, |entry| !entry.is_live(now) && has_hash(entry))
             {
-                removed.push(expired.remove().0);
+                swept.expired.push(expired.remove().0);
             }
             if policy.sliding {
                 self.repush_moved(due, policy, hasher);
@@ -187,24 +211,30 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         }
         let more = self.index.peek().is_some_and(|due| due.at <= now);
         if !more {
-            self.shrink_if_sparse(hasher);
+            self.shrink_if_sparse(hasher, swept);
         }
         more
     }
 
     /// Gives memory back after expiry emptied most of the shard: hash tables and heaps
     /// never shrink by themselves, so without this a map that once held a million
-    /// entries would keep their memory after they all expired.
-    fn shrink_if_sparse(&mut self, hasher: &impl BuildHasher) {
+    /// entries would keep their memory after they all expired. The live entries move
+    /// to smaller allocations here; the big ones go to `swept`, to be freed after the
+    /// lock is released (returning megabytes to the OS can take a while).
+    fn shrink_if_sparse(&mut self, hasher: &impl BuildHasher, swept: &mut Swept<K, V>) {
         let live = self.table.len();
         if live <= SHRINK_MAX_LIVE
             && self.table.capacity() > SHRINK_MIN_CAPACITY
             && self.table.capacity() > 4 * live
         {
-            self.table
-                .shrink_to(live, |entry| hasher.hash_one(&entry.key));
+            let rehash = |entry: &Entry<K, V>| hasher.hash_one(&entry.key);
+            let mut smaller = HashTable::with_capacity(live);
+            for entry in self.table.drain() {
+                smaller.insert_unique(rehash(&entry), entry, rehash);
+            }
+            swept.spare_table = Some(std::mem::replace(&mut self.table, smaller));
         }
-        self.index.shrink_if_sparse();
+        swept.spare_index = self.index.shrink_if_sparse();
         if self.flights.is_empty() && self.flights.capacity() > SHRINK_MIN_CAPACITY {
             self.flights = Vec::new();
         }

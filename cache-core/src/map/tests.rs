@@ -69,15 +69,15 @@ fn a_sweep_takes_at_most_one_batch_per_lock() {
     }
     clock.advance(Duration::from_secs(1));
     let shard = &map.inner.shards[0];
-    let mut removed = Vec::new();
+    let mut swept = Swept::with_capacity(SWEEP_BATCH);
     let more = shard.write().take_expired(
         clock.elapsed().as_nanos() as u64,
         SWEEP_BATCH,
         map.inner.policy,
         &map.inner.hasher,
-        &mut removed,
+        &mut swept,
     );
-    assert!(removed.len() <= SWEEP_BATCH);
+    assert!(swept.expired.len() <= SWEEP_BATCH);
     assert!(more, "a shard with more than a batch due reports more work");
 }
 
