@@ -13,7 +13,7 @@
 //!
 //! - [`store::Store`]: a `u64 → u64` map built fresh for a scenario (memory, growth,
 //!   sweep stall, the criterion benches).
-//! - [`memo::Memoized`]: memoized functions as users write them with each library's
+//! - `Memoized` (in the `compare` binary, `memo.rs`): memoized functions as users write them with each library's
 //!   attribute or idiom (hits, `&str` hits, misses, reclaim).
 //!
 //! Peers are dependencies of this package only, never of `cache-core`.
@@ -27,7 +27,6 @@ pub mod histogram;
 pub mod keys;
 pub mod machine;
 pub mod measure;
-pub mod memo;
 pub mod report;
 pub mod store;
 

@@ -5,10 +5,10 @@
 //! 2-thread figure is what one call costs a thread while the other thread runs the
 //! same loop on the same function.
 
+use crate::memo::{for_each_memoized, Memoized, MemoizedVisitor};
 use crate::plan::Plan;
 use cache_bench::keys::{hot_key, HOT_KEYS};
 use cache_bench::measure::{per_thread_elapsed, Rounds};
-use cache_bench::memo::{for_each_memoized, Memoized, MemoizedVisitor};
 use cache_bench::report::{Column, Ratios, Results, Unit};
 use std::hint::black_box;
 

@@ -11,6 +11,7 @@
 
 mod growth;
 mod hit;
+mod memo;
 mod memory;
 mod miss;
 mod plan;

@@ -3,10 +3,10 @@
 //! Each round starts from an empty cache and calls the function with fresh keys, so
 //! the figure includes the cache's growth (table resizes), as a real miss does.
 
+use crate::memo::{for_each_memoized, Memoized, MemoizedVisitor};
 use crate::plan::Plan;
 use cache_bench::alloc_count::thread_allocations;
 use cache_bench::measure::{ns_per_op, Rounds};
-use cache_bench::memo::{for_each_memoized, Memoized, MemoizedVisitor};
 use cache_bench::report::{Column, Ratios, Results, Unit};
 use std::hint::black_box;
 

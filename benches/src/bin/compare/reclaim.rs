@@ -3,9 +3,9 @@
 //! 200,000 calls of a function memoized for 1 s, then no calls at all for the TTL
 //! plus 3 s; the heap bytes still held then, against those held right after the calls.
 
+use crate::memo::{for_each_memoized, Memoized, MemoizedVisitor, BRIEF_TTL};
 use crate::plan::Plan;
 use cache_bench::alloc_count::live_bytes;
-use cache_bench::memo::{for_each_memoized, Memoized, MemoizedVisitor, BRIEF_TTL};
 use cache_bench::report::{Column, Measured, Ratios, Results, Unit};
 use std::hint::black_box;
 use std::thread;

@@ -1,10 +1,10 @@
 //! Memoized-call hit with a `&str` argument: time and heap allocations per call.
 
+use crate::memo::{for_each_memoized, Memoized, MemoizedVisitor};
 use crate::plan::Plan;
 use cache_bench::alloc_count::thread_allocations;
 use cache_bench::keys::{hot_key, string_keys, HOT_KEYS};
 use cache_bench::measure::{ns_per_op, Rounds};
-use cache_bench::memo::{for_each_memoized, Memoized, MemoizedVisitor};
 use cache_bench::report::{Column, Ratios, Results, Unit};
 use std::hint::black_box;
 

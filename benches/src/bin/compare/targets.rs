@@ -1,7 +1,7 @@
 //! The targets of issues 2 and 5, checked against this run's figures.
 
+use crate::memo::{ConcurrentCachedFns, Memoized, MokaFns};
 use crate::{hit, memory, miss, reclaim, stall, str_hit};
-use cache_bench::memo::{ConcurrentCachedFns, Memoized, MokaFns};
 use cache_bench::report::Results;
 use cache_bench::Role;
 use std::fmt::Write as _;
