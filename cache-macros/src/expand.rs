@@ -196,7 +196,7 @@ impl<'a> Expansion<'a> {
     ///         Ok(value) => value,
     ///         Err(hash) => {
     ///             let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
-    ///             (__ttl_cached_ops.MISS)(hash, key, Box::new(move || fetch_user_uncached(id, region)))
+    ///             (__ttl_cached_ops.MISS)(hash, key, &mut /* once */ || fetch_user_uncached(id, region))
     ///         }
     ///     }
     /// }
@@ -312,10 +312,17 @@ impl<'a> Expansion<'a> {
                 ::core::result::Result::Ok(__ttl_cached_value) => __ttl_cached_value,
                 ::core::result::Result::Err(__ttl_cached_hash) => {
                     #key
+                    // The body, callable once through `&mut dyn FnMut`: no allocation.
+                    let mut __ttl_cached_body = ::core::option::Option::Some(move || #call);
                     (__ttl_cached_ops.#miss)(
                         __ttl_cached_hash,
                         __ttl_cached_key,
-                        ::std::boxed::Box::new(move || #call),
+                        &mut || match ::core::option::Option::take(&mut __ttl_cached_body) {
+                            ::core::option::Option::Some(__ttl_cached_call) => __ttl_cached_call(),
+                            ::core::option::Option::None => ::core::unreachable!(
+                                "#[ttl_cached]: the cache runs the body of a miss once"
+                            ),
+                        },
                     )
                 }
             }

@@ -49,7 +49,7 @@ use syn::LitStr;
 pub(crate) enum Op {
     /// `fn(&B..) -> Result<R, u64>`: a hit, or the hash for the miss.
     Lookup,
-    /// `fn(u64, K, Box<dyn FnOnce() -> R>) -> R`: compute, store, return. For an
+    /// `fn(u64, K, &mut dyn FnMut() -> R) -> R`: compute, store, return. For an
     /// `async fn`, `Option<impl Future<Output = R>>`: the miss given to the ops
     /// function, started.
     Miss,
@@ -77,7 +77,7 @@ impl Op {
 /// ```text
 /// fn __ttl_cached_fetch_user_ops() -> (
 ///     fn(&u64, &str) -> Result<User, u64>,
-///     fn(u64, (u64, String), Box<dyn FnOnce() -> User + '_>) -> User,
+///     fn(u64, (u64, String), &mut dyn FnMut() -> User) -> User,
 ///     fn((u64, String), &User),
 ///     fn(&u64, &str) -> bool,
 ///     fn(),
@@ -183,7 +183,7 @@ impl<'e, 'a> Ops<'e, 'a> {
         } else {
             (
                 TokenStream::new(),
-                quote!(fn(u64, #key, ::std::boxed::Box<dyn ::core::ops::FnOnce() -> #ret + '_>) -> #ret),
+                quote!(fn(u64, #key, &mut dyn ::core::ops::FnMut() -> #ret) -> #ret),
             )
         };
         let generics = if generics.is_empty() {
@@ -243,7 +243,7 @@ impl<'e, 'a> Ops<'e, 'a> {
         }
     }
 
-    /// `fn(u64, K, Box<dyn FnOnce() -> R>) -> R`, or for an `async fn` the started
+    /// `fn(u64, K, &mut dyn FnMut() -> R) -> R`, or for an `async fn` the started
     /// miss ([`Self::miss_async`]).
     fn miss(&self) -> TokenStream {
         if self.expansion.func.is_async() {
@@ -261,7 +261,7 @@ impl<'e, 'a> Ops<'e, 'a> {
                         __ttl_cached_map,
                         __ttl_cached_hash,
                         #key,
-                        __ttl_cached_compute,
+                        || __ttl_cached_compute(),
                         |__ttl_cached_result| #to_value,
                         |__ttl_cached_value| #from_value,
                     )
