@@ -493,6 +493,10 @@ where
     /// - If the task running `init` is cancelled (its future dropped) or panics, nothing
     ///   is stored and a waiting caller runs its own `init`; no waiter hangs.
     /// - The returned future is `Send` when `init`'s future is.
+    /// - Do not mix the two forms for one key on one thread: a sync
+    ///   [`get_or_insert_with`](Self::get_or_insert_with) that finds this key being
+    ///   computed by a task suspended on the same thread blocks that thread, and with it
+    ///   the task it waits for (a single-threaded runtime would hang).
     ///
     /// # Examples
     ///
