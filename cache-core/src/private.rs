@@ -4,7 +4,6 @@
 use crate::TtlMap;
 use std::hash::Hash;
 
-pub use std::sync::LazyLock;
 pub use std::time::Duration;
 
 /// Builds the map behind one `#[ttl_cached]` function.
