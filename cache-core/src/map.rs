@@ -3,8 +3,9 @@
 //! A map is a fixed array of [`Shard`]s chosen by key hash, so that threads working on
 //! different keys rarely touch the same lock or cache line. A lookup takes one shard's
 //! read lock, checks the deadline (usually one atomic load of the coarse clock, see
-//! `clock.rs`), clones the value and bumps that shard's hit
-//! counter: it writes nothing shared by the whole map. Writes take one shard's write
+//! `clock.rs`), clones the value and bumps its thread stripe's hit counter: it writes
+//! only lines of its own thread's stripe (see `shard_locks.rs`), so lookups on
+//! different cores scale, even on the same keys. Writes take one shard's write
 //! lock; only capacity-bounded maps keep a map-wide entry count, so that `len()` can
 //! never exceed the capacity by more than the inserts in flight.
 //!
@@ -14,9 +15,10 @@
 use crate::clock::{Clock, MockClock, Nanos};
 use crate::deadline::{deadline_after, expires, is_live};
 use crate::flight::{Flight, Signal};
-use crate::shard::{Entry, IndexPolicy, Shard, ShardState, Swept};
-use crate::shim::{self, RwLockWriteGuard, ThreadId};
-use crate::stats::{CacheStats, Counters};
+use crate::shard::{new_shards, Entry, IndexPolicy, Shard, ShardState, Shards, Swept};
+use crate::shard_locks::WriteGuard;
+use crate::shim::{self, ThreadId};
+use crate::stats::{CacheStats, Counters, LookupCounters};
 use crate::sweeper::{self, Sweep};
 use std::borrow::Borrow;
 use std::fmt;
@@ -41,6 +43,11 @@ pub(crate) const SWEEP_BATCH: usize = 4;
 const SHARDS_PER_CORE: usize = 16;
 const MIN_SHARDS: usize = 8;
 const MAX_SHARDS: usize = 128;
+
+/// Lock stripes per available core, and their bounds (see [`default_stripe_count`]).
+const STRIPES_PER_CORE: usize = 4;
+const MIN_STRIPES: usize = 8;
+const MAX_STRIPES: usize = 32;
 
 /// Which hash bits pick the shard: above the bits hashbrown uses to pick a bucket
 /// (the low ones) and below those it keeps as a tag (the top seven).
@@ -214,9 +221,13 @@ where
     /// ```
     pub fn build(self) -> TtlMap<K, V> {
         let shard_count = default_shard_count();
+        let shards = new_shards(shard_count, default_stripe_count());
         TtlMap {
             inner: Arc::new(Inner {
-                shards: (0..shard_count).map(|_| Shard::new()).collect(),
+                lookups: (0..shards.stripes())
+                    .map(|_| LookupCounters::default())
+                    .collect(),
+                shards,
                 shard_mask: shard_count - 1,
                 hasher: foldhash::fast::RandomState::default(),
                 ttl: self.ttl,
@@ -240,10 +251,20 @@ fn default_shard_count() -> usize {
         .clamp(MIN_SHARDS, MAX_SHARDS)
 }
 
+/// Stripes of the shard locks (see `shard_locks`): enough that the threads a program
+/// runs at once rarely share one, since two that do write the same lines on each hit.
+/// Each costs a map one 128-byte line per 16 shards and each write one load.
+fn default_stripe_count() -> usize {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * STRIPES_PER_CORE).clamp(MIN_STRIPES, MAX_STRIPES)
+}
+
 /// The shared part of a map: what the sweeper holds weakly.
 pub(crate) struct Inner<K, V> {
-    shards: Box<[Shard<K, V>]>,
+    shards: Shards<K, V>,
     shard_mask: usize,
+    /// Hits and misses, per stripe of threads (a lookup's guard says which).
+    lookups: Box<[LookupCounters]>,
     /// Randomly seeded per map: keys an attacker picks cannot be made to collide.
     hasher: foldhash::fast::RandomState,
     ttl: Option<Duration>,
@@ -602,8 +623,7 @@ where
         self.inner.sweep();
         let stored: usize = self
             .inner
-            .shards
-            .iter()
+            .shards()
             .map(|shard| shard.read().table.len())
             .sum();
         // An insert stores first and evicts right after, so for an instant the tables
@@ -663,8 +683,11 @@ where
     /// ```
     pub fn stats(&self) -> CacheStats {
         let mut total = CacheStats::default();
-        for shard in self.inner.shards.iter() {
-            shard.counters.add_to(&mut total);
+        for shard in self.inner.shards() {
+            shard.counters().add_to(&mut total);
+        }
+        for lookups in self.inner.lookups.iter() {
+            lookups.add_to(&mut total);
         }
         total
     }
@@ -754,7 +777,7 @@ where
     {
         let now = self.inner.clock.precise_now();
         let mut entries = Vec::new();
-        for shard in self.inner.shards.iter() {
+        for shard in self.inner.shards() {
             let state = shard.read();
             entries.extend(
                 state
@@ -783,8 +806,15 @@ where
     }
 
     #[inline]
-    fn shard(&self, hash: u64) -> &Shard<K, V> {
-        &self.shards[(hash >> SHARD_HASH_SHIFT) as usize & self.shard_mask]
+    fn shard(&self, hash: u64) -> Shard<'_, K, V> {
+        Shard::new(
+            &self.shards,
+            (hash >> SHARD_HASH_SHIFT) as usize & self.shard_mask,
+        )
+    }
+
+    fn shards(&self) -> impl Iterator<Item = Shard<'_, K, V>> {
+        Shard::all(&self.shards)
     }
 
     /// The lookup behind `get`: one read lock, no allocation, no map-wide write.
@@ -804,14 +834,16 @@ where
                     entry.extend_deadline(deadline_after(now, self.ttl));
                 }
                 let value = entry.value.clone();
+                let stripe = state.stripe();
                 drop(state);
-                shard.counters.hit();
+                self.lookups[stripe].hit();
                 Some(value)
             }
             found => {
                 let expired = found.is_some();
+                let stripe = state.stripe();
                 drop(state);
-                shard.counters.miss();
+                self.lookups[stripe].miss();
                 if expired {
                     self.remove_expired(hash, is_key);
                 }
@@ -841,7 +873,7 @@ where
         };
         if removed.is_some() {
             self.forget(1);
-            shard.counters.expired(1);
+            shard.counters().expired(1);
         }
     }
 
@@ -854,7 +886,7 @@ where
             Some(removed.value)
         } else {
             // It had expired before anyone removed it: that is an expiration.
-            shard.counters.expired(1);
+            shard.counters().expired(1);
             None
         }
     }
@@ -870,7 +902,7 @@ where
     /// bookkeeping: counters, capacity, waking the sweeper.
     fn store(
         self: &Arc<Self>,
-        mut state: RwLockWriteGuard<'_, ShardState<K, V>>,
+        mut state: WriteGuard<'_, ShardState<K, V>>,
         hash: u64,
         key: K,
         value: V,
@@ -878,10 +910,10 @@ where
         now: Nanos,
     ) -> Option<V> {
         let shard = self.shard(hash);
-        shard.counters.inserted();
+        shard.counters().inserted();
         if self.capacity == Some(0) {
             drop(state);
-            shard.counters.evicted(1);
+            shard.counters().evicted(1);
             return None;
         }
         let deadline = deadline_after(now, ttl);
@@ -893,7 +925,7 @@ where
         match replaced {
             Some(old) if old.is_live(now) => Some(old.value),
             Some(_expired) => {
-                shard.counters.expired(1);
+                shard.counters().expired(1);
                 None
             }
             None => {
@@ -957,8 +989,7 @@ where
     /// dropping them shows otherwise, look again.
     fn take_oldest(&self) -> Option<(Entry<K, V>, &Counters)> {
         let mut tops: Vec<Option<Nanos>> = self
-            .shards
-            .iter()
+            .shards()
             .map(|shard| shard.read().oldest_deadline())
             .collect();
         loop {
@@ -974,12 +1005,12 @@ where
                 .filter_map(|(_, top)| *top)
                 .min()
                 .unwrap_or(Nanos::MAX);
-            let shard = &self.shards[chosen];
+            let shard = Shard::new(&self.shards, chosen);
             let taken = shard
                 .write()
                 .take_oldest_within(bound, self.policy, &self.hasher);
             match taken {
-                Ok(entry) => return Some((entry, &shard.counters)),
+                Ok(entry) => return Some((entry, shard.counters())),
                 Err(top) => tops[chosen] = top,
             }
         }
@@ -1140,7 +1171,7 @@ where
     fn sweep_at(&self, now: Nanos) -> usize {
         let mut total = 0;
         let mut swept = Swept::with_capacity(SWEEP_BATCH);
-        let mut pending: Vec<&Shard<K, V>> = self.shards.iter().collect();
+        let mut pending: Vec<Shard<'_, K, V>> = self.shards().collect();
         while !pending.is_empty() {
             // A long sweep must not let the coarse clock fall behind (see `clock.rs`).
             crate::clock::tick();
@@ -1153,7 +1184,7 @@ where
                     &mut swept,
                 );
                 let count = swept.expired.len();
-                shard.counters.expired(count as u64);
+                shard.counters().expired(count as u64);
                 self.forget(count);
                 total += count;
                 // Values and spare allocations are dropped here, with no lock held,
@@ -1166,7 +1197,7 @@ where
     }
 
     fn clear(&self) {
-        for shard in self.shards.iter() {
+        for shard in self.shards() {
             let taken = shard.write().take_all();
             self.forget(taken.len());
             drop(taken);
@@ -1174,9 +1205,7 @@ where
     }
 
     fn has_expiring(&self) -> bool {
-        self.shards
-            .iter()
-            .any(|shard| shard.read().index.has_expiring())
+        self.shards().any(|shard| shard.read().index.has_expiring())
     }
 }
 
@@ -1284,7 +1313,7 @@ impl<K, V> Drop for TtlMap<K, V> {
     /// Drops every value now, on this thread, even if the sweeper is looking at the
     /// map at this moment and briefly holds a reference to its shards.
     fn drop(&mut self) {
-        for shard in self.inner.shards.iter() {
+        for shard in Shard::all(&self.inner.shards) {
             let taken = shard.write().take_all();
             drop(taken);
         }

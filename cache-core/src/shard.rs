@@ -9,12 +9,11 @@
 use crate::clock::Nanos;
 use crate::deadline::{expires, is_live, DeadlineIndex, Due, SpareIndex};
 use crate::flight::Flight;
-use crate::shim::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use crate::shard_locks::{ReadGuard, ShardLocks, WriteGuard};
 use crate::stats::Counters;
 use hashbrown::hash_table::{Entry as Slot, HashTable};
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::PoisonError;
 
 /// Stale records tolerated in a shard's index, beyond one per entry, before the index
 /// is rebuilt from the table: small enough to bound memory, large enough that small
@@ -321,30 +320,55 @@ impl<K, V> ShardState<K, V> {
     }
 }
 
-/// A shard: its state behind a lock, and its counters beside it. Aligned to two cache
-/// lines so that neighbouring shards never share one.
-#[repr(align(128))]
-pub(crate) struct Shard<K, V> {
-    state: RwLock<ShardState<K, V>>,
-    pub(crate) counters: Counters,
+/// Every shard of a map: their states behind [`ShardLocks`], with each shard's write-side
+/// counters beside it.
+pub(crate) type Shards<K, V> = ShardLocks<ShardState<K, V>, Counters>;
+
+/// Builds `count` empty shards.
+pub(crate) fn new_shards<K, V>(count: usize, stripes: usize) -> Shards<K, V> {
+    ShardLocks::new(count, stripes, || (ShardState::new(), Counters::default()))
 }
 
-impl<K, V> Shard<K, V> {
-    pub(crate) fn new() -> Self {
-        Shard {
-            state: RwLock::new(ShardState::new()),
-            counters: Counters::default(),
-        }
-    }
+/// One shard, as the map's operations see it: a lock and its counters.
+pub(crate) struct Shard<'a, K, V> {
+    shards: &'a Shards<K, V>,
+    index: usize,
+}
 
-    /// Poisoning is ignored: every operation leaves the state consistent at each
-    /// point where user code (`Hash`, `Eq`, `Clone`) could panic.
+// Not derived: the derives would ask for `K: Copy, V: Copy`.
+impl<K, V> Clone for Shard<'_, K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K, V> Copy for Shard<'_, K, V> {}
+
+impl<'a, K, V> Shard<'a, K, V> {
     #[inline]
-    pub(crate) fn read(&self) -> RwLockReadGuard<'_, ShardState<K, V>> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn new(shards: &'a Shards<K, V>, index: usize) -> Self {
+        Shard { shards, index }
     }
 
-    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, ShardState<K, V>> {
-        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    /// Every shard of `shards`, in order.
+    pub(crate) fn all(shards: &'a Shards<K, V>) -> impl Iterator<Item = Self> + 'a {
+        (0..shards.len()).map(move |index| Shard { shards, index })
+    }
+
+    /// Poisoning cannot happen: every operation leaves the state consistent at each
+    /// point where user code (`Hash`, `Eq`, `Clone`) could panic, and the guards release
+    /// the shard when unwinding.
+    #[inline]
+    pub(crate) fn read(self) -> ReadGuard<'a, ShardState<K, V>> {
+        self.shards.read(self.index)
+    }
+
+    pub(crate) fn write(self) -> WriteGuard<'a, ShardState<K, V>> {
+        self.shards.write(self.index)
+    }
+
+    /// Counters of what writers did here (lookups count per stripe, in the map).
+    #[inline]
+    pub(crate) fn counters(self) -> &'a Counters {
+        self.shards.extra(self.index)
     }
 }

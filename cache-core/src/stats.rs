@@ -1,5 +1,6 @@
-//! Counters of what a map did, kept per shard so that no hit writes a counter shared
-//! by the whole map.
+//! Counters of what a map did. Writers count per shard, beside the shard they already
+//! write; lookups count per stripe of threads, so that a hit writes no line that another
+//! running thread writes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -63,24 +64,39 @@ impl CacheStats {
     }
 }
 
-/// One shard's counters.
+/// Lookup counters of one stripe of threads (see `shard_locks`), on lines of their own.
 #[derive(Default, Debug)]
-pub(crate) struct Counters {
+#[repr(align(128))]
+pub(crate) struct LookupCounters {
     hits: AtomicU64,
     misses: AtomicU64,
+}
+
+impl LookupCounters {
+    #[inline]
+    pub(crate) fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+    #[inline]
+    pub(crate) fn miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_to(&self, total: &mut CacheStats) {
+        total.hits += self.hits.load(Ordering::Relaxed);
+        total.misses += self.misses.load(Ordering::Relaxed);
+    }
+}
+
+/// One shard's counters of what writers did.
+#[derive(Default, Debug)]
+pub(crate) struct Counters {
     insertions: AtomicU64,
     evictions: AtomicU64,
     expirations: AtomicU64,
 }
 
 impl Counters {
-    #[inline]
-    pub(crate) fn hit(&self) {
-        self.hits.fetch_add(1, Ordering::Relaxed);
-    }
-    pub(crate) fn miss(&self) {
-        self.misses.fetch_add(1, Ordering::Relaxed);
-    }
     pub(crate) fn inserted(&self) {
         self.insertions.fetch_add(1, Ordering::Relaxed);
     }
@@ -96,8 +112,6 @@ impl Counters {
     }
 
     pub(crate) fn add_to(&self, total: &mut CacheStats) {
-        total.hits += self.hits.load(Ordering::Relaxed);
-        total.misses += self.misses.load(Ordering::Relaxed);
         total.insertions += self.insertions.load(Ordering::Relaxed);
         total.evictions += self.evictions.load(Ordering::Relaxed);
         total.expirations += self.expirations.load(Ordering::Relaxed);
