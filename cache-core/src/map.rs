@@ -15,8 +15,7 @@
 use crate::clock::{Clock, MockClock, Nanos};
 use crate::deadline::{deadline_after, expires, is_live};
 use crate::flight::{Flight, Signal};
-use crate::shard::{new_shards, Entry, IndexPolicy, Shard, ShardState, Shards, Swept};
-use crate::shard_locks::WriteGuard;
+use crate::shard::{new_shards, Entry, IndexPolicy, Shard, ShardWriteGuard, Shards, Swept};
 use crate::shim::{self, ThreadId};
 use crate::stats::{CacheStats, Counters, LookupCounters};
 use crate::sweeper::{self, Sweep};
@@ -902,7 +901,7 @@ where
     /// bookkeeping: counters, capacity, waking the sweeper.
     fn store(
         self: &Arc<Self>,
-        mut state: WriteGuard<'_, ShardState<K, V>>,
+        mut state: ShardWriteGuard<'_, K, V>,
         hash: u64,
         key: K,
         value: V,

@@ -324,6 +324,9 @@ impl<K, V> ShardState<K, V> {
 /// counters beside it.
 pub(crate) type Shards<K, V> = ShardLocks<ShardState<K, V>, Counters>;
 
+/// Exclusive access to one shard's state.
+pub(crate) type ShardWriteGuard<'a, K, V> = WriteGuard<'a, ShardState<K, V>, Counters>;
+
 /// Builds `count` empty shards.
 pub(crate) fn new_shards<K, V>(count: usize, stripes: usize) -> Shards<K, V> {
     ShardLocks::new(count, stripes, || (ShardState::new(), Counters::default()))
@@ -362,7 +365,7 @@ impl<'a, K, V> Shard<'a, K, V> {
         self.shards.read(self.index)
     }
 
-    pub(crate) fn write(self) -> WriteGuard<'a, ShardState<K, V>> {
+    pub(crate) fn write(self) -> ShardWriteGuard<'a, K, V> {
         self.shards.write(self.index)
     }
 

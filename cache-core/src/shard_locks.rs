@@ -15,16 +15,18 @@
 //! on lines of their own, so a map of 32 shards and 8 stripes spends 2 KiB on them.
 //!
 //! On one thread a read costs what std's costs (two atomic operations, on a line the
-//! thread owns); a write costs one load more per stripe. Writers queue on a mutex per
-//! shard, and readers that meet a writer wait on the same mutex after a short spin.
+//! thread owns); a write costs what std's costs (one compare-and-swap to take the shard,
+//! one swap to give it back) plus one load per stripe. Threads that must wait for a
+//! writer spin briefly, then sleep on the map's one parking spot; a writer wakes the
+//! sleepers only if some are there.
 //!
 //! This module must never hand out a `&mut T` while a reader is counted, nor a `&T`
-//! while the writer flag is up; it holds the crate's only `unsafe`, checked by Miri
-//! (`cargo +nightly miri test -p cache-core shard_locks`) and by the shuttle scenarios.
+//! while a writer holds the shard; it holds the crate's only `unsafe`, checked by Miri
+//! (`cargo +nightly miri test -p cache-core --lib`) and by a shuttle scenario.
 
 #![allow(unsafe_code)]
 
-use crate::shim::{self, AtomicBool, AtomicUsize, Mutex, MutexGuard};
+use crate::shim::{self, AtomicUsize, Condvar, Mutex};
 use std::cell::UnsafeCell;
 use std::hint;
 use std::ops::{Deref, DerefMut};
@@ -38,12 +40,18 @@ const LINE_BYTES: usize = 128;
 /// Reader counts on one line.
 const COUNTS_PER_LINE: usize = LINE_BYTES / std::mem::size_of::<usize>();
 
-/// Spins before a reader that met a writer sleeps on the writer's mutex: writers hold a
-/// shard for well under a microsecond, and sleeping costs more than that.
-const READER_SPINS: u32 = if cfg!(feature = "shuttle") { 1 } else { 64 };
+/// Spins before a thread that met a writer sleeps: writers hold a shard for well under
+/// a microsecond, and sleeping costs more than that.
+const WAITER_SPINS: u32 = if cfg!(feature = "shuttle") { 1 } else { 64 };
 
 /// Spins before a writer waiting for readers starts yielding its time slice.
 const WRITER_SPINS: u32 = if cfg!(feature = "shuttle") { 1 } else { 64 };
+
+/// A shard's state: a writer holds it.
+const WRITER: usize = 1;
+/// A shard's state: besides the writer, someone sleeps on the parking spot until the
+/// writer leaves. Only ever set together with `WRITER`.
+const PARKED: usize = 2;
 
 /// One line of reader counts of one stripe.
 #[repr(align(128))]
@@ -55,15 +63,18 @@ impl CountLine {
     }
 }
 
-/// One shard: its value, its writer flag and mutex, and data `E` kept beside it.
+/// One shard: its value, its state (`WRITER`, `PARKED`), and data `E` kept beside it.
 #[repr(align(128))]
 struct Slot<T, E> {
-    /// Up while a writer holds the shard or waits for its readers to leave.
-    writer_active: AtomicBool,
-    /// Held by the writer for as long as the flag is up; readers wait on it.
-    writers: Mutex<()>,
+    state: AtomicUsize,
     extra: E,
     value: UnsafeCell<T>,
+}
+
+/// Where threads that wait for a writer sleep: one per map, since waiting is rare.
+struct Parking {
+    lock: Mutex<()>,
+    wakeup: Condvar,
 }
 
 /// A fixed array of values, each behind its own reader–writer lock, with data `E`
@@ -75,6 +86,7 @@ pub(crate) struct ShardLocks<T, E> {
     reader_counts: Box<[CountLine]>,
     lines_per_row: usize,
     stripe_mask: usize,
+    parking: Parking,
 }
 
 // SAFETY: the value of a slot is only reached through the guards. Several threads may
@@ -93,8 +105,7 @@ impl<T, E> ShardLocks<T, E> {
                 .map(|_| {
                     let (value, extra) = new();
                     Slot {
-                        writer_active: AtomicBool::new(false),
-                        writers: Mutex::new(()),
+                        state: AtomicUsize::new(0),
                         extra,
                         value: UnsafeCell::new(value),
                     }
@@ -105,6 +116,10 @@ impl<T, E> ShardLocks<T, E> {
                 .collect(),
             lines_per_row,
             stripe_mask: stripes - 1,
+            parking: Parking {
+                lock: Mutex::new(()),
+                wakeup: Condvar::new(),
+            },
         }
     }
 
@@ -138,12 +153,11 @@ impl<T, E> ShardLocks<T, E> {
         let readers = self.reader_count(stripe, shard);
         loop {
             readers.fetch_add(1, SeqCst);
-            if !slot.writer_active.load(SeqCst) {
-                // SAFETY: this reader is counted, and was counted before it saw the
-                // writer flag down (both `SeqCst`): any writer that raises the flag
-                // from now on sees the count and waits until the guard is dropped, and
-                // no writer held the flag up when we looked. So no `&mut T` exists
-                // for as long as the guard lives.
+            if slot.state.load(SeqCst) & WRITER == 0 {
+                // SAFETY: this reader is counted, and was counted before it saw no
+                // writer (both `SeqCst`): a writer that takes the shard from now on
+                // sees the count and waits until the guard is dropped, and none held
+                // it when we looked. So no `&mut T` exists while the guard lives.
                 let value = unsafe { &*slot.value.get() };
                 return ReadGuard {
                     value,
@@ -153,16 +167,21 @@ impl<T, E> ShardLocks<T, E> {
             }
             // Step aside before waiting, or the writer would wait for us.
             readers.fetch_sub(1, SeqCst);
-            slot.wait_for_writer();
+            self.wait_while_written(slot);
         }
     }
 
     /// Exclusive access to shard `shard`. Waits for the readers in it to leave and
     /// keeps new ones out until the guard is dropped.
-    pub(crate) fn write(&self, shard: usize) -> WriteGuard<'_, T> {
+    pub(crate) fn write(&self, shard: usize) -> WriteGuard<'_, T, E> {
         let slot = &self.slots[shard];
-        let writers = slot.writers.lock().unwrap_or_else(PoisonError::into_inner);
-        slot.writer_active.store(true, SeqCst);
+        while slot
+            .state
+            .compare_exchange(0, WRITER, SeqCst, Relaxed)
+            .is_err()
+        {
+            self.wait_while_written(slot);
+        }
         for stripe in 0..=self.stripe_mask {
             let readers = self.reader_count(stripe, shard);
             let mut spins = 0;
@@ -178,31 +197,53 @@ impl<T, E> ShardLocks<T, E> {
                 }
             }
         }
-        // SAFETY: we hold the shard's writer mutex, so no other writer exists; the flag
-        // is up, and every stripe's reader count was seen at zero after raising it, so
-        // every reader has left and any new reader sees the flag and backs off without
-        // touching the value. The guard lowers the flag only when dropped.
+        // SAFETY: our compare-and-swap set `WRITER`, so no other writer exists until the
+        // guard clears it; every stripe's reader count was seen at zero after that, so
+        // every reader has left, and any new reader sees `WRITER` and backs off without
+        // touching the value.
         let value = unsafe { &mut *slot.value.get() };
         WriteGuard {
             value,
-            writer_active: &slot.writer_active,
-            _writers: writers,
+            slot,
+            parking: &self.parking,
         }
     }
-}
 
-impl<T, E> Slot<T, E> {
-    /// Returns once the writer that held this shard is likely gone.
+    /// Returns once no writer holds `slot` (or likely none: callers check again).
     #[cold]
-    fn wait_for_writer(&self) {
-        for _ in 0..READER_SPINS {
-            if !self.writer_active.load(Relaxed) {
+    fn wait_while_written(&self, slot: &Slot<T, E>) {
+        for _ in 0..WAITER_SPINS {
+            if slot.state.load(Relaxed) & WRITER == 0 {
                 return;
             }
             hint::spin_loop();
         }
-        // The writer holds the mutex while its flag is up: sleep until it lets go.
-        drop(self.writers.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut parked = self
+            .parking
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let state = slot.state.load(SeqCst);
+            if state & WRITER == 0 {
+                return;
+            }
+            // Announce the sleeper while holding the parking lock: the writer takes the
+            // same lock before waking anyone, so it cannot wake before we sleep.
+            if state & PARKED == 0
+                && slot
+                    .state
+                    .compare_exchange(state, state | PARKED, SeqCst, Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            parked = self
+                .parking
+                .wakeup
+                .wait(parked)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
     }
 }
 
@@ -242,14 +283,13 @@ impl<T> Drop for ReadGuard<'_, T> {
 }
 
 /// Exclusive access to one shard's value.
-pub(crate) struct WriteGuard<'a, T> {
+pub(crate) struct WriteGuard<'a, T, E> {
     value: &'a mut T,
-    writer_active: &'a AtomicBool,
-    /// Dropped after the flag is lowered (fields drop after `Drop::drop`).
-    _writers: MutexGuard<'a, ()>,
+    slot: &'a Slot<T, E>,
+    parking: &'a Parking,
 }
 
-impl<T> Deref for WriteGuard<'_, T> {
+impl<T, E> Deref for WriteGuard<'_, T, E> {
     type Target = T;
     #[inline]
     fn deref(&self) -> &T {
@@ -257,20 +297,31 @@ impl<T> Deref for WriteGuard<'_, T> {
     }
 }
 
-impl<T> DerefMut for WriteGuard<'_, T> {
+impl<T, E> DerefMut for WriteGuard<'_, T, E> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
         self.value
     }
 }
 
-impl<T> Drop for WriteGuard<'_, T> {
+impl<T, E> Drop for WriteGuard<'_, T, E> {
+    #[inline]
     fn drop(&mut self) {
-        // A reader that sees the flag down sees our writes. `SeqCst`, not `Release`:
-        // mixing orderings on the flag is where Dekker arguments go wrong (and where
-        // Miri's model of them did, rust-lang/miri#5104); one store per write is cheap.
-        self.writer_active.store(false, SeqCst);
+        // A reader that sees `WRITER` clear sees our writes. `SeqCst`, like every
+        // access of the protocol: mixing orderings on the state is where Dekker
+        // arguments go wrong (and where Miri's model of them did, rust-lang/miri#5104).
+        let state = self.slot.state.swap(0, SeqCst);
+        if state & PARKED != 0 {
+            wake_sleepers(self.parking);
+        }
     }
+}
+
+#[cold]
+fn wake_sleepers(parking: &Parking) {
+    // Taking the lock orders this after any sleeper's announcement and wait.
+    drop(parking.lock.lock().unwrap_or_else(PoisonError::into_inner));
+    parking.wakeup.notify_all();
 }
 
 /// Live threads get distinct small numbers, reused after a thread exits, so that the
@@ -440,6 +491,38 @@ mod tests {
             (threads * rounds) as u64,
             "every operation ran once"
         );
+    }
+
+    /// Long enough that the waiters are past their spins and asleep on the parking
+    /// spot; the test only needs them to wake, whenever that is.
+    #[test]
+    fn threads_asleep_behind_a_long_write_wake_when_it_ends() {
+        let locks = locks(2, 2);
+        let waiting = Barrier::new(3);
+        thread::scope(|scope| {
+            let mut guard = locks.write(0);
+            let reader = scope.spawn(|| {
+                waiting.wait();
+                locks.read(0).0
+            });
+            let writer = scope.spawn(|| {
+                waiting.wait();
+                locks.write(0).1 += 1;
+            });
+            waiting.wait();
+            // The other shard is not held.
+            assert_eq!(locks.read(1).0, 0);
+            thread::sleep(std::time::Duration::from_millis(if cfg!(miri) {
+                1
+            } else {
+                50
+            }));
+            guard.0 = 1;
+            drop(guard);
+            assert_eq!(reader.join().unwrap(), 1);
+            writer.join().unwrap();
+        });
+        assert_eq!(*locks.read(0), (1, 1));
     }
 
     #[test]
