@@ -40,6 +40,9 @@
 //!   Lookups of entries far from their deadline check it with one atomic load of a
 //!   coarse clock kept by the sweeper; entries within 250 ms of it read the precise
 //!   clock (see [`TtlMap`]'s "Clock precision").
+//! - Each map has a fixed footprint besides its entries, sized by the core count so that
+//!   threads do not contend: about 7 KiB on 2 cores (32 shards, 8 reader stripes), up to
+//!   about 52 KiB on 32 cores or more. Every `#[ttl_cached]` function has its own map.
 //! - The hasher is [foldhash](https://docs.rs/foldhash), randomly seeded per map:
 //!   keys chosen by an attacker cannot be made to collide (HashDoS).
 
