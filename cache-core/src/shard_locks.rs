@@ -158,9 +158,13 @@ impl<T, E> ShardLocks<T, E> {
         let slot = &self.slots[shard];
         let stripe = thread_number() & self.stripe_mask;
         let readers = self.reader_count(stripe, shard);
+        let mut writers_met = 0;
         loop {
             readers.fetch_add(1, SeqCst);
             if slot.state.load(SeqCst) & WRITER == 0 {
+                if writers_met > 0 {
+                    waits::lookup_waited(writers_met);
+                }
                 // SAFETY: this reader is counted, and was counted before it saw no
                 // writer (both `SeqCst`): a writer that takes the shard from now on
                 // sees the count and waits until the guard is dropped, and none held
@@ -174,6 +178,7 @@ impl<T, E> ShardLocks<T, E> {
             }
             // Step aside before waiting, or the writer would wait for us.
             readers.fetch_sub(1, SeqCst);
+            writers_met += 1;
             self.wait_while_written(slot);
         }
     }
@@ -233,6 +238,7 @@ impl<T, E> ShardLocks<T, E> {
             }
             shim::yield_now();
         }
+        waits::slept();
         let mut parked = self
             .parking
             .lock
@@ -337,6 +343,54 @@ fn wake_sleepers(parking: &Parking) {
     // Taking the lock orders this after any sleeper's announcement and wait.
     drop(parking.lock.lock().unwrap_or_else(PoisonError::into_inner));
     parking.wakeup.notify_all();
+}
+
+/// How lookups waited for writers, counted process-wide with the `lock-stats` feature
+/// (see [`crate::lock_stats`]); without it, nothing is counted and this compiles away.
+/// Only waits are counted, never the fast path.
+pub(crate) mod waits {
+    #[cfg(feature = "lock-stats")]
+    pub(crate) use counted::*;
+    #[cfg(not(feature = "lock-stats"))]
+    pub(crate) use uncounted::*;
+
+    #[cfg(not(feature = "lock-stats"))]
+    mod uncounted {
+        #[inline]
+        pub(crate) fn lookup_waited(_writers_met: u32) {}
+        #[inline]
+        pub(crate) fn slept() {}
+    }
+
+    #[cfg(feature = "lock-stats")]
+    mod counted {
+        use crate::LockStats;
+        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+        static LOOKUPS_THAT_WAITED: AtomicU64 = AtomicU64::new(0);
+        static LOOKUPS_THAT_MET_SEVERAL_WRITERS: AtomicU64 = AtomicU64::new(0);
+        static SLEEPS: AtomicU64 = AtomicU64::new(0);
+
+        pub(crate) fn lookup_waited(writers_met: u32) {
+            LOOKUPS_THAT_WAITED.fetch_add(1, Relaxed);
+            if writers_met > 1 {
+                LOOKUPS_THAT_MET_SEVERAL_WRITERS.fetch_add(1, Relaxed);
+            }
+        }
+
+        pub(crate) fn slept() {
+            SLEEPS.fetch_add(1, Relaxed);
+        }
+
+        pub(crate) fn snapshot() -> LockStats {
+            LockStats {
+                lookups_that_waited: LOOKUPS_THAT_WAITED.load(Relaxed),
+                lookups_that_waited_for_several_writers: LOOKUPS_THAT_MET_SEVERAL_WRITERS
+                    .load(Relaxed),
+                sleeps: SLEEPS.load(Relaxed),
+            }
+        }
+    }
 }
 
 /// Live threads get distinct small numbers, reused after a thread exits, so that the
@@ -538,6 +592,32 @@ mod tests {
             writer.join().unwrap();
         });
         assert_eq!(*locks.read(0), (1, 1));
+    }
+
+    /// The writer holds the shard until the counters show the reader asleep behind it,
+    /// so the wait is certain, however the threads are scheduled.
+    #[cfg(feature = "lock-stats")]
+    #[test]
+    fn a_lookup_that_waits_for_a_writer_is_counted() {
+        let locks = locks(1, 2);
+        let before = crate::lock_stats();
+        thread::scope(|scope| {
+            let guard = locks.write(0);
+            let reader = scope.spawn(|| locks.read(0).0);
+            let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while crate::lock_stats().sleeps == before.sleeps {
+                assert!(
+                    std::time::Instant::now() < give_up,
+                    "the reader never slept"
+                );
+                thread::yield_now();
+            }
+            drop(guard);
+            reader.join().unwrap();
+        });
+        let after = crate::lock_stats();
+        assert!(after.lookups_that_waited > before.lookups_that_waited);
+        assert!(after.sleeps > before.sleeps);
     }
 
     #[test]

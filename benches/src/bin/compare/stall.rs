@@ -17,6 +17,7 @@ use cache_bench::histogram::LatencyHistogram;
 use cache_bench::keys::{hot_key, HOT_KEYS};
 use cache_bench::report::{Column, Measured, Ratios, Results, Unit};
 use cache_bench::store::{for_each_store, Store, StoreVisitor};
+use cache_bench::Role;
 use std::hint::black_box;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -43,6 +44,9 @@ pub const P999: usize = 2;
 pub const MAX: usize = 4;
 /// Column of the count of stalled hits.
 pub const STALLED_HITS: usize = 5;
+/// Column of the hits that waited for a writer (the sweeper) more than once in a row:
+/// cache-core only, from `cache_core::lock_stats()`.
+pub const WAITED_FOR_SEVERAL_WRITERS: usize = 9;
 
 struct Scenario {
     cold: u64,
@@ -69,6 +73,7 @@ impl StoreVisitor for Scenario {
 
         sleep_until(first_deadline - BEFORE_EXPIRY);
         let held_at_start = live_bytes() - before;
+        let waits_before = cache_core::lock_stats();
         let mut last = Instant::now();
         let mut i = 0;
         while last < end {
@@ -81,6 +86,7 @@ impl StoreVisitor for Scenario {
             }
         }
         let held_at_end = live_bytes() - before;
+        let waits_after = cache_core::lock_stats();
         drop(store);
 
         let [p50, p99, p999, p9999] =
@@ -103,6 +109,15 @@ impl StoreVisitor for Scenario {
                 Some(stalled as f64),
                 Some(latencies.count() as f64),
                 held,
+                // Only cache-core's shard locks count their waits.
+                (S::ROLE == Role::Ours).then(|| {
+                    (waits_after.lookups_that_waited - waits_before.lookups_that_waited) as f64
+                }),
+                (S::ROLE == Role::Ours).then(|| {
+                    (waits_after.lookups_that_waited_for_several_writers
+                        - waits_before.lookups_that_waited_for_several_writers)
+                        as f64
+                }),
             ],
         });
     }
@@ -123,6 +138,8 @@ pub fn run(plan: &Plan) -> Results {
         Column::new("hits ≥ 20 µs", Unit::Count, Ratios::None),
         Column::new("hits timed", Unit::Count, Ratios::None),
         Column::new("memory still held at the end", Unit::Percent, Ratios::None),
+        Column::new("hits that waited for a writer", Unit::Count, Ratios::None),
+        Column::new("hits that waited for 2+ writers", Unit::Count, Ratios::None),
     ];
     let cold = plan.scaled(COLD_ENTRIES);
     let mut scenario = Scenario {
@@ -138,7 +155,9 @@ pub fn run(plan: &Plan) -> Results {
          entries (TTL {} s) expires to {} ms after the last; each latency includes one \
          `Instant::now()` (~25 ns), and the maximum includes the OS preempting this thread (the \
          limit, which has no sweeper, shows how much). The last column: heap held at the end of \
-         the window against its start (n/a: no TTL).",
+         the window against its start (n/a: no TTL). The last two: cache-core's own count \
+         (`lock-stats`) of hits that found their shard held by a writer (here: the sweeper's \
+         batch) and waited, and of those that met a writer again after the first left.",
         BEFORE_EXPIRY.as_millis(),
         TTL.as_secs(),
         AFTER_EXPIRY.as_millis()

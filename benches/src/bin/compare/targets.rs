@@ -162,6 +162,11 @@ pub fn to_markdown(run: &RunResults) -> String {
             ours(&run.stall, stall::STALLED_HITS),
             limit(&run.stall, stall::STALLED_HITS),
         ),
+        Target::no_more_than(
+            "sweep stall: hits that waited behind the sweeper for more than one batch",
+            ours(&run.stall, stall::WAITED_FOR_SEVERAL_WRITERS),
+            Some(0.0),
+        ),
     ]);
 
     let mut out = String::from("### Targets (issues 2 and 5)\n\n| target | goal | measured | met |\n| :-- | --: | --: | :-: |\n");
