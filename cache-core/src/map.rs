@@ -236,7 +236,7 @@ where
                     sliding: self.refresh_on_hit && self.ttl.is_some(),
                 },
                 clock: self.clock,
-                stored: AtomicUsize::new(0),
+                stored: OwnLine(AtomicUsize::new(0)),
                 registered: AtomicBool::new(false),
             }),
         }
@@ -258,6 +258,17 @@ fn default_stripe_count() -> usize {
     (cores * STRIPES_PER_CORE).clamp(MIN_STRIPES, MAX_STRIPES)
 }
 
+/// A value on cache lines of its own.
+#[repr(align(128))]
+struct OwnLine<T>(T);
+
+impl<T> std::ops::Deref for OwnLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// The shared part of a map: what the sweeper holds weakly.
 pub(crate) struct Inner<K, V> {
     shards: Shards<K, V>,
@@ -271,7 +282,8 @@ pub(crate) struct Inner<K, V> {
     policy: IndexPolicy,
     clock: Clock,
     /// Entries in the tables, live or expired; kept only for capacity-bounded maps.
-    stored: AtomicUsize,
+    /// Written by every insert, so kept off the lines lookups read.
+    stored: OwnLine<AtomicUsize>,
     /// Whether the sweeper knows this map.
     registered: AtomicBool,
 }
@@ -585,6 +597,10 @@ where
 
     /// Removes every entry (their values are dropped before this returns). A
     /// computation under way in `get_or_insert_with` still stores its value when it ends.
+    ///
+    /// Like `HashMap::clear`, it keeps the tables' allocation, so that refilling does not
+    /// grow them again; the next sweep (the sweeper's, [`sweep`](Self::sweep), or
+    /// [`len`](Self::len)) gives back the memory of tables left sparse.
     ///
     /// # Examples
     ///
@@ -1197,7 +1213,7 @@ where
 
     fn clear(&self) {
         for shard in self.shards() {
-            let taken = shard.write().take_all();
+            let taken = shard.write().take_all_keeping_capacity();
             self.forget(taken.len());
             drop(taken);
         }

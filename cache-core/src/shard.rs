@@ -318,6 +318,15 @@ impl<K, V> ShardState<K, V> {
         self.index.clear();
         std::mem::take(&mut self.table)
     }
+
+    /// [`take_all`](Self::take_all), leaving an empty table as large as the old one (as
+    /// `HashMap::clear` keeps its allocation): a cleared cache refills without growing
+    /// again, and the sweeper shrinks it if it stays sparse.
+    pub(crate) fn take_all_keeping_capacity(&mut self) -> HashTable<Entry<K, V>> {
+        self.index.clear();
+        let capacity = self.table.capacity();
+        std::mem::replace(&mut self.table, HashTable::with_capacity(capacity))
+    }
 }
 
 /// Every shard of a map: their states behind [`ShardLocks`], with each shard's write-side

@@ -30,7 +30,7 @@ use crate::shim::{self, AtomicUsize, Condvar, Mutex};
 use std::cell::UnsafeCell;
 use std::hint;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 use std::sync::PoisonError;
 
 /// Bytes kept apart between data written by different threads: two 64-byte lines,
@@ -93,6 +93,9 @@ pub(crate) struct ShardLocks<T, E> {
     reader_counts: Box<[CountLine]>,
     lines_per_row: usize,
     stripe_mask: usize,
+    /// Bit `s` is set once a thread of stripe `s` has read any shard, and never cleared:
+    /// writers check only those stripes' counts (one, on a map a single thread uses).
+    used_stripes: AtomicUsize,
     parking: Parking,
 }
 
@@ -106,6 +109,10 @@ impl<T, E> ShardLocks<T, E> {
     /// (rounded up to a power of two).
     pub(crate) fn new(shards: usize, stripes: usize, mut new: impl FnMut() -> (T, E)) -> Self {
         let stripes = stripes.max(1).next_power_of_two();
+        assert!(
+            stripes <= usize::BITS as usize,
+            "one bit per stripe in `used_stripes`"
+        );
         let lines_per_row = shards.div_ceil(COUNTS_PER_LINE);
         ShardLocks {
             slots: (0..shards)
@@ -123,6 +130,7 @@ impl<T, E> ShardLocks<T, E> {
                 .collect(),
             lines_per_row,
             stripe_mask: stripes - 1,
+            used_stripes: AtomicUsize::new(0),
             parking: Parking {
                 lock: Mutex::new(()),
                 wakeup: Condvar::new(),
@@ -157,6 +165,11 @@ impl<T, E> ShardLocks<T, E> {
     pub(crate) fn read(&self, shard: usize) -> ReadGuard<'_, T> {
         let slot = &self.slots[shard];
         let stripe = thread_number() & self.stripe_mask;
+        // `Acquire`: whoever set the bit (`SeqCst`) did so before our count below, so a
+        // writer that misses the bit cannot miss us (see `write`).
+        if self.used_stripes.load(Acquire) & (1 << stripe) == 0 {
+            self.use_stripe(stripe);
+        }
         let readers = self.reader_count(stripe, shard);
         let mut writers_met = 0;
         loop {
@@ -194,7 +207,12 @@ impl<T, E> ShardLocks<T, E> {
         {
             self.wait_while_written(slot);
         }
-        for stripe in 0..=self.stripe_mask {
+        // Stripes whose bit is clear here are safe to skip: a reader sets its stripe's
+        // bit (`SeqCst`) before it first counts itself and reads `state`, or finds it set
+        // and acquires it. So if this load missed the bit, that reader's read of `state`
+        // comes after our compare-and-swap in the `SeqCst` order, and sees `WRITER`.
+        let used = self.used_stripes.load(SeqCst);
+        for stripe in (0..=self.stripe_mask).filter(|stripe| used & (1 << stripe) != 0) {
             let readers = self.reader_count(stripe, shard);
             let mut spins = 0;
             // `SeqCst` pairs with the readers' increments; reading zero also acquires
@@ -210,8 +228,9 @@ impl<T, E> ShardLocks<T, E> {
             }
         }
         // SAFETY: our compare-and-swap set `WRITER`, so no other writer exists until the
-        // guard clears it; every stripe's reader count was seen at zero after that, so
-        // every reader has left, and any new reader sees `WRITER` and backs off without
+        // guard clears it; every used stripe's reader count was seen at zero after that
+        // (unused stripes have no reader that can miss `WRITER`, see above), so every
+        // reader has left, and any new reader sees `WRITER` and backs off without
         // touching the value.
         let value = unsafe { &mut *slot.value.get() };
         WriteGuard {
@@ -219,6 +238,12 @@ impl<T, E> ShardLocks<T, E> {
             slot,
             parking: &self.parking,
         }
+    }
+
+    /// Marks `stripe` used, once per stripe and map.
+    #[cold]
+    fn use_stripe(&self, stripe: usize) {
+        self.used_stripes.fetch_or(1 << stripe, SeqCst);
     }
 
     /// Returns once no writer holds `slot` (or likely none: callers check again).

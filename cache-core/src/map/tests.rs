@@ -1,6 +1,7 @@
 //! Internal invariants that the public API cannot observe directly.
 
 use super::*;
+use crate::shard::ShardState;
 use crate::MockClock;
 
 fn mock_map(ttl: Option<Duration>, capacity: Option<usize>) -> (TtlMap<u64, u64>, MockClock) {
@@ -15,11 +16,16 @@ fn mock_map(ttl: Option<Duration>, capacity: Option<usize>) -> (TtlMap<u64, u64>
     (builder.build(), clock)
 }
 
+fn sum_over_shards(map: &TtlMap<u64, u64>, of: impl Fn(&ShardState<u64, u64>) -> usize) -> usize {
+    map.inner.shards().map(|shard| of(&shard.read())).sum()
+}
+
 fn index_records(map: &TtlMap<u64, u64>) -> usize {
-    map.inner
-        .shards()
-        .map(|shard| shard.read().index.len())
-        .sum()
+    sum_over_shards(map, |state| state.index.len())
+}
+
+fn table_capacity(map: &TtlMap<u64, u64>) -> usize {
+    sum_over_shards(map, |state| state.table.capacity())
 }
 
 #[test]
@@ -131,4 +137,26 @@ fn a_sweep_that_empties_the_map_gives_its_memory_back() {
         records < 100 * map.inner.shards.len(),
         "{records} index slots kept"
     );
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "10,000 operations: too slow under Miri")]
+fn clear_keeps_the_tables_until_a_sweep_finds_them_sparse() {
+    let (map, _clock) = mock_map(Some(Duration::from_secs(1)), None);
+    for key in 0..10_000 {
+        map.insert(key, key);
+    }
+    let grown = table_capacity(&map);
+    map.clear();
+    assert_eq!(
+        table_capacity(&map),
+        grown,
+        "refilling must not grow the tables again"
+    );
+    assert_eq!(map.sweep(), 0);
+    assert!(
+        table_capacity(&map) < grown / 4,
+        "a sweep gives the memory of emptied tables back"
+    );
+    assert_eq!(map.len(), 0);
 }
