@@ -1190,14 +1190,17 @@ where
         while !pending.is_empty() {
             // A long sweep must not let the coarse clock fall behind (see `clock.rs`).
             crate::clock::tick();
+            let mut progressed = false;
             pending.retain(|shard| {
-                let more = shard.write().take_expired(
-                    now,
-                    SWEEP_BATCH,
-                    self.policy,
-                    &self.hasher,
-                    &mut swept,
-                );
+                // Lookups waiting for this shard (behind our last batch, or an insert) go
+                // first: we come back to it next round.
+                let Some(mut state) = shard.write_unless_readers_wait() else {
+                    return true;
+                };
+                progressed = true;
+                let more =
+                    state.take_expired(now, SWEEP_BATCH, self.policy, &self.hasher, &mut swept);
+                drop(state);
                 let count = swept.expired.len();
                 shard.counters().expired(count as u64);
                 self.forget(count);
@@ -1207,6 +1210,10 @@ where
                 swept.release();
                 more
             });
+            if !progressed {
+                // Every shard left has lookups waiting on some writer: let them run.
+                shim::yield_now();
+            }
         }
         total
     }

@@ -378,6 +378,12 @@ impl<'a, K, V> Shard<'a, K, V> {
         self.shards.write(self.index)
     }
 
+    /// The write lock, unless lookups are waiting for this shard (see
+    /// `ShardLocks::write_unless_readers_wait`): for the sweeper, which can come back.
+    pub(crate) fn write_unless_readers_wait(self) -> Option<ShardWriteGuard<'a, K, V>> {
+        self.shards.write_unless_readers_wait(self.index)
+    }
+
     /// Counters of what writers did here (lookups count per stripe, in the map).
     #[inline]
     pub(crate) fn counters(self) -> &'a Counters {

@@ -16,9 +16,9 @@
 //!
 //! On one thread a read costs what std's costs (two atomic operations, on a line the
 //! thread owns); a write costs what std's costs (one compare-and-swap to take the shard,
-//! one swap to give it back) plus one load per stripe. Threads that must wait for a
-//! writer spin briefly, then yield a few times, then sleep on the map's one parking
-//! spot; a writer wakes the sleepers only if some are there.
+//! one swap to give it back) plus one load per stripe that has ever read the map.
+//! Threads that must wait for a writer spin briefly, then yield a few times, then sleep
+//! on the map's one parking spot; a writer wakes the sleepers only if some are there.
 //!
 //! This module must never hand out a `&mut T` while a reader is counted, nor a `&T`
 //! while a writer holds the shard; it holds the crate's only `unsafe`, checked by Miri
@@ -74,6 +74,9 @@ impl CountLine {
 #[repr(align(128))]
 struct Slot<T, E> {
     state: AtomicUsize,
+    /// Lookups waiting for a writer to leave: the sweeper does not start a batch here
+    /// while there are some (see [`ShardLocks::write_unless_readers_wait`]).
+    waiting_readers: AtomicUsize,
     extra: E,
     value: UnsafeCell<T>,
 }
@@ -120,6 +123,7 @@ impl<T, E> ShardLocks<T, E> {
                     let (value, extra) = new();
                     Slot {
                         state: AtomicUsize::new(0),
+                        waiting_readers: AtomicUsize::new(0),
                         extra,
                         value: UnsafeCell::new(value),
                     }
@@ -176,6 +180,7 @@ impl<T, E> ShardLocks<T, E> {
             readers.fetch_add(1, SeqCst);
             if slot.state.load(SeqCst) & WRITER == 0 {
                 if writers_met > 0 {
+                    slot.waiting_readers.fetch_sub(1, Relaxed);
                     waits::lookup_waited(writers_met);
                 }
                 // SAFETY: this reader is counted, and was counted before it saw no
@@ -191,6 +196,9 @@ impl<T, E> ShardLocks<T, E> {
             }
             // Step aside before waiting, or the writer would wait for us.
             readers.fetch_sub(1, SeqCst);
+            if writers_met == 0 {
+                slot.waiting_readers.fetch_add(1, Relaxed);
+            }
             writers_met += 1;
             self.wait_while_written(slot);
         }
@@ -238,6 +246,19 @@ impl<T, E> ShardLocks<T, E> {
             slot,
             parking: &self.parking,
         }
+    }
+
+    /// [`write`](Self::write), unless lookups are waiting for a writer of this shard:
+    /// then `None`, and the caller (the sweeper, which can come back later) leaves them
+    /// the shard. So a lookup waits for at most the sweeper's batch in progress when it
+    /// arrives, never for a second one.
+    pub(crate) fn write_unless_readers_wait(&self, shard: usize) -> Option<WriteGuard<'_, T, E>> {
+        // A hint, not part of the exclusion: a lookup that starts waiting just after
+        // this load waits for this one batch.
+        if self.slots[shard].waiting_readers.load(Relaxed) > 0 {
+            return None;
+        }
+        Some(self.write(shard))
     }
 
     /// Marks `stripe` used, once per stripe and map.
@@ -643,6 +664,31 @@ mod tests {
         let after = crate::lock_stats();
         assert!(after.lookups_that_waited > before.lookups_that_waited);
         assert!(after.sleeps > before.sleeps);
+    }
+
+    #[test]
+    fn the_sweeper_leaves_a_shard_to_the_lookups_waiting_for_it() {
+        let locks = locks(2, 2);
+        thread::scope(|scope| {
+            let guard = locks.write(0);
+            let reader = scope.spawn(|| locks.read(0).0);
+            let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while locks.slots[0].waiting_readers.load(Relaxed) == 0 {
+                assert!(
+                    std::time::Instant::now() < give_up,
+                    "the reader never waited"
+                );
+                thread::yield_now();
+            }
+            assert!(locks.write_unless_readers_wait(0).is_none());
+            assert!(
+                locks.write_unless_readers_wait(1).is_some(),
+                "other shards are free"
+            );
+            drop(guard);
+            reader.join().unwrap();
+        });
+        assert!(locks.write_unless_readers_wait(0).is_some());
     }
 
     #[test]
