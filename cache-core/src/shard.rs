@@ -29,6 +29,11 @@ const SHRINK_MAX_LIVE: usize = 256;
 /// shrinking them would only make the next inserts allocate again.
 const SHRINK_MIN_CAPACITY: usize = 64;
 
+/// A shard left sparse by something other than expiry (`clear`, removals) gives its
+/// memory back only once it has stayed sparse this long: a cache cleared and refilled
+/// at once would otherwise shrink and grow again whenever a sweep fell in between.
+const SHRINK_AFTER_SPARSE: Nanos = 1_000_000_000;
+
 /// A stored key and value with its deadline.
 pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
@@ -93,6 +98,8 @@ pub(crate) struct ShardState<K, V> {
     pub(crate) flights: Vec<Flight<K, V>>,
     /// The id of the next flight registered here.
     pub(crate) next_flight: u64,
+    /// When a sweep that expired nothing first found this shard sparse.
+    sparse_since: Option<Nanos>,
 }
 
 /// How a map wants its shards to keep their index.
@@ -119,6 +126,7 @@ impl<K, V> ShardState<K, V> {
             index: DeadlineIndex::default(),
             flights: Vec::new(),
             next_flight: 0,
+            sparse_since: None,
         }
     }
 }
@@ -192,7 +200,8 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         hasher: &impl BuildHasher,
         swept: &mut Swept<K, V>,
     ) -> bool {
-        let limit = swept.expired.len() + budget;
+        let start = swept.expired.len();
+        let limit = start + budget;
         while swept.expired.len() < limit {
             let Some(due) = self.index.pop_due(now) else {
                 break;
@@ -210,7 +219,8 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         }
         let more = self.index.peek().is_some_and(|due| due.at <= now);
         if !more {
-            self.shrink_if_sparse(hasher, swept);
+            let expired_some = swept.expired.len() > start;
+            self.shrink_if_sparse(hasher, swept, now, expired_some);
         }
         more
     }
@@ -220,12 +230,30 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
     /// entries would keep their memory after they all expired. The live entries move
     /// to smaller allocations here; the big ones go to `swept`, to be freed after the
     /// lock is released (returning megabytes to the OS can take a while).
-    fn shrink_if_sparse(&mut self, hasher: &impl BuildHasher, swept: &mut Swept<K, V>) {
+    ///
+    /// A shard that this sweep expired entries from shrinks at once; one found sparse
+    /// otherwise (after `clear`, or removals) only after [`SHRINK_AFTER_SPARSE`].
+    fn shrink_if_sparse(
+        &mut self,
+        hasher: &impl BuildHasher,
+        swept: &mut Swept<K, V>,
+        now: Nanos,
+        expired_some: bool,
+    ) {
         let live = self.table.len();
-        if live <= SHRINK_MAX_LIVE
+        let sparse = live <= SHRINK_MAX_LIVE
             && self.table.capacity() > SHRINK_MIN_CAPACITY
-            && self.table.capacity() > 4 * live
-        {
+            && self.table.capacity() > 4 * live;
+        if !sparse {
+            self.sparse_since = None;
+        } else if !expired_some {
+            let since = *self.sparse_since.get_or_insert(now);
+            if now.saturating_sub(since) < SHRINK_AFTER_SPARSE {
+                return;
+            }
+        }
+        self.sparse_since = None;
+        if sparse {
             let rehash = |entry: &Entry<K, V>| hasher.hash_one(&entry.key);
             let mut smaller = HashTable::with_capacity(live);
             for entry in self.table.drain() {
