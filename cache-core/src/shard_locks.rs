@@ -183,13 +183,12 @@ impl<T, E> ShardLocks<T, E> {
                     slot.waiting_readers.fetch_sub(1, Relaxed);
                     waits::lookup_waited(writers_met);
                 }
-                // SAFETY: this reader is counted, and was counted before it saw no
-                // writer (both `SeqCst`): a writer that takes the shard from now on
-                // sees the count and waits until the guard is dropped, and none held
-                // it when we looked. So no `&mut T` exists while the guard lives.
-                let value = unsafe { &*slot.value.get() };
+                // This reader is counted, and was counted before it saw no writer
+                // (both `SeqCst`): a writer that takes the shard from now on sees the
+                // count and waits until the guard is dropped, and none held it when we
+                // looked. The guard's `Deref` relies on it.
                 return ReadGuard {
-                    value,
+                    value: &slot.value,
                     readers,
                     stripe,
                 };
@@ -235,14 +234,13 @@ impl<T, E> ShardLocks<T, E> {
                 }
             }
         }
-        // SAFETY: our compare-and-swap set `WRITER`, so no other writer exists until the
-        // guard clears it; every used stripe's reader count was seen at zero after that
+        // Our compare-and-swap set `WRITER`, so no other writer exists until the guard
+        // clears it; every used stripe's reader count was seen at zero after that
         // (unused stripes have no reader that can miss `WRITER`, see above), so every
         // reader has left, and any new reader sees `WRITER` and backs off without
-        // touching the value.
-        let value = unsafe { &mut *slot.value.get() };
+        // touching the value. The guard's `Deref` and `DerefMut` rely on it.
         WriteGuard {
-            value,
+            value: &slot.value,
             slot,
             parking: &self.parking,
         }
@@ -315,8 +313,12 @@ impl<T, E> ShardLocks<T, E> {
 }
 
 /// Shared access to one shard's value; the shard's writers wait until it is dropped.
+///
+/// It holds the cell, not a `&T`: a reference stored in the guard would be asserted
+/// valid until the guard's `drop` returns, after it has let a writer in (Miri's
+/// Stacked Borrows flags exactly that; std's guards hold pointers for the same reason).
 pub(crate) struct ReadGuard<'a, T> {
-    value: &'a T,
+    value: &'a UnsafeCell<T>,
     readers: &'a AtomicUsize,
     stripe: usize,
 }
@@ -335,7 +337,9 @@ impl<T> Deref for ReadGuard<'_, T> {
     type Target = T;
     #[inline]
     fn deref(&self) -> &T {
-        self.value
+        // SAFETY: the guard keeps this reader counted until it is dropped, so no writer
+        // holds the shard (see `ShardLocks::read`) while this borrow of the guard lives.
+        unsafe { &*self.value.get() }
     }
 }
 
@@ -349,9 +353,10 @@ impl<T> Drop for ReadGuard<'_, T> {
     }
 }
 
-/// Exclusive access to one shard's value.
+/// Exclusive access to one shard's value. Holds the cell, not a `&mut T`, for the
+/// reason given on [`ReadGuard`].
 pub(crate) struct WriteGuard<'a, T, E> {
-    value: &'a mut T,
+    value: &'a UnsafeCell<T>,
     slot: &'a Slot<T, E>,
     parking: &'a Parking,
 }
@@ -360,14 +365,18 @@ impl<T, E> Deref for WriteGuard<'_, T, E> {
     type Target = T;
     #[inline]
     fn deref(&self) -> &T {
-        self.value
+        // SAFETY: the guard holds `WRITER` and no reader is in (see `ShardLocks::write`)
+        // until it is dropped; `&self` rules out a `&mut T` from this guard meanwhile.
+        unsafe { &*self.value.get() }
     }
 }
 
 impl<T, E> DerefMut for WriteGuard<'_, T, E> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
-        self.value
+        // SAFETY: as in `deref`, nobody else reaches the value while the guard lives,
+        // and `&mut self` makes this the only borrow of it through the guard.
+        unsafe { &mut *self.value.get() }
     }
 }
 
