@@ -244,9 +244,7 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         let sparse = live <= SHRINK_MAX_LIVE
             && self.table.capacity() > SHRINK_MIN_CAPACITY
             && self.table.capacity() > 4 * live;
-        if !sparse {
-            self.sparse_since = None;
-        } else if !expired_some {
+        if sparse && !expired_some {
             let since = *self.sparse_since.get_or_insert(now);
             if now.saturating_sub(since) < SHRINK_AFTER_SPARSE {
                 return;
