@@ -649,6 +649,19 @@ mod tests {
         assert_eq!(*locks.read(0), (1, 1));
     }
 
+    /// Yields until `condition` holds; fails after a minute, so that a broken protocol
+    /// fails the test instead of hanging it.
+    fn wait_until(condition: impl Fn() -> bool, what: &str) {
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !condition() {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "never happened: {what}"
+            );
+            thread::yield_now();
+        }
+    }
+
     /// The writer holds the shard until the counters show the reader asleep behind it,
     /// so the wait is certain, however the threads are scheduled.
     #[cfg(feature = "lock-stats")]
@@ -659,14 +672,10 @@ mod tests {
         thread::scope(|scope| {
             let guard = locks.write(0);
             let reader = scope.spawn(|| locks.read(0).0);
-            let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            while crate::lock_stats().sleeps == before.sleeps {
-                assert!(
-                    std::time::Instant::now() < give_up,
-                    "the reader never slept"
-                );
-                thread::yield_now();
-            }
+            wait_until(
+                || crate::lock_stats().sleeps > before.sleeps,
+                "the reader slept",
+            );
             drop(guard);
             reader.join().unwrap();
         });
@@ -681,14 +690,10 @@ mod tests {
         thread::scope(|scope| {
             let guard = locks.write(0);
             let reader = scope.spawn(|| locks.read(0).0);
-            let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            while locks.slots[0].waiting_readers.load(Relaxed) == 0 {
-                assert!(
-                    std::time::Instant::now() < give_up,
-                    "the reader never waited"
-                );
-                thread::yield_now();
-            }
+            wait_until(
+                || locks.slots[0].waiting_readers.load(Relaxed) > 0,
+                "the reader waits",
+            );
             assert!(locks.write_unless_readers_wait(0).is_none());
             assert!(
                 locks.write_unless_readers_wait(1).is_some(),
