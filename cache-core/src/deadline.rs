@@ -5,22 +5,23 @@
 //! ordered oldest-first for capacity eviction and can never be reached by a clock
 //! (2^62 ns is 146 years of uptime).
 //!
-//! The index is a min-heap of [`Due`] records `(deadline, key hash)`. Why a heap and not
-//! a FIFO: with one TTL per map, deadlines arrive in order and a FIFO would do, but
-//! `insert_with_ttl` and sliding expiry make them arrive out of order. A binary heap
-//! stays correct for both and costs little where a FIFO would have been enough: a push
-//! of a deadline later than its parent's (the one-TTL case) stops after one comparison,
-//! so inserts pay O(1); only the sweeper pays O(log n) per removal, off the hot path.
+//! The index: a FIFO queue of 8-byte records for deadlines that arrive in order (with
+//! one TTL per map, all of them) and a min-heap of [`Due`] records for the others
+//! (`insert_with_ttl`, sliding expiry); see [`DeadlineIndex`]. With one TTL an insert
+//! appends to the queue and the sweeper takes from its front: O(1) both ways, and
+//! 8 bytes per entry (a heap of `(deadline, hash)` pairs took 16 and a cache miss per
+//! insert).
 //!
 //! Records are never updated in place. Overwriting a key pushes a new record and leaves
 //! the old one stale; a stale record is recognised when it comes due (no entry with
-//! that hash has that deadline) and dropped, so it can never remove a newer entry. To
-//! bound the memory of stale records under heavy overwriting, a shard rebuilds its
-//! heap from its table when stale records outnumber live ones.
+//! that hash has that deadline, or that deadline's tag) and dropped, so it can never
+//! remove a newer entry. To bound the memory of stale records under heavy overwriting,
+//! a shard drops its stale records when they outnumber live ones.
 
 use crate::clock::{duration_to_nanos, Nanos};
+use crate::key_hash::FREE_BITS;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashSet, VecDeque};
 use std::time::Duration;
 
 /// Deadlines at or above this never come due.
@@ -58,93 +59,278 @@ pub(crate) fn expires(deadline: Nanos) -> bool {
 
 /// One index record: the entry whose key hashes to `hash` had deadline `at` when the
 /// record was pushed. Ordered by `at` first, so the heap's top is the next one due.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Due {
     pub(crate) at: Nanos,
     pub(crate) hash: u64,
 }
 
-/// An emptied heap allocation, freed when dropped.
-pub(crate) struct SpareIndex(#[allow(dead_code)] BinaryHeap<Reverse<Due>>);
+/// A record in the queue, 8 bytes: the key hash, with a tag of the deadline in the bits
+/// every key hash leaves zero ([`FREE_BITS`]). The deadline itself is the entry's: the
+/// tag tells whether the entry found by the hash is still the one the record was
+/// pushed for (a key overwritten since has a new deadline, so almost surely a new tag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Queued(u64);
 
-/// A min-heap of [`Due`] records.
-#[derive(Debug, Default)]
+impl Queued {
+    fn new(due: Due) -> Self {
+        debug_assert_eq!(due.hash & FREE_BITS, 0, "hashes come from KeyHasher");
+        Queued(due.hash | tag_of(due.at))
+    }
+
+    /// The key hash of the entry this record is for.
+    pub(crate) fn hash(self) -> u64 {
+        self.0 & !FREE_BITS
+    }
+
+    /// Whether an entry with this `deadline` may be the one this record was pushed for.
+    /// Wrong, at odds of 1 in 512, for an entry overwritten since: see [`DeadlineIndex`].
+    #[inline]
+    pub(crate) fn is_for(self, deadline: Nanos) -> bool {
+        self.0 & FREE_BITS == tag_of(deadline)
+    }
+}
+
+/// Nine bits that depend on every bit of `at`, placed at [`FREE_BITS`].
+fn tag_of(at: Nanos) -> u64 {
+    let mixed = at.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 55) << FREE_BITS.trailing_zeros()
+}
+
+/// Emptied index allocations, freed when dropped.
+pub(crate) struct SpareIndex {
+    _queue: VecDeque<Queued>,
+    _heap: BinaryHeap<Reverse<Due>>,
+}
+
+/// The deadlines of one shard's entries, earliest first.
+///
+/// Two parts. Records pushed in deadline order, which is nearly all of them when a map
+/// has one TTL, go to a FIFO **queue** of 8-byte [`Queued`] records: a push appends,
+/// touching only the queue's end (a heap's push reads a parent far away, a cache miss
+/// on every insert), and a pop takes the front. The rest (`insert_with_ttl` with a
+/// shorter TTL, sliding expiry) go to a min-**heap** of 16-byte [`Due`] records.
+///
+/// A queued record does not store its deadline: when it reaches the front, the index
+/// asks the shard for the deadline of its entry (a `resolve` function: the deadline of
+/// the entry with the record's hash that the record [`is_for`](Queued::is_for), if
+/// any) and keeps it in `front_at`. Records with no such entry are stale (the entry was
+/// removed or overwritten) and dropped then. If an overwrite kept the tag (1 in 512),
+/// the stale record takes the new, later deadline: records queued behind it are then
+/// handed out up to that much later, never early, and lookups still expire entries
+/// exactly. Sliding expiry moves deadlines without pushing records, which the tag
+/// would take for staleness, so sliding maps use the heap alone.
+#[derive(Debug)]
 pub(crate) struct DeadlineIndex {
+    queue: VecDeque<Queued>,
+    /// The deadline of the queue's front record (meaningless while the queue is empty).
+    /// A lower bound of when its entry expires: the entry can only have moved later.
+    front_at: Nanos,
+    /// The deadline of the last record queued: an earlier one goes to the heap.
+    back_at: Nanos,
+    /// How many queued records can come due (`at < NEVER`). The queue is in deadline
+    /// order, so they are the first ones.
+    queue_expiring: usize,
     heap: BinaryHeap<Reverse<Due>>,
-    /// How many records can ever come due (`at < NEVER`): tells the sweeper whether
-    /// this shard needs it at all.
-    expiring: usize,
+    /// How many heap records can come due.
+    heap_expiring: usize,
+    /// False for sliding expiry: everything goes to the heap.
+    queue_allowed: bool,
 }
 
 impl DeadlineIndex {
+    /// An empty index; `sliding` for maps whose deadlines move on hits.
+    pub(crate) fn new(sliding: bool) -> Self {
+        DeadlineIndex {
+            queue: VecDeque::new(),
+            front_at: 0,
+            back_at: 0,
+            queue_expiring: 0,
+            heap: BinaryHeap::new(),
+            heap_expiring: 0,
+            queue_allowed: !sliding,
+        }
+    }
+
     pub(crate) fn push(&mut self, due: Due) {
-        if expires(due.at) {
-            self.expiring += 1;
+        let in_order = self.queue.is_empty() || due.at >= self.back_at;
+        if self.queue_allowed && in_order {
+            if self.queue.is_empty() {
+                self.front_at = due.at;
+            }
+            self.queue.push_back(Queued::new(due));
+            self.back_at = due.at;
+            if expires(due.at) {
+                self.queue_expiring += 1;
+            }
+        } else {
+            self.heap.push(Reverse(due));
+            if expires(due.at) {
+                self.heap_expiring += 1;
+            }
         }
-        self.heap.push(Reverse(due));
     }
 
-    /// The earliest record, if any.
+    /// The earliest record, if any (its deadline is a lower bound: see `front_at`).
     pub(crate) fn peek(&self) -> Option<Due> {
-        self.heap.peek().map(|Reverse(due)| *due)
+        let queued = self.queue.front().map(|front| Due {
+            at: self.front_at,
+            hash: front.hash(),
+        });
+        let heaped = self.heap.peek().map(|Reverse(due)| *due);
+        match (queued, heaped) {
+            (Some(queued), Some(heaped)) => Some(queued.min(heaped)),
+            (queued, heaped) => queued.or(heaped),
+        }
     }
 
-    /// Removes and returns the earliest record.
-    pub(crate) fn pop(&mut self) -> Option<Due> {
-        let Reverse(due) = self.heap.pop()?;
-        if expires(due.at) {
-            self.expiring -= 1;
+    /// Removes and returns the earliest record; `resolve` finds the deadline of the
+    /// next queued record's entry (see [`DeadlineIndex`]).
+    pub(crate) fn pop(&mut self, resolve: impl FnMut(Queued) -> Option<Nanos>) -> Option<Due> {
+        let earliest = self.peek()?;
+        let from_queue = self
+            .heap
+            .peek()
+            .is_none_or(|Reverse(heaped)| earliest < *heaped);
+        if from_queue {
+            self.pop_front();
+            self.resolve_front(resolve);
+        } else {
+            self.heap.pop();
+            if expires(earliest.at) {
+                self.heap_expiring -= 1;
+            }
         }
-        Some(due)
+        Some(earliest)
     }
 
     /// Removes and returns the earliest record if it is due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Nanos) -> Option<Due> {
+    pub(crate) fn pop_due(
+        &mut self,
+        now: Nanos,
+        resolve: impl FnMut(Queued) -> Option<Nanos>,
+    ) -> Option<Due> {
         match self.peek() {
-            Some(due) if due.at <= now => self.pop(),
+            Some(due) if due.at <= now => self.pop(resolve),
             _ => None,
         }
     }
 
+    fn pop_front(&mut self) {
+        if self.queue.pop_front().is_some() && self.queue_expiring > 0 {
+            self.queue_expiring -= 1;
+        }
+    }
+
+    /// Drops stale records off the queue's front until one resolves to a deadline.
+    fn resolve_front(&mut self, mut resolve: impl FnMut(Queued) -> Option<Nanos>) {
+        while let Some(&front) = self.queue.front() {
+            if let Some(at) = resolve(front) {
+                self.front_at = at;
+                return;
+            }
+            self.pop_front();
+        }
+    }
+
+    /// Keeps only the records that are current, one per entry: queued ones that
+    /// `resolve` finds an entry for, heaped ones `heaped_is_current` accepts. Of several
+    /// records for one entry and deadline (overwrites that kept the deadline, or its
+    /// tag), the last pushed stays. The queue stays in order: records are only taken out.
+    pub(crate) fn retain(
+        &mut self,
+        mut resolve: impl FnMut(Queued) -> Option<Nanos>,
+        mut heaped_is_current: impl FnMut(Due) -> bool,
+    ) {
+        let mut kept = HashSet::new();
+        // Newest first, so that the last record for an entry is the one kept.
+        let mut resolved: Vec<Option<Nanos>> = (self.queue.iter().rev())
+            .map(|record| {
+                let at = resolve(*record)?;
+                kept.insert(Due {
+                    at,
+                    hash: record.hash(),
+                })
+                .then_some(at)
+            })
+            .collect();
+        let mut queue_expiring = 0;
+        let mut front_at = None;
+        self.queue.retain(|_| match resolved.pop().flatten() {
+            Some(at) => {
+                front_at.get_or_insert(at);
+                queue_expiring += usize::from(expires(at));
+                true
+            }
+            None => false,
+        });
+        self.front_at = front_at.unwrap_or(self.front_at);
+        self.queue_expiring = queue_expiring;
+        self.heap
+            .retain(|Reverse(due)| heaped_is_current(*due) && kept.insert(*due));
+        self.heap_expiring = self
+            .heap
+            .iter()
+            .filter(|Reverse(due)| expires(due.at))
+            .count();
+    }
+
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+        self.queue.len() + self.heap.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.queue.is_empty() && self.heap.is_empty()
     }
 
+    /// Records the index has room for without allocating.
     #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {
-        self.heap.capacity()
+        self.queue.capacity() + self.heap.capacity()
     }
 
-    /// Once the heap is under a quarter full, moves its records to a smaller one and
-    /// returns the old allocation, for the caller to free outside its lock.
+    /// Once a part is under a quarter full, moves its records to a smaller allocation
+    /// and returns the old ones, for the caller to free outside its lock.
     pub(crate) fn shrink_if_sparse(&mut self) -> Option<SpareIndex> {
-        let len = self.heap.len();
-        if self.heap.capacity() <= 64 || self.heap.capacity() <= 4 * len {
+        let sparse = |len: usize, capacity: usize| capacity > 64 && capacity > 4 * len;
+        let queue_sparse = sparse(self.queue.len(), self.queue.capacity());
+        let heap_sparse = sparse(self.heap.len(), self.heap.capacity());
+        if !queue_sparse && !heap_sparse {
             return None;
         }
-        let mut smaller = BinaryHeap::with_capacity(2 * len);
-        smaller.extend(self.heap.drain());
-        Some(SpareIndex(std::mem::replace(&mut self.heap, smaller)))
+        let mut spare = SpareIndex {
+            _queue: VecDeque::new(),
+            _heap: BinaryHeap::new(),
+        };
+        if queue_sparse {
+            let mut smaller = VecDeque::with_capacity(2 * self.queue.len());
+            smaller.extend(self.queue.drain(..));
+            spare._queue = std::mem::replace(&mut self.queue, smaller);
+        }
+        if heap_sparse {
+            let mut smaller = BinaryHeap::with_capacity(2 * self.heap.len());
+            smaller.extend(self.heap.drain());
+            spare._heap = std::mem::replace(&mut self.heap, smaller);
+        }
+        Some(spare)
     }
 
     /// Whether any record can ever come due.
     pub(crate) fn has_expiring(&self) -> bool {
-        self.expiring > 0
+        self.queue_expiring > 0 || self.heap_expiring > 0
     }
 
+    /// Drops every record and frees the memory.
     pub(crate) fn clear(&mut self) {
-        self.heap = BinaryHeap::new();
-        self.expiring = 0;
+        *self = DeadlineIndex::new(!self.queue_allowed);
     }
 
-    /// Replaces every record with exactly `live` (one per entry that needs one).
+    /// Replaces every record with exactly `live` (one per entry that needs one): for
+    /// sliding maps, whose records cannot be checked against their entries.
     pub(crate) fn rebuild(&mut self, live: impl Iterator<Item = Due>) {
+        debug_assert!(!self.queue_allowed, "maps with a queue use retain");
         let records: Vec<Reverse<Due>> = live.map(Reverse).collect();
-        self.expiring = records.iter().filter(|Reverse(d)| expires(d.at)).count();
+        self.heap_expiring = records.iter().filter(|Reverse(d)| expires(d.at)).count();
         // `From<Vec>` heapifies in O(n), cheaper than n pushes.
         self.heap = BinaryHeap::from(records);
     }
@@ -175,16 +361,145 @@ mod tests {
         assert!(!expires(deadline_after(10, Some(Duration::MAX))));
     }
 
+    /// Entries as the shard's table holds them: key hash → deadline.
+    struct Entries(std::collections::HashMap<u64, Nanos>);
+
+    impl Entries {
+        fn new(entries: &[(u64, Nanos)]) -> Self {
+            Entries(entries.iter().copied().collect())
+        }
+
+        fn resolve(&self) -> impl Fn(Queued) -> Option<Nanos> + '_ {
+            |record| {
+                let at = *self.0.get(&record.hash())?;
+                record.is_for(at).then_some(at)
+            }
+        }
+    }
+
+    fn pop_all_due(index: &mut DeadlineIndex, now: Nanos, entries: &Entries) -> Vec<Due> {
+        std::iter::from_fn(|| index.pop_due(now, entries.resolve())).collect()
+    }
+
     #[test]
     fn the_index_pops_the_earliest_due_record_first() {
-        let mut index = DeadlineIndex::default();
-        index.push(Due { at: 30, hash: 1 });
-        index.push(Due { at: 10, hash: 2 });
-        index.push(Due { at: NEVER, hash: 3 });
-        assert_eq!(index.pop_due(9), None);
-        assert_eq!(index.pop_due(10), Some(Due { at: 10, hash: 2 }));
-        assert_eq!(index.pop_due(100), Some(Due { at: 30, hash: 1 }));
+        for sliding in [false, true] {
+            let entries = Entries::new(&[(1, 30), (2, 10), (3, NEVER), (4, 20)]);
+            let mut index = DeadlineIndex::new(sliding);
+            index.push(Due { at: 10, hash: 2 });
+            index.push(Due { at: 30, hash: 1 });
+            // Out of order: goes to the heap, still comes out in deadline order.
+            index.push(Due { at: 20, hash: 4 });
+            index.push(Due { at: NEVER, hash: 3 });
+            assert_eq!(index.pop_due(9, entries.resolve()), None);
+            assert_eq!(
+                pop_all_due(&mut index, 100, &entries),
+                [
+                    Due { at: 10, hash: 2 },
+                    Due { at: 20, hash: 4 },
+                    Due { at: 30, hash: 1 }
+                ],
+                "sliding: {sliding}"
+            );
+            assert!(!index.has_expiring());
+            assert_eq!(index.len(), 1);
+        }
+    }
+
+    #[test]
+    fn in_order_records_are_queued_and_take_their_deadline_from_the_entry() {
+        let entries = Entries::new(&[(1, 10), (2, 20), (3, 30)]);
+        let mut index = DeadlineIndex::new(false);
+        for (hash, at) in [(1, 10), (2, 20), (3, 30)] {
+            index.push(Due { at, hash });
+        }
+        assert_eq!(index.heap.len(), 0, "no record needed the heap");
+        assert_eq!(index.peek(), Some(Due { at: 10, hash: 1 }));
+        assert_eq!(
+            index.pop_due(15, entries.resolve()),
+            Some(Due { at: 10, hash: 1 })
+        );
+        assert_eq!(index.pop_due(15, entries.resolve()), None);
+        assert_eq!(index.peek(), Some(Due { at: 20, hash: 2 }));
+    }
+
+    #[test]
+    fn stale_queued_records_are_dropped_when_they_reach_the_front() {
+        // Entry 2 was removed, entry 3 overwritten with a later deadline (a new record).
+        let entries = Entries::new(&[(1, 10), (3, 45), (4, 40)]);
+        let mut index = DeadlineIndex::new(false);
+        for (hash, at) in [(1, 10), (2, 20), (3, 30), (4, 40), (3, 45)] {
+            index.push(Due { at, hash });
+        }
+        assert_eq!(
+            pop_all_due(&mut index, 100, &entries),
+            [
+                Due { at: 10, hash: 1 },
+                Due { at: 40, hash: 4 },
+                Due { at: 45, hash: 3 }
+            ]
+        );
+        assert!(index.is_empty());
         assert!(!index.has_expiring());
-        assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn retain_keeps_current_records_in_order() {
+        let entries = Entries::new(&[(2, 20), (4, 40), (5, 5)]);
+        let mut index = DeadlineIndex::new(false);
+        for (hash, at) in [(1, 10), (2, 20), (3, 30), (4, 40), (5, 5), (6, 6)] {
+            index.push(Due { at, hash });
+        }
+        index.retain(entries.resolve(), |due| {
+            entries.0.get(&due.hash) == Some(&due.at)
+        });
+        assert_eq!(index.len(), 3);
+        assert_eq!(
+            pop_all_due(&mut index, 100, &entries),
+            [
+                Due { at: 5, hash: 5 },
+                Due { at: 20, hash: 2 },
+                Due { at: 40, hash: 4 }
+            ]
+        );
+    }
+
+    #[test]
+    fn retain_keeps_one_record_per_entry_when_overwrites_kept_the_deadline() {
+        // A clock that did not move between overwrites: every record resolves.
+        let entries = Entries::new(&[(7, 50), (8, 60)]);
+        let mut index = DeadlineIndex::new(false);
+        for hash in [7, 8, 7, 7, 8, 7] {
+            let at = entries.0[&hash];
+            index.push(Due { at, hash });
+        }
+        index.retain(entries.resolve(), |due| {
+            entries.0.get(&due.hash) == Some(&due.at)
+        });
+        assert_eq!(index.len(), 2);
+        assert_eq!(
+            pop_all_due(&mut index, 100, &entries),
+            [Due { at: 50, hash: 7 }, Due { at: 60, hash: 8 }]
+        );
+    }
+
+    #[test]
+    fn a_tag_tells_a_new_deadline_from_the_recorded_one_almost_always() {
+        let recorded = Queued::new(Due {
+            at: 1_000_000_007,
+            hash: 42,
+        });
+        assert!(recorded.is_for(1_000_000_007));
+        assert_eq!(recorded.hash(), 42);
+        // Overwrites land at any later time: 1 in 512 keep the tag.
+        let kept_tag = (1..=100_000_u64)
+            .filter(|later| recorded.is_for(1_000_000_007 + later * 977))
+            .count();
+        assert!((100..=300).contains(&kept_tag), "{kept_tag} of 100000");
+    }
+
+    #[test]
+    fn a_queued_record_takes_eight_bytes() {
+        assert_eq!(std::mem::size_of::<Queued>(), 8);
     }
 }

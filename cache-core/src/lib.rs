@@ -55,6 +55,7 @@
 mod clock;
 mod deadline;
 mod flight;
+mod key_hash;
 mod map;
 mod shard;
 mod shard_locks;

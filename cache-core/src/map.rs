@@ -15,6 +15,7 @@
 use crate::clock::{Clock, MockClock, Nanos};
 use crate::deadline::{deadline_after, expires, is_live};
 use crate::flight::{Flight, Signal};
+use crate::key_hash::KeyHasher;
 use crate::shard::{new_shards, Entry, IndexPolicy, Shard, ShardWriteGuard, Shards, Swept};
 use crate::shim::{self, ThreadId};
 use crate::stats::{CacheStats, Counters, LookupCounters};
@@ -22,7 +23,7 @@ use crate::sweeper::{self, Sweep};
 use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -220,7 +221,11 @@ where
     /// ```
     pub fn build(self) -> TtlMap<K, V> {
         let shard_count = default_shard_count();
-        let shards = new_shards(shard_count, default_stripe_count());
+        let policy = IndexPolicy {
+            index_all: self.capacity.is_some(),
+            sliding: self.refresh_on_hit && self.ttl.is_some(),
+        };
+        let shards = new_shards(shard_count, default_stripe_count(), policy);
         TtlMap {
             inner: Arc::new(Inner {
                 lookups: (0..shards.stripes())
@@ -228,13 +233,10 @@ where
                     .collect(),
                 shards,
                 shard_mask: shard_count - 1,
-                hasher: foldhash::fast::RandomState::default(),
+                hasher: KeyHasher::default(),
                 ttl: self.ttl,
                 capacity: self.capacity,
-                policy: IndexPolicy {
-                    index_all: self.capacity.is_some(),
-                    sliding: self.refresh_on_hit && self.ttl.is_some(),
-                },
+                policy,
                 clock: self.clock,
                 stored: OwnLine(AtomicUsize::new(0)),
                 registered: AtomicBool::new(false),
@@ -276,7 +278,7 @@ pub(crate) struct Inner<K, V> {
     /// Hits and misses, per stripe of threads (a lookup's guard says which).
     lookups: Box<[LookupCounters]>,
     /// Randomly seeded per map: keys an attacker picks cannot be made to collide.
-    hasher: foldhash::fast::RandomState,
+    hasher: KeyHasher,
     ttl: Option<Duration>,
     capacity: Option<usize>,
     policy: IndexPolicy,
@@ -817,7 +819,7 @@ where
 {
     #[inline]
     pub(crate) fn hash<Q: ?Sized + Hash>(&self, key: &Q) -> u64 {
-        self.hasher.hash_one(key)
+        self.hasher.hash(key)
     }
 
     #[inline]

@@ -7,12 +7,13 @@
 //! released: a slow or panicking `Drop` never runs under a shard lock.
 
 use crate::clock::Nanos;
-use crate::deadline::{expires, is_live, DeadlineIndex, Due, SpareIndex};
+use crate::deadline::{expires, is_live, DeadlineIndex, Due, Queued, SpareIndex};
 use crate::flight::Flight;
+use crate::key_hash::KeyHasher;
 use crate::shard_locks::{ReadGuard, ShardLocks, WriteGuard};
 use crate::stats::Counters;
 use hashbrown::hash_table::{Entry as Slot, HashTable};
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Stale records tolerated in a shard's index, beyond one per entry, before the index
@@ -120,10 +121,10 @@ impl IndexPolicy {
 }
 
 impl<K, V> ShardState<K, V> {
-    fn new() -> Self {
+    fn new(policy: IndexPolicy) -> Self {
         ShardState {
             table: HashTable::new(),
-            index: DeadlineIndex::default(),
+            index: DeadlineIndex::new(policy.sliding),
             flights: Vec::new(),
             next_flight: 0,
             sparse_since: None,
@@ -151,13 +152,13 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         value: V,
         deadline: Nanos,
         policy: IndexPolicy,
-        hasher: &impl BuildHasher,
+        hasher: &KeyHasher,
     ) -> Option<Entry<K, V>> {
         let entry = Entry::new(key, value, deadline);
         let replaced = match self.table.entry(
             hash,
             |stored| stored.key == entry.key,
-            |stored| hasher.hash_one(&stored.key),
+            |stored| hasher.hash(&stored.key),
         ) {
             Slot::Occupied(mut occupied) => Some(std::mem::replace(occupied.get_mut(), entry)),
             Slot::Vacant(vacant) => {
@@ -197,16 +198,17 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         now: Nanos,
         budget: usize,
         policy: IndexPolicy,
-        hasher: &impl BuildHasher,
+        hasher: &KeyHasher,
         swept: &mut Swept<K, V>,
     ) -> bool {
         let start = swept.expired.len();
         let limit = start + budget;
         while swept.expired.len() < limit {
-            let Some(due) = self.index.pop_due(now) else {
+            let resolve = |record| queued_deadline(&self.table, hasher, record);
+            let Some(due) = self.index.pop_due(now, resolve) else {
                 break;
             };
-            let has_hash = |entry: &Entry<K, V>| hasher.hash_one(&entry.key) == due.hash;
+            let has_hash = |entry: &Entry<K, V>| hasher.hash(&entry.key) == due.hash;
             while let Ok(expired) = self
                 .table
                 .find_entry(due.hash, |entry| !entry.is_live(now) && has_hash(entry))
@@ -235,7 +237,7 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
     /// otherwise (after `clear`, or removals) only after [`SHRINK_AFTER_SPARSE`].
     fn shrink_if_sparse(
         &mut self,
-        hasher: &impl BuildHasher,
+        hasher: &KeyHasher,
         swept: &mut Swept<K, V>,
         now: Nanos,
         expired_some: bool,
@@ -252,7 +254,7 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         }
         self.sparse_since = None;
         if sparse {
-            let rehash = |entry: &Entry<K, V>| hasher.hash_one(&entry.key);
+            let rehash = |entry: &Entry<K, V>| hasher.hash(&entry.key);
             let mut smaller = HashTable::with_capacity(live);
             for entry in self.table.drain() {
                 smaller.insert_unique(rehash(&entry), entry, rehash);
@@ -273,10 +275,10 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         &mut self,
         bound: Nanos,
         policy: IndexPolicy,
-        hasher: &impl BuildHasher,
+        hasher: &KeyHasher,
     ) -> Result<Entry<K, V>, Option<Nanos>> {
         while let Some(due) = self.index.peek() {
-            let has_hash = |entry: &Entry<K, V>| hasher.hash_one(&entry.key) == due.hash;
+            let has_hash = |entry: &Entry<K, V>| hasher.hash(&entry.key) == due.hash;
             let valid = self
                 .table
                 .find(due.hash, |entry| {
@@ -286,7 +288,8 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
             if valid && due.at > bound {
                 return Err(Some(due.at));
             }
-            self.index.pop();
+            self.index
+                .pop(|record| queued_deadline(&self.table, hasher, record));
             if valid {
                 let oldest = self.table.find_entry(due.hash, |entry| {
                     entry.deadline() == due.at && has_hash(entry)
@@ -309,9 +312,9 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
 
     /// Sliding expiry moved an entry's deadline past the record that just came due:
     /// index it again at its new deadline.
-    fn repush_moved(&mut self, due: Due, policy: IndexPolicy, hasher: &impl BuildHasher) {
+    fn repush_moved(&mut self, due: Due, policy: IndexPolicy, hasher: &KeyHasher) {
         let moved = self.table.find(due.hash, |entry| {
-            entry.deadline() > due.at && hasher.hash_one(&entry.key) == due.hash
+            entry.deadline() > due.at && hasher.hash(&entry.key) == due.hash
         });
         if let Some(entry) = moved {
             let at = entry.deadline();
@@ -321,21 +324,51 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         }
     }
 
-    fn compact_index_if_stale(&mut self, policy: IndexPolicy, hasher: &impl BuildHasher) {
+    fn compact_index_if_stale(&mut self, policy: IndexPolicy, hasher: &KeyHasher) {
         if self.index.len() <= 2 * self.table.len() + STALE_RECORDS_SLACK {
             return;
         }
-        let live = self.table.iter().filter_map(|entry| {
-            let at = entry.deadline();
-            policy.wants_record(at).then(|| Due {
-                at,
-                hash: hasher.hash_one(&entry.key),
-            })
-        });
-        // Collected before `rebuild` borrows the index mutably.
-        let live: Vec<Due> = live.collect();
-        self.index.rebuild(live.into_iter());
+        if policy.sliding {
+            // Deadlines moved without records: index every entry afresh.
+            let live = self.table.iter().filter_map(|entry| {
+                let at = entry.deadline();
+                policy.wants_record(at).then(|| Due {
+                    at,
+                    hash: hasher.hash(&entry.key),
+                })
+            });
+            // Collected before `rebuild` borrows the index mutably.
+            let live: Vec<Due> = live.collect();
+            self.index.rebuild(live.into_iter());
+        } else {
+            let table = &self.table;
+            self.index.retain(
+                |record| queued_deadline(table, hasher, record),
+                |due| {
+                    table
+                        .find(due.hash, |entry| {
+                            entry.deadline() == due.at && hasher.hash(&entry.key) == due.hash
+                        })
+                        .is_some()
+                },
+            );
+        }
     }
+}
+
+/// The deadline of the entry a queued record is for, if it is still there: the
+/// index's `resolve` (see `DeadlineIndex`).
+fn queued_deadline<K: Hash, V>(
+    table: &HashTable<Entry<K, V>>,
+    hasher: &KeyHasher,
+    record: Queued,
+) -> Option<Nanos> {
+    let hash = record.hash();
+    table
+        .find(hash, |entry| {
+            record.is_for(entry.deadline()) && hasher.hash(&entry.key) == hash
+        })
+        .map(Entry::deadline)
 }
 
 impl<K, V> ShardState<K, V> {
@@ -363,8 +396,10 @@ pub(crate) type Shards<K, V> = ShardLocks<ShardState<K, V>, Counters>;
 pub(crate) type ShardWriteGuard<'a, K, V> = WriteGuard<'a, ShardState<K, V>, Counters>;
 
 /// Builds `count` empty shards.
-pub(crate) fn new_shards<K, V>(count: usize, stripes: usize) -> Shards<K, V> {
-    ShardLocks::new(count, stripes, || (ShardState::new(), Counters::default()))
+pub(crate) fn new_shards<K, V>(count: usize, stripes: usize, policy: IndexPolicy) -> Shards<K, V> {
+    ShardLocks::new(count, stripes, || {
+        (ShardState::new(policy), Counters::default())
+    })
 }
 
 /// One shard, as the map's operations see it: a lock and its counters.

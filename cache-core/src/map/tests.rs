@@ -167,3 +167,23 @@ fn clear_keeps_the_tables_until_they_stay_sparse_for_a_while() {
     );
     assert_eq!(map.len(), 0);
 }
+
+#[test]
+fn entries_expire_at_their_deadlines_whatever_order_those_arrive_in() {
+    let (map, clock) = mock_map(Some(Duration::from_secs(10)), None);
+    map.insert(1, 1); // due at 10 s
+    map.insert_with_ttl(2, 2, Duration::from_secs(2)); // due at 2 s: earlier than the last
+    clock.advance(Duration::from_secs(1));
+    map.insert(3, 3); // due at 11 s
+    map.insert(1, 10); // overwritten: due at 11 s, its first record is stale
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(map.sweep(), 1, "2 expired at 2 s");
+    assert_eq!(map.get(&2), None);
+    clock.advance(Duration::from_secs(8));
+    assert_eq!(map.sweep(), 0, "the stale record of 1 removes nothing at 10 s");
+    assert_eq!(map.get(&1), Some(10));
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(map.sweep(), 2, "1 and 3 expired at 11 s");
+    assert!(map.is_empty());
+    assert_eq!(index_records(&map), 0);
+}
