@@ -927,7 +927,7 @@ where
         now: Nanos,
     ) -> Option<V> {
         let shard = self.shard(hash);
-        shard.counters().inserted();
+        shard.counters().inserted_under_lock();
         if self.capacity == Some(0) {
             drop(state);
             shard.counters().evicted(1);

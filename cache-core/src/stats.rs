@@ -97,8 +97,12 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn inserted(&self) {
-        self.insertions.fetch_add(1, Ordering::Relaxed);
+    /// Counts an insertion; only ever called with the shard's write lock held. So a
+    /// plain load and store cannot lose a count, and spare every insert a locked
+    /// read-modify-write (~6 ns here: a few percent of a miss).
+    pub(crate) fn inserted_under_lock(&self) {
+        let insertions = self.insertions.load(Ordering::Relaxed);
+        self.insertions.store(insertions + 1, Ordering::Relaxed);
     }
     pub(crate) fn evicted(&self, count: u64) {
         if count > 0 {
