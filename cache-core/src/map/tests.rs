@@ -180,7 +180,11 @@ fn entries_expire_at_their_deadlines_whatever_order_those_arrive_in() {
     assert_eq!(map.sweep(), 1, "2 expired at 2 s");
     assert_eq!(map.get(&2), None);
     clock.advance(Duration::from_secs(8));
-    assert_eq!(map.sweep(), 0, "the stale record of 1 removes nothing at 10 s");
+    assert_eq!(
+        map.sweep(),
+        0,
+        "the stale record of 1 removes nothing at 10 s"
+    );
     assert_eq!(map.get(&1), Some(10));
     clock.advance(Duration::from_secs(1));
     assert_eq!(map.sweep(), 2, "1 and 3 expired at 11 s");
