@@ -325,6 +325,14 @@ impl DeadlineIndex {
         *self = DeadlineIndex::new(!self.queue_allowed);
     }
 
+    /// Drops every record and keeps the memory, for a shard about to be refilled.
+    pub(crate) fn clear_keeping_capacity(&mut self) {
+        self.queue.clear();
+        self.heap.clear();
+        self.queue_expiring = 0;
+        self.heap_expiring = 0;
+    }
+
     /// Replaces every record with exactly `live` (one per entry that needs one): for
     /// sliding maps, whose records cannot be checked against their entries.
     pub(crate) fn rebuild(&mut self, live: impl Iterator<Item = Due>) {

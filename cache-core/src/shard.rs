@@ -378,11 +378,11 @@ impl<K, V> ShardState<K, V> {
         std::mem::take(&mut self.table)
     }
 
-    /// [`take_all`](Self::take_all), leaving an empty table as large as the old one (as
-    /// `HashMap::clear` keeps its allocation): a cleared cache refills without growing
-    /// again, and the sweeper shrinks it if it stays sparse.
+    /// [`take_all`](Self::take_all), leaving an empty table and index as large as the
+    /// old ones (as `HashMap::clear` keeps its allocation): a cleared cache refills
+    /// without growing again, and the sweeper shrinks both if they stay sparse.
     pub(crate) fn take_all_keeping_capacity(&mut self) -> HashTable<Entry<K, V>> {
-        self.index.clear();
+        self.index.clear_keeping_capacity();
         let capacity = self.table.capacity();
         std::mem::replace(&mut self.table, HashTable::with_capacity(capacity))
     }

@@ -28,6 +28,10 @@ fn table_capacity(map: &TtlMap<u64, u64>) -> usize {
     sum_over_shards(map, |state| state.table.capacity())
 }
 
+fn index_capacity(map: &TtlMap<u64, u64>) -> usize {
+    sum_over_shards(map, |state| state.index.capacity())
+}
+
 #[test]
 #[cfg_attr(miri, ignore = "100,000 operations: too slow under Miri")]
 fn overwriting_one_key_forever_keeps_the_index_bounded() {
@@ -147,12 +151,14 @@ fn clear_keeps_the_tables_until_they_stay_sparse_for_a_while() {
         map.insert(key, key);
     }
     let grown = table_capacity(&map);
+    let indexed = index_capacity(&map);
     map.clear();
     assert_eq!(
         table_capacity(&map),
         grown,
         "refilling must not grow the tables again"
     );
+    assert_eq!(index_capacity(&map), indexed, "nor the deadline index");
     assert_eq!(map.sweep(), 0);
     assert_eq!(
         table_capacity(&map),
@@ -165,6 +171,7 @@ fn clear_keeps_the_tables_until_they_stay_sparse_for_a_while() {
         table_capacity(&map) < grown / 4,
         "tables still empty a second later are given back"
     );
+    assert!(index_capacity(&map) < indexed / 4, "and so is the index");
     assert_eq!(map.len(), 0);
 }
 
