@@ -118,8 +118,10 @@ pub(crate) struct SpareIndex {
 /// removed or overwritten) and dropped then. If an overwrite kept the tag (1 in 512),
 /// the stale record takes the new, later deadline: records queued behind it are then
 /// handed out up to that much later, never early, and lookups still expire entries
-/// exactly. Sliding expiry moves deadlines without pushing records, which the tag
-/// would take for staleness, so sliding maps use the heap alone.
+/// exactly. Two kinds of maps use the heap alone: sliding expiry moves deadlines
+/// without pushing records, which the tag would take for staleness; and a
+/// capacity-bounded map evicts the entry closest to expiry, which a wrong tag could
+/// make it get wrong.
 #[derive(Debug)]
 pub(crate) struct DeadlineIndex {
     queue: VecDeque<Queued>,
@@ -134,13 +136,13 @@ pub(crate) struct DeadlineIndex {
     heap: BinaryHeap<Reverse<Due>>,
     /// How many heap records can come due.
     heap_expiring: usize,
-    /// False for sliding expiry: everything goes to the heap.
+    /// False for maps that use the heap alone (see above).
     queue_allowed: bool,
 }
 
 impl DeadlineIndex {
-    /// An empty index; `sliding` for maps whose deadlines move on hits.
-    pub(crate) fn new(sliding: bool) -> Self {
+    /// An empty index; `heap_only` for maps that cannot use the queue (see above).
+    pub(crate) fn new(heap_only: bool) -> Self {
         DeadlineIndex {
             queue: VecDeque::new(),
             front_at: 0,
@@ -148,7 +150,7 @@ impl DeadlineIndex {
             queue_expiring: 0,
             heap: BinaryHeap::new(),
             heap_expiring: 0,
-            queue_allowed: !sliding,
+            queue_allowed: !heap_only,
         }
     }
 
@@ -334,7 +336,8 @@ impl DeadlineIndex {
     }
 
     /// Replaces every record with exactly `live` (one per entry that needs one): for
-    /// sliding maps, whose records cannot be checked against their entries.
+    /// sliding maps, whose records cannot be checked against their entries (they use
+    /// the heap alone).
     pub(crate) fn rebuild(&mut self, live: impl Iterator<Item = Due>) {
         debug_assert!(!self.queue_allowed, "maps with a queue use retain");
         let records: Vec<Reverse<Due>> = live.map(Reverse).collect();
@@ -391,9 +394,9 @@ mod tests {
 
     #[test]
     fn the_index_pops_the_earliest_due_record_first() {
-        for sliding in [false, true] {
+        for heap_only in [false, true] {
             let entries = Entries::new(&[(1, 30), (2, 10), (3, NEVER), (4, 20)]);
-            let mut index = DeadlineIndex::new(sliding);
+            let mut index = DeadlineIndex::new(heap_only);
             index.push(Due { at: 10, hash: 2 });
             index.push(Due { at: 30, hash: 1 });
             // Out of order: goes to the heap, still comes out in deadline order.
@@ -407,7 +410,7 @@ mod tests {
                     Due { at: 20, hash: 4 },
                     Due { at: 30, hash: 1 }
                 ],
-                "sliding: {sliding}"
+                "heap only: {heap_only}"
             );
             assert!(!index.has_expiring());
             assert_eq!(index.len(), 1);

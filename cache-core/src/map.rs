@@ -32,11 +32,12 @@ use std::time::Duration;
 
 /// The most expired entries removed under one shard lock: a reader that arrives while
 /// a million entries expire waits for at most one batch, not for all. On a large map a
-/// removal costs about 0.5 µs (cache misses in the table and the heap), so a batch holds
-/// the lock for about 2 µs: short enough that a waiting reader spins instead of
-/// sleeping in the kernel, whose wake-up alone can take tens of microseconds. Measured
-/// (`compare -- stall`, hits >= 20 µs while 1M entries expire): 15,346 at 128 entries a
-/// batch, 5,044 at 8, 1,095 at 4, against about 400 for a map with no sweeper at all.
+/// removal costs a cache miss or two in the table (the deadline queue is read in
+/// order), so a batch holds the lock for a microsecond or two: short enough that a
+/// waiting reader spins instead of sleeping in the kernel, whose wake-up alone can
+/// take tens of microseconds. Measured with the heap index and std locks (`compare --
+/// stall`, hits >= 20 µs while 1M entries expire): 15,346 at 128 entries a batch,
+/// 5,044 at 8, 1,095 at 4, against about 400 for a map with no sweeper at all.
 pub(crate) const SWEEP_BATCH: usize = 4;
 
 /// Shards per available core: enough that two threads on random keys rarely share one.

@@ -124,7 +124,7 @@ impl<K, V> ShardState<K, V> {
     fn new(policy: IndexPolicy) -> Self {
         ShardState {
             table: HashTable::new(),
-            index: DeadlineIndex::new(policy.sliding),
+            index: DeadlineIndex::new(policy.sliding || policy.index_all),
             flights: Vec::new(),
             next_flight: 0,
             sparse_since: None,
