@@ -5,11 +5,12 @@
 //! `#[global_allocator] static A: CountingAllocator = CountingAllocator;`; without that
 //! the counters stay at zero.
 //!
-//! Live bytes are process-wide, so a memory figure is only meaningful while no other
-//! thread allocates much (the scenarios run one at a time; cache-core's sweeper thread
-//! frees what it sweeps, which is the point of the reclaim figure). Allocation calls
-//! are also counted per thread, so that another thread's allocations (the sweeper's
-//! bookkeeping, say) never count as the measured thread's.
+//! Live bytes are counted process-wide (the reclaim figure: cache-core's sweeper thread
+//! frees what it sweeps) and per thread (the memory figure: a store built and filled by
+//! one thread, while the sweeper may be giving back the memory of caches an earlier
+//! scenario cleared). Allocation calls are also counted per thread, so that another
+//! thread's allocations (the sweeper's bookkeeping, say) never count as the measured
+//! thread's.
 //!
 //! Counting costs two relaxed atomic adds and a thread-local increment per
 //! allocation, paid by every implementation alike.
@@ -27,6 +28,14 @@ static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 thread_local! {
     // `const` and without `Drop`: using it never allocates, as an allocator requires.
     static THREAD_ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    static THREAD_LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
+}
+
+/// Counts `bytes` (negative: freed) as live, process-wide and for this thread.
+#[inline]
+fn count_live(bytes: isize) {
+    LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    let _ = THREAD_LIVE_BYTES.try_with(|live| live.set(live.get() + bytes));
 }
 
 /// Counts one allocation call, process-wide and for this thread.
@@ -48,7 +57,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         // SAFETY: the caller's guarantees for `layout` are passed on to `System` as is.
         let ptr = unsafe { System.alloc(layout) };
         if !ptr.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            count_live(layout.size() as isize);
             count_allocation();
         }
         ptr
@@ -58,7 +67,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         // SAFETY: as for `alloc`.
         let ptr = unsafe { System.alloc_zeroed(layout) };
         if !ptr.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            count_live(layout.size() as isize);
             count_allocation();
         }
         ptr
@@ -68,7 +77,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation goes
         // through this type to `System`), as the caller guarantees for this allocator.
         unsafe { System.dealloc(ptr, layout) };
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        count_live(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -76,12 +85,18 @@ unsafe impl GlobalAlloc for CountingAllocator {
         // the caller guarantees `new_size` is valid for `layout.align()`.
         let new_ptr = unsafe { System.realloc(ptr, layout, new_size) };
         if !new_ptr.is_null() {
-            LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-            LIVE_BYTES.fetch_add(new_size as isize, Ordering::Relaxed);
+            count_live(new_size as isize - layout.size() as isize);
             count_allocation();
         }
         new_ptr
     }
+}
+
+/// Heap bytes allocated by this thread minus those it freed (allocator overhead not
+/// included): what a store built and filled by this thread holds, whatever other
+/// threads allocate or free meanwhile.
+pub fn thread_live_bytes() -> isize {
+    THREAD_LIVE_BYTES.try_with(Cell::get).unwrap_or(0)
 }
 
 /// Heap bytes requested and not yet freed, process-wide (allocator overhead not

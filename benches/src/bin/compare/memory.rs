@@ -5,7 +5,7 @@
 //! with how full the table happens to be at `n`.
 
 use crate::plan::Plan;
-use cache_bench::alloc_count::live_bytes;
+use cache_bench::alloc_count::thread_live_bytes;
 use cache_bench::report::{Column, Measured, Ratios, Results, Unit};
 use cache_bench::store::{for_each_store, Store, StoreVisitor};
 use std::time::Duration;
@@ -35,13 +35,15 @@ impl StoreVisitor for Scenario {
 }
 
 fn bytes_per_entry<S: Store>(n: u64) -> f64 {
-    let before = live_bytes();
+    // This thread's bytes: the sweeper may meanwhile be freeing the memory of caches
+    // an earlier scenario cleared, which process-wide bytes would subtract from ours.
+    let before = thread_live_bytes();
     let store = S::build(TTL, n as usize);
     for key in 0..n {
         store.insert(key, key);
     }
     store.settle();
-    let held = live_bytes() - before;
+    let held = thread_live_bytes() - before;
     // Bounded stores may have turned some entries away: divide by what was kept.
     let kept = (0..n)
         .filter(|&key| store.get(key).is_some())
@@ -68,7 +70,8 @@ pub fn run(plan: &Plan) -> Results {
     for_each_store(&mut scenario);
     scenario.results.notes.push(
         "Heap bytes held after inserting keys `0..n` into a new store (TTL 600 s), counted by the \
-         binary's global allocator, divided by the entries still present; allocator overhead not included."
+         binary's global allocator for the thread that built and filled it, divided by the entries \
+         still present; allocator overhead not included."
             .to_owned(),
     );
     scenario.results
