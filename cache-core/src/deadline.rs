@@ -16,12 +16,13 @@
 //! the old one stale; a stale record is recognised when it comes due (no entry with
 //! that hash has that deadline, or that deadline's tag) and dropped, so it can never
 //! remove a newer entry. To bound the memory of stale records under heavy overwriting,
-//! a shard drops its stale records when they outnumber live ones.
+//! a shard rebuilds its index from its table when they outnumber live ones (into the
+//! heap, in O(n); the queue takes the records pushed after).
 
 use crate::clock::{duration_to_nanos, Nanos};
 use crate::key_hash::FREE_BITS;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
 /// Deadlines at or above this never come due.
@@ -59,7 +60,7 @@ pub(crate) fn expires(deadline: Nanos) -> bool {
 
 /// One index record: the entry whose key hashes to `hash` had deadline `at` when the
 /// record was pushed. Ordered by `at` first, so the heap's top is the next one due.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Due {
     pub(crate) at: Nanos,
     pub(crate) hash: u64,
@@ -235,48 +236,6 @@ impl DeadlineIndex {
         }
     }
 
-    /// Keeps only the records that are current, one per entry: queued ones that
-    /// `resolve` finds an entry for, heaped ones `heaped_is_current` accepts. Of several
-    /// records for one entry and deadline (overwrites that kept the deadline, or its
-    /// tag), the last pushed stays. The queue stays in order: records are only taken out.
-    pub(crate) fn retain(
-        &mut self,
-        mut resolve: impl FnMut(Queued) -> Option<Nanos>,
-        mut heaped_is_current: impl FnMut(Due) -> bool,
-    ) {
-        let mut kept = HashSet::new();
-        // Newest first, so that the last record for an entry is the one kept.
-        let mut resolved: Vec<Option<Nanos>> = (self.queue.iter().rev())
-            .map(|record| {
-                let at = resolve(*record)?;
-                kept.insert(Due {
-                    at,
-                    hash: record.hash(),
-                })
-                .then_some(at)
-            })
-            .collect();
-        let mut queue_expiring = 0;
-        let mut front_at = None;
-        self.queue.retain(|_| match resolved.pop().flatten() {
-            Some(at) => {
-                front_at.get_or_insert(at);
-                queue_expiring += usize::from(expires(at));
-                true
-            }
-            None => false,
-        });
-        self.front_at = front_at.unwrap_or(self.front_at);
-        self.queue_expiring = queue_expiring;
-        self.heap
-            .retain(|Reverse(due)| heaped_is_current(*due) && kept.insert(*due));
-        self.heap_expiring = self
-            .heap
-            .iter()
-            .filter(|Reverse(due)| expires(due.at))
-            .count();
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.queue.len() + self.heap.len()
     }
@@ -335,14 +294,14 @@ impl DeadlineIndex {
         self.heap_expiring = 0;
     }
 
-    /// Replaces every record with exactly `live` (one per entry that needs one): for
-    /// sliding maps, whose records cannot be checked against their entries (they use
-    /// the heap alone).
+    /// Replaces every record with exactly `live` (one per entry that needs one), in the
+    /// heap: `From<Vec>` heapifies in O(n), where ordering them for the queue would
+    /// sort. The queue refills with the records pushed from then on.
     pub(crate) fn rebuild(&mut self, live: impl Iterator<Item = Due>) {
-        debug_assert!(!self.queue_allowed, "maps with a queue use retain");
         let records: Vec<Reverse<Due>> = live.map(Reverse).collect();
+        self.queue.clear();
+        self.queue_expiring = 0;
         self.heap_expiring = records.iter().filter(|Reverse(d)| expires(d.at)).count();
-        // `From<Vec>` heapifies in O(n), cheaper than n pushes.
         self.heap = BinaryHeap::from(records);
     }
 }
@@ -455,43 +414,34 @@ mod tests {
     }
 
     #[test]
-    fn retain_keeps_current_records_in_order() {
-        let entries = Entries::new(&[(2, 20), (4, 40), (5, 5)]);
+    fn a_rebuild_keeps_exactly_the_live_records_and_queues_what_follows() {
+        let entries = Entries::new(&[(2, 20), (4, 40), (5, 5), (7, 70)]);
         let mut index = DeadlineIndex::new(false);
-        for (hash, at) in [(1, 10), (2, 20), (3, 30), (4, 40), (5, 5), (6, 6)] {
+        for (hash, at) in [(1, 10), (2, 20), (3, 30), (4, 40), (5, 5), (2, 20)] {
             index.push(Due { at, hash });
         }
-        index.retain(entries.resolve(), |due| {
-            entries.0.get(&due.hash) == Some(&due.at)
-        });
+        index.rebuild(
+            [(2, 20), (4, 40), (5, 5)]
+                .map(|(hash, at)| Due { at, hash })
+                .into_iter(),
+        );
         assert_eq!(index.len(), 3);
+        index.push(Due { at: 70, hash: 7 });
+        assert_eq!(
+            index.queue.len(),
+            1,
+            "records after a rebuild are queued again"
+        );
         assert_eq!(
             pop_all_due(&mut index, 100, &entries),
             [
                 Due { at: 5, hash: 5 },
                 Due { at: 20, hash: 2 },
-                Due { at: 40, hash: 4 }
+                Due { at: 40, hash: 4 },
+                Due { at: 70, hash: 7 }
             ]
         );
-    }
-
-    #[test]
-    fn retain_keeps_one_record_per_entry_when_overwrites_kept_the_deadline() {
-        // A clock that did not move between overwrites: every record resolves.
-        let entries = Entries::new(&[(7, 50), (8, 60)]);
-        let mut index = DeadlineIndex::new(false);
-        for hash in [7, 8, 7, 7, 8, 7] {
-            let at = entries.0[&hash];
-            index.push(Due { at, hash });
-        }
-        index.retain(entries.resolve(), |due| {
-            entries.0.get(&due.hash) == Some(&due.at)
-        });
-        assert_eq!(index.len(), 2);
-        assert_eq!(
-            pop_all_due(&mut index, 100, &entries),
-            [Due { at: 50, hash: 7 }, Due { at: 60, hash: 8 }]
-        );
+        assert!(!index.has_expiring());
     }
 
     #[test]

@@ -328,31 +328,16 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         if self.index.len() <= 2 * self.table.len() + STALE_RECORDS_SLACK {
             return;
         }
-        if policy.sliding {
-            // Deadlines moved without records: index every entry afresh.
-            let live = self.table.iter().filter_map(|entry| {
-                let at = entry.deadline();
-                policy.wants_record(at).then(|| Due {
-                    at,
-                    hash: hasher.hash(&entry.key),
-                })
-            });
-            // Collected before `rebuild` borrows the index mutably.
-            let live: Vec<Due> = live.collect();
-            self.index.rebuild(live.into_iter());
-        } else {
-            let table = &self.table;
-            self.index.retain(
-                |record| queued_deadline(table, hasher, record),
-                |due| {
-                    table
-                        .find(due.hash, |entry| {
-                            entry.deadline() == due.at && hasher.hash(&entry.key) == due.hash
-                        })
-                        .is_some()
-                },
-            );
-        }
+        let live = self.table.iter().filter_map(|entry| {
+            let at = entry.deadline();
+            policy.wants_record(at).then(|| Due {
+                at,
+                hash: hasher.hash(&entry.key),
+            })
+        });
+        // Collected before `rebuild` borrows the index mutably.
+        let live: Vec<Due> = live.collect();
+        self.index.rebuild(live.into_iter());
     }
 }
 
