@@ -57,6 +57,7 @@ mod deadline;
 mod flight;
 mod key_hash;
 mod map;
+mod map_cell;
 mod shard;
 mod shard_locks;
 mod shim;

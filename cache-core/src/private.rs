@@ -4,6 +4,7 @@
 use crate::TtlMap;
 use std::hash::Hash;
 
+pub use crate::map_cell::MapCell;
 pub use std::time::Duration;
 
 /// Builds the map behind one `#[ttl_cached]` function.

@@ -21,10 +21,11 @@
 //!
 //! A `static` cannot be an associated item, and a function-local `static` cannot name
 //! `Self` or a type inferred from `key = ...`. So the map lives, type-erased, in a
-//! `OnceLock<Box<dyn Any + Send + Sync>>` inside one hidden generic accessor
-//! (`__ttl_cached_<name>_map::<K, V>(init)`), which callers use with the types they
-//! know, and which downcasts back to `TtlMap<K, V>`. A `static` inside a generic
-//! function is one static, whatever the type arguments.
+//! `__private::MapCell` (a `OnceLock<Box<dyn Any + Send + Sync>>` with the `TypeId`
+//! read once) inside one hidden generic accessor (`__ttl_cached_<name>_map::<K, V>(init)`),
+//! which callers use with the types they know, and which casts back to `TtlMap<K, V>`
+//! after comparing the `TypeId`s. A `static` inside a generic function is one static,
+//! whatever the type arguments.
 
 use crate::args::Args;
 use crate::ops::{self, Op};
@@ -537,8 +538,10 @@ impl<'a> Expansion<'a> {
     /// fn __ttl_cached_fetch_user_map<K: 'static, V: 'static>(init: fn() -> Box<dyn Any + Send + Sync>)
     ///     -> &'static TtlMap<K, V>
     /// {
-    ///     static CELL: OnceLock<Box<dyn Any + Send + Sync>> = OnceLock::new();
-    ///     CELL.get_or_init(init).downcast_ref::<TtlMap<K, V>>().unwrap()
+    ///     // A `OnceLock<Box<dyn Any + Send + Sync>>` that checks the type without a
+    ///     // vtable call (see `cache_core`'s `map_cell.rs`).
+    ///     static CELL: MapCell = MapCell::new();
+    ///     CELL.get::<K, V>(init).unwrap()
     /// }
     /// ```
     fn map_fn(&self) -> TokenStream {
@@ -559,13 +562,9 @@ impl<'a> Expansion<'a> {
             fn #name<K: 'static, V: 'static>(
                 init: fn() -> ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>,
             ) -> &'static ::cache_core::TtlMap<K, V> {
-                static __TTL_CACHED_CELL: ::std::sync::OnceLock<
-                    ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>,
-                > = ::std::sync::OnceLock::new();
-                match __TTL_CACHED_CELL
-                    .get_or_init(init)
-                    .downcast_ref::<::cache_core::TtlMap<K, V>>()
-                {
+                static __TTL_CACHED_CELL: ::cache_core::__private::MapCell =
+                    ::cache_core::__private::MapCell::new();
+                match __TTL_CACHED_CELL.get::<K, V>(init) {
                     ::core::option::Option::Some(__ttl_cached_map) => __ttl_cached_map,
                     ::core::option::Option::None => ::core::panic!(#panic_message),
                 }
