@@ -21,7 +21,7 @@
 //! on the map's one parking spot; a writer wakes the sleepers only if some are there.
 //!
 //! This module must never hand out a `&mut T` while a reader is counted, nor a `&T`
-//! while a writer holds the shard; it holds the crate's only `unsafe`, checked by Miri
+//! while a writer holds the shard; it holds most of the crate's `unsafe` (the rest: one cast in `map_cell.rs`), checked by Miri
 //! (`cargo +nightly miri test -p cache-core --lib`) and by a shuttle scenario.
 
 #![allow(unsafe_code)]
