@@ -21,8 +21,9 @@
 //! on the map's one parking spot; a writer wakes the sleepers only if some are there.
 //!
 //! This module must never hand out a `&mut T` while a reader is counted, nor a `&T`
-//! while a writer holds the shard; it holds most of the crate's `unsafe` (the rest: one cast in `map_cell.rs`), checked by Miri
-//! (`cargo +nightly miri test -p cache-core --lib`) and by a shuttle scenario.
+//! while a writer holds the shard; it holds most of the crate's `unsafe` (the rest is
+//! one cast in `map_cell.rs`), checked by Miri (`cargo +nightly miri test -p cache-core
+//! --lib`) and by a shuttle scenario.
 
 #![allow(unsafe_code)]
 
