@@ -110,7 +110,8 @@ pub(crate) struct SpareIndex {
 /// has one TTL, go to a FIFO **queue** of 8-byte [`Queued`] records: a push appends,
 /// touching only the queue's end (a heap's push reads a parent far away, a cache miss
 /// on every insert), and a pop takes the front. The rest (`insert_with_ttl` with a
-/// shorter TTL, sliding expiry) go to a min-**heap** of 16-byte [`Due`] records.
+/// shorter TTL, sliding expiry, records that never come due) go to a min-**heap** of
+/// 16-byte [`Due`] records.
 ///
 /// A queued record does not store its deadline: when it reaches the front, the index
 /// asks the shard for the deadline of its entry (a `resolve` function: the deadline of
@@ -125,15 +126,13 @@ pub(crate) struct SpareIndex {
 /// make it get wrong.
 #[derive(Debug)]
 pub(crate) struct DeadlineIndex {
+    /// Records that can come due (`at < NEVER`), in deadline order.
     queue: VecDeque<Queued>,
     /// The deadline of the queue's front record (meaningless while the queue is empty).
     /// A lower bound of when its entry expires: the entry can only have moved later.
     front_at: Nanos,
     /// The deadline of the last record queued: an earlier one goes to the heap.
     back_at: Nanos,
-    /// How many queued records can come due (`at < NEVER`). The queue is in deadline
-    /// order, so they are the first ones.
-    queue_expiring: usize,
     heap: BinaryHeap<Reverse<Due>>,
     /// How many heap records can come due.
     heap_expiring: usize,
@@ -148,7 +147,6 @@ impl DeadlineIndex {
             queue: VecDeque::new(),
             front_at: 0,
             back_at: 0,
-            queue_expiring: 0,
             heap: BinaryHeap::new(),
             heap_expiring: 0,
             queue_allowed: !heap_only,
@@ -157,15 +155,12 @@ impl DeadlineIndex {
 
     pub(crate) fn push(&mut self, due: Due) {
         let in_order = self.queue.is_empty() || due.at >= self.back_at;
-        if self.queue_allowed && in_order {
+        if self.queue_allowed && in_order && expires(due.at) {
             if self.queue.is_empty() {
                 self.front_at = due.at;
             }
             self.queue.push_back(Queued::new(due));
             self.back_at = due.at;
-            if expires(due.at) {
-                self.queue_expiring += 1;
-            }
         } else {
             self.heap.push(Reverse(due));
             if expires(due.at) {
@@ -196,7 +191,7 @@ impl DeadlineIndex {
             .peek()
             .is_none_or(|Reverse(heaped)| earliest < *heaped);
         if from_queue {
-            self.pop_front();
+            self.queue.pop_front();
             self.resolve_front(resolve);
         } else {
             self.heap.pop();
@@ -219,12 +214,6 @@ impl DeadlineIndex {
         }
     }
 
-    fn pop_front(&mut self) {
-        if self.queue.pop_front().is_some() && self.queue_expiring > 0 {
-            self.queue_expiring -= 1;
-        }
-    }
-
     /// Drops stale records off the queue's front until one resolves to a deadline.
     fn resolve_front(&mut self, mut resolve: impl FnMut(Queued) -> Option<Nanos>) {
         while let Some(&front) = self.queue.front() {
@@ -232,7 +221,7 @@ impl DeadlineIndex {
                 self.front_at = at;
                 return;
             }
-            self.pop_front();
+            self.queue.pop_front();
         }
     }
 
@@ -278,7 +267,7 @@ impl DeadlineIndex {
 
     /// Whether any record can ever come due.
     pub(crate) fn has_expiring(&self) -> bool {
-        self.queue_expiring > 0 || self.heap_expiring > 0
+        !self.queue.is_empty() || self.heap_expiring > 0
     }
 
     /// Drops every record and frees the memory.
@@ -290,7 +279,6 @@ impl DeadlineIndex {
     pub(crate) fn clear_keeping_capacity(&mut self) {
         self.queue.clear();
         self.heap.clear();
-        self.queue_expiring = 0;
         self.heap_expiring = 0;
     }
 
@@ -300,7 +288,6 @@ impl DeadlineIndex {
     pub(crate) fn rebuild(&mut self, live: impl Iterator<Item = Due>) {
         let records: Vec<Reverse<Due>> = live.map(Reverse).collect();
         self.queue.clear();
-        self.queue_expiring = 0;
         self.heap_expiring = records.iter().filter(|Reverse(d)| expires(d.at)).count();
         self.heap = BinaryHeap::from(records);
     }
