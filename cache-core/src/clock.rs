@@ -45,6 +45,11 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
+/// The precise clock, in nanoseconds since the process-wide epoch.
+fn since_epoch() -> Nanos {
+    duration_to_nanos(epoch().elapsed())
+}
+
 /// How far the coarse clock may lag before a precise reading pushes it forward. Not
 /// zero: time always moves between two writes, so every write would then pay an atomic
 /// read-modify-write on one shared line (~6 ns here, a few percent of a miss), while a
@@ -54,7 +59,7 @@ const PUSH_AFTER_LAG: Nanos = 1_000_000;
 /// Reads the precise clock, and pushes the coarse clock forward to it if it lags by
 /// more than [`PUSH_AFTER_LAG`].
 pub(crate) fn precise_now() -> Nanos {
-    let now = duration_to_nanos(epoch().elapsed());
+    let now = since_epoch();
     // A load first: most calls find the coarse clock recent enough, and skipping the
     // write keeps concurrent inserters off one shared cache line.
     if COARSE_NOW
@@ -83,8 +88,7 @@ fn system_is_live(deadline: Nanos) -> bool {
 
 /// Called by the sweeper thread to advance the coarse clock.
 pub(crate) fn tick() {
-    let now = duration_to_nanos(epoch().elapsed());
-    COARSE_NOW.fetch_max(now, Ordering::Relaxed);
+    COARSE_NOW.fetch_max(since_epoch(), Ordering::Relaxed);
 }
 
 /// Marks whether the sweeper is advancing the coarse clock.

@@ -125,14 +125,7 @@ fn a_sweep_that_empties_the_map_gives_its_memory_back() {
     }
     clock.advance(Duration::from_secs(1));
     assert_eq!(map.sweep(), 100_000);
-    let (buckets, records): (usize, usize) = map
-        .inner
-        .shards()
-        .map(|shard| {
-            let state = shard.read();
-            (state.table.capacity(), state.index.capacity())
-        })
-        .fold((0, 0), |(b, r), (sb, sr)| (b + sb, r + sr));
+    let (buckets, records) = (table_capacity(&map), index_capacity(&map));
     assert!(
         buckets < 100 * map.inner.shards.len(),
         "{buckets} buckets kept"
