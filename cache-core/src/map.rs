@@ -14,10 +14,12 @@
 
 use crate::clock::{Clock, MockClock, Nanos};
 use crate::deadline::{deadline_after, expires, is_live};
-use crate::flight::{Flight, Signal};
+use crate::flight::{Flight, Signal, TASK};
 use crate::key_hash::KeyHasher;
-use crate::shard::{new_shards, Entry, IndexPolicy, Shard, ShardWriteGuard, Shards, Swept};
-use crate::shim::{self, ThreadId};
+use crate::shard::{
+    new_shards, Entry, IndexPolicy, Shard, ShardState, ShardWriteGuard, Shards, Swept,
+};
+use crate::shim;
 use crate::stats::{CacheStats, Counters, LookupCounters};
 use crate::sweeper::{self, Sweep};
 use std::borrow::Borrow;
@@ -457,6 +459,56 @@ where
             .remove_hashed(hash, |stored| stored.borrow() == key)
     }
 
+    /// The single-flight lookup and miss path of the sync `get_or_*` methods:
+    /// `from_cache` turns a stored value into the result, `to_cache` picks what of a
+    /// computed result to store.
+    fn get_or_compute<R>(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> R,
+        to_cache: impl FnOnce(&R) -> Option<V>,
+        from_cache: impl FnOnce(V) -> R,
+    ) -> R {
+        let hash = self.inner.hash(&key);
+        let leader = shim::current_thread();
+        match self
+            .inner
+            .lookup_or_lead(hash, |stored| *stored == key, leader)
+        {
+            Ok(value) => from_cache(value),
+            Err(led) => {
+                let inner = &self.inner;
+                inner.compute_after_miss(hash, key, led, compute, to_cache, from_cache)
+            }
+        }
+    }
+
+    /// [`get_or_compute`](Self::get_or_compute) for the async methods.
+    async fn get_or_compute_async<R, F>(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> F,
+        to_cache: impl FnOnce(&R) -> Option<V>,
+        from_cache: impl FnOnce(V) -> R,
+    ) -> R
+    where
+        F: Future<Output = R>,
+    {
+        let hash = self.inner.hash(&key);
+        match self
+            .inner
+            .lookup_or_lead(hash, |stored| *stored == key, TASK)
+        {
+            Ok(value) => from_cache(value),
+            Err(led) => {
+                let inner = &self.inner;
+                let miss =
+                    inner.compute_after_miss_async(hash, key, led, compute, to_cache, from_cache);
+                miss.await
+            }
+        }
+    }
+
     /// The live value for `key`, or the value of `init()`, stored under `key` with the
     /// map's default TTL.
     ///
@@ -482,12 +534,7 @@ where
     /// assert_eq!(squares.get_or_insert_with(12, || unreachable!()), 144);
     /// ```
     pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> V {
-        let hash = self.inner.hash(&key);
-        if let Some(value) = self.inner.get_hashed(hash, |stored| *stored == key) {
-            return value;
-        }
-        self.inner
-            .compute_after_miss(hash, key, init, |value| Some(value.clone()), |value| value)
+        self.get_or_compute(key, init, |value| Some(value.clone()), |value| value)
     }
 
     /// Like [`get_or_insert_with`](Self::get_or_insert_with) for a fallible `init`: an
@@ -510,12 +557,7 @@ where
         key: K,
         init: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
-        let hash = self.inner.hash(&key);
-        if let Some(value) = self.inner.get_hashed(hash, |stored| *stored == key) {
-            return Ok(value);
-        }
-        self.inner
-            .compute_after_miss(hash, key, init, |result| result.as_ref().ok().cloned(), Ok)
+        self.get_or_compute(key, init, |result| result.as_ref().ok().cloned(), Ok)
     }
 
     /// The async form of [`get_or_insert_with`](Self::get_or_insert_with): on a miss,
@@ -553,12 +595,7 @@ where
     where
         F: Future<Output = V>,
     {
-        let hash = self.inner.hash(&key);
-        if let Some(value) = self.inner.get_hashed(hash, |stored| *stored == key) {
-            return value;
-        }
-        self.inner
-            .compute_after_miss_async(hash, key, init, |value| Some(value.clone()), |value| value)
+        self.get_or_compute_async(key, init, |value| Some(value.clone()), |value| value)
             .await
     }
 
@@ -589,12 +626,7 @@ where
     where
         F: Future<Output = Result<V, E>>,
     {
-        let hash = self.inner.hash(&key);
-        if let Some(value) = self.inner.get_hashed(hash, |stored| *stored == key) {
-            return Ok(value);
-        }
-        self.inner
-            .compute_after_miss_async(hash, key, init, |result| result.as_ref().ok().cloned(), Ok)
+        self.get_or_compute_async(key, init, |result| result.as_ref().ok().cloned(), Ok)
             .await
     }
 
@@ -840,8 +872,42 @@ where
     pub(crate) fn get_hashed(
         self: &Arc<Self>,
         hash: u64,
-        mut is_key: impl FnMut(&K) -> bool,
+        is_key: impl FnMut(&K) -> bool,
     ) -> Option<V> {
+        self.lookup(hash, is_key, |_| false).ok()
+    }
+
+    /// The lookup of single-flight callers: the live value, or `Err(led)` after a miss,
+    /// where `led` says that this caller now leads the key's computation, registered
+    /// before the lookup let go of its read lock (see [`SoloFlight`](crate::flight::SoloFlight)). It must then
+    /// pass `led` to [`compute_after_miss`](Self::compute_after_miss) or its async
+    /// form, or give the lead up with [`abandon_solo`](Self::abandon_solo).
+    ///
+    /// `leader` is [`shim::current_thread`] for sync callers, [`TASK`] for async ones.
+    #[inline]
+    pub(crate) fn lookup_or_lead(
+        self: &Arc<Self>,
+        hash: u64,
+        is_key: impl FnMut(&K) -> bool,
+        leader: u64,
+    ) -> Result<V, bool> {
+        self.lookup(hash, is_key, |state| {
+            // A flight listed for this hash (this key, most likely) is joined under the
+            // write lock; so is a key whose shard's solo flight is taken.
+            !state.flights.iter().any(|flight| flight.hash == hash)
+                && state.solo.try_claim(hash, leader)
+        })
+    }
+
+    /// One read-locked lookup: the live value, or `Err` of what `on_miss` (called under
+    /// the read lock, unless an expired entry is found) returned.
+    #[inline]
+    fn lookup(
+        self: &Arc<Self>,
+        hash: u64,
+        mut is_key: impl FnMut(&K) -> bool,
+        on_miss: impl FnOnce(&ShardState<K, V>) -> bool,
+    ) -> Result<V, bool> {
         let shard = self.shard(hash);
         let state = shard.read();
         match state.find(hash, &mut is_key) {
@@ -855,17 +921,18 @@ where
                 let stripe = state.stripe();
                 drop(state);
                 self.lookups[stripe].hit();
-                Some(value)
+                Ok(value)
             }
             found => {
                 let expired = found.is_some();
+                let led = !expired && on_miss(&state);
                 let stripe = state.stripe();
                 drop(state);
                 self.lookups[stripe].miss();
                 if expired {
                     self.remove_expired(hash, is_key);
                 }
-                None
+                Err(led)
             }
         }
     }
@@ -1034,8 +1101,10 @@ where
         }
     }
 
-    /// The miss path of single-flight lookups: join the computation under way for
-    /// `key`, or become its leader and run `compute` with no lock held.
+    /// The miss path of single-flight lookups, after
+    /// [`lookup_or_lead`](Self::lookup_or_lead) returned `Err(led)`: lead the
+    /// computation if `led`, else join the computation under way for `key`, or become
+    /// its leader; the leader runs `compute` with no lock held.
     ///
     /// `to_cache` picks what of the result to store (`None`: store nothing and let a
     /// waiter retry); `from_cache` turns a stored value into the caller's result.
@@ -1043,30 +1112,35 @@ where
         self: &Arc<Self>,
         hash: u64,
         key: K,
+        led: bool,
         compute: impl FnOnce() -> R,
         to_cache: impl FnOnce(&R) -> Option<V>,
         from_cache: impl FnOnce(V) -> R,
     ) -> R {
-        let me = Some(shim::current_thread_id());
-        let mut key = key;
-        loop {
-            match self.join_or_lead(hash, key, me) {
-                Step::Stored(value) => return from_cache(value),
-                Step::Reentered => return compute(),
-                Step::Wait(returned, signal) => match signal.wait() {
-                    Some(value) => return from_cache(value),
-                    // The leader stored nothing (panic, error): go round, maybe lead.
-                    None => key = returned,
-                },
-                Step::Lead(id) => {
-                    let abandon = AbandonOnDrop::new(self, hash, id);
-                    let result = compute();
-                    let value = to_cache(&result);
-                    abandon.land(value);
-                    return result;
+        let led = if led {
+            Led::Solo(key)
+        } else {
+            let me = shim::current_thread();
+            let mut key = key;
+            loop {
+                match self.join_or_lead(hash, key, me) {
+                    Step::Stored(value) => return from_cache(value),
+                    Step::Reentered => return compute(),
+                    Step::Wait(returned, signal) => match signal.wait() {
+                        Some(value) => return from_cache(value),
+                        // The leader stored nothing (panic, error), or led a solo flight,
+                        // whose waiters look again: go round, maybe lead.
+                        None => key = returned,
+                    },
+                    Step::Lead(id) => break Led::Listed(id),
                 }
             }
-        }
+        };
+        let abandon = AbandonOnDrop::new(self, hash, led);
+        let result = compute();
+        let value = to_cache(&result);
+        abandon.land(value);
+        result
     }
 
     /// [`compute_after_miss`](Self::compute_after_miss) for async callers: waiters
@@ -1076,6 +1150,7 @@ where
         self: &Arc<Self>,
         hash: u64,
         key: K,
+        led: bool,
         compute: impl FnOnce() -> F,
         to_cache: impl FnOnce(&R) -> Option<V>,
         from_cache: impl FnOnce(V) -> R,
@@ -1084,29 +1159,32 @@ where
         F: Future<Output = R>,
     {
         let mut key = key;
-        loop {
+        let mut led = led.then_some(());
+        let led = loop {
+            if led.take().is_some() {
+                break Led::Solo(key);
+            }
             // Tasks share threads, so async flights have no leader thread.
-            match self.join_or_lead(hash, key, None) {
+            match self.join_or_lead(hash, key, TASK) {
                 Step::Stored(value) => return from_cache(value),
                 Step::Reentered => return compute().await,
                 Step::Wait(returned, signal) => match signal.settled().await {
                     Some(value) => return from_cache(value),
                     None => key = returned,
                 },
-                Step::Lead(id) => {
-                    let abandon = AbandonOnDrop::new(self, hash, id);
-                    let result = compute().await;
-                    let value = to_cache(&result);
-                    abandon.land(value);
-                    return result;
-                }
+                Step::Lead(id) => break Led::Listed(id),
             }
-        }
+        };
+        let abandon = AbandonOnDrop::new(self, hash, led);
+        let result = compute().await;
+        let value = to_cache(&result);
+        abandon.land(value);
+        result
     }
 
     /// Under the shard's write lock: the stored value, or the flight under way for
     /// `key` to wait on, or a new flight this caller leads (which takes the key).
-    fn join_or_lead(&self, hash: u64, key: K, me: Option<ThreadId>) -> Step<K, V> {
+    fn join_or_lead(&self, hash: u64, key: K, me: u64) -> Step<K, V> {
         let mut state = self.shard(hash).write();
         if let Some(entry) = state.find(hash, |stored| *stored == key) {
             if self.is_live(entry) {
@@ -1117,31 +1195,77 @@ where
             .flights
             .iter_mut()
             .find(|flight| flight.hash == hash && flight.key == key);
-        match under_way {
-            Some(flight) if me.is_some() && flight.leader == me => Step::Reentered,
-            Some(flight) => {
-                let signal = flight.signal.get_or_insert_with(|| Arc::new(Signal::new()));
-                Step::Wait(key, Arc::clone(signal))
+        if let Some(flight) = under_way {
+            if me != TASK && flight.leader == me {
+                return Step::Reentered;
             }
-            None => {
-                let id = state.next_flight;
-                state.next_flight = id.wrapping_add(1);
-                state.flights.push(Flight {
-                    hash,
-                    key,
-                    id,
-                    signal: None,
-                    leader: me,
-                });
-                Step::Lead(id)
+            let signal = flight.signal.get_or_insert_with(|| Arc::new(Signal::new()));
+            return Step::Wait(key, Arc::clone(signal));
+        }
+        if let Some(leader) = state.solo.leader_of(hash) {
+            if me != TASK && leader == me {
+                return Step::Reentered;
             }
+            let signal = state
+                .solo_signal
+                .get_or_insert_with(|| Arc::new(Signal::new()));
+            return Step::Wait(key, Arc::clone(signal));
+        }
+        let id = state.next_flight;
+        state.next_flight = id.wrapping_add(1);
+        state.flights.push(Flight {
+            hash,
+            key,
+            id,
+            signal: None,
+            leader: me,
+        });
+        Step::Lead(id)
+    }
+
+    /// Gives up a solo flight claimed by [`lookup_or_lead`](Self::lookup_or_lead)
+    /// without computing: its waiters look again.
+    pub(crate) fn abandon_solo(self: &Arc<Self>, hash: u64) {
+        self.end_solo(hash, None);
+    }
+
+    /// Ends the computation this caller led: stores `value`, if any, and wakes the
+    /// waiters.
+    fn land(self: &Arc<Self>, hash: u64, led: Led<K>, value: Option<V>) {
+        match led {
+            Led::Listed(id) => self.land_listed(hash, id, value),
+            Led::Solo(key) => self.end_solo(hash, value.map(|value| (key, value))),
         }
     }
 
-    /// Ends flight `id`: takes it out of its shard, stores `value` (if any) under the
-    /// same lock, so that no caller can find neither the flight nor the entry, then
-    /// wakes the waiters, if any came. They are woken even if storing unwinds.
-    fn land(self: &Arc<Self>, hash: u64, id: u64, value: Option<V>) {
+    /// Ends the shard's solo flight (for `hash`): stores the entry, if any, under the
+    /// same lock, then tells the waiters, if any came, to look again (even if storing
+    /// unwinds).
+    fn end_solo(self: &Arc<Self>, hash: u64, entry: Option<(K, V)>) {
+        struct LookAgainOnDrop<V: Clone>(Option<Arc<Signal<V>>>);
+        impl<V: Clone> Drop for LookAgainOnDrop<V> {
+            fn drop(&mut self) {
+                if let Some(signal) = &self.0 {
+                    signal.settle(None);
+                }
+            }
+        }
+
+        let now = entry.as_ref().map(|_| self.clock.precise_now());
+        let mut state = self.shard(hash).write();
+        state.solo.release();
+        let _look_again = LookAgainOnDrop(state.solo_signal.take());
+        if let (Some((key, value)), Some(now)) = (entry, now) {
+            // The replaced value, if any, is dropped after the lock is released.
+            let _replaced = self.store(state, hash, key, value, self.ttl, now);
+        }
+    }
+
+    /// Ends listed flight `id`: takes it out of its shard, stores `value` (if any)
+    /// under the same lock, so that no caller can find neither the flight nor the
+    /// entry, then wakes the waiters, if any came. They are woken even if storing
+    /// unwinds.
+    fn land_listed(self: &Arc<Self>, hash: u64, id: u64, value: Option<V>) {
         struct SettleOnDrop<V: Clone> {
             signal: Option<Arc<Signal<V>>>,
             stored: Option<V>,
@@ -1242,8 +1366,16 @@ enum Step<K, V> {
     Reentered,
     /// Another caller is computing it: wait, and keep the key to retry with.
     Wait(K, Arc<Signal<V>>),
-    /// This caller computes it, as flight `id`.
+    /// This caller computes it, as listed flight `id`.
     Lead(u64),
+}
+
+/// Which flight a leader leads.
+enum Led<K> {
+    /// The flight with this id in the shard's list, which holds the key.
+    Listed(u64),
+    /// The shard's solo flight; the leader keeps the key until it stores the value.
+    Solo(K),
 }
 
 /// Held by a flight's leader while its computation runs: if the computation panics, or
@@ -1255,7 +1387,8 @@ where
 {
     inner: &'a Arc<Inner<K, V>>,
     hash: u64,
-    id: u64,
+    /// `None` once landed.
+    led: Option<Led<K>>,
 }
 
 impl<'a, K, V> AbandonOnDrop<'a, K, V>
@@ -1263,15 +1396,19 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    fn new(inner: &'a Arc<Inner<K, V>>, hash: u64, id: u64) -> Self {
-        AbandonOnDrop { inner, hash, id }
+    fn new(inner: &'a Arc<Inner<K, V>>, hash: u64, led: Led<K>) -> Self {
+        AbandonOnDrop {
+            inner,
+            hash,
+            led: Some(led),
+        }
     }
 
     /// The computation finished: land the flight with what it produced.
-    fn land(self, value: Option<V>) {
-        let (inner, hash, id) = (self.inner, self.hash, self.id);
-        std::mem::forget(self);
-        inner.land(hash, id, value);
+    fn land(mut self, value: Option<V>) {
+        if let Some(led) = self.led.take() {
+            self.inner.land(self.hash, led, value);
+        }
     }
 }
 
@@ -1281,7 +1418,9 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
-        self.inner.land(self.hash, self.id, None);
+        if let Some(led) = self.led.take() {
+            self.inner.land(self.hash, led, None);
+        }
     }
 }
 

@@ -7,43 +7,58 @@
 //! does not need to interleave to check them.
 
 #[cfg(not(feature = "shuttle"))]
+pub(crate) use std::sync::atomic::AtomicU64;
+#[cfg(not(feature = "shuttle"))]
 pub(crate) use std::sync::atomic::AtomicUsize;
 #[cfg(not(feature = "shuttle"))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(feature = "shuttle"))]
-pub(crate) use std::thread::{yield_now, ThreadId};
+pub(crate) use std::thread::yield_now;
 #[cfg(not(feature = "shuttle"))]
 pub(crate) use std::thread_local;
 
+#[cfg(feature = "shuttle")]
+pub(crate) use shuttle::sync::atomic::AtomicU64;
 #[cfg(feature = "shuttle")]
 pub(crate) use shuttle::sync::atomic::AtomicUsize;
 #[cfg(feature = "shuttle")]
 pub(crate) use shuttle::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(feature = "shuttle")]
-pub(crate) use shuttle::thread::{yield_now, ThreadId};
+pub(crate) use shuttle::thread::yield_now;
 #[cfg(feature = "shuttle")]
 pub(crate) use shuttle::thread_local;
 
-/// The calling thread's identity, kept in a thread-local: `thread::current()` clones
-/// an `Arc` (two atomic operations) on every call, and every miss asks.
-pub(crate) fn current_thread_id() -> ThreadId {
+/// The calling thread, as a number that is never 0 and that no other thread is
+/// expected to share: a hash of its `ThreadId` (std never reuses those), kept in a
+/// thread-local because `thread::current()` clones an `Arc` (two atomic operations)
+/// and every miss asks. A number, not the `ThreadId`, so that it fits in an atomic.
+///
+/// Two threads share one only if their ids collide in 64 hashed bits; a flight would
+/// then take a call from the other thread for a re-entrant one (see `map.rs`): it
+/// would compute its own value and not store it, neither a wrong value nor a hang.
+pub(crate) fn current_thread() -> u64 {
     use std::cell::Cell;
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     thread_local! {
-        static ID: Cell<Option<ThreadId>> = const { Cell::new(None) };
+        static NUMBER: Cell<u64> = const { Cell::new(0) };
     }
-    fn uncached() -> ThreadId {
+    fn uncached() -> u64 {
         #[cfg(not(feature = "shuttle"))]
-        return std::thread::current().id();
+        let id = std::thread::current().id();
         #[cfg(feature = "shuttle")]
-        return shuttle::thread::current().id();
+        let id = shuttle::thread::current().id();
+        // Fixed keys: the same thread must get the same number on every call.
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(id) | 1
     }
-    ID.try_with(|cached| {
-        cached.get().unwrap_or_else(|| {
-            let id = uncached();
-            cached.set(Some(id));
-            id
+    NUMBER
+        .try_with(|cached| match cached.get() {
+            0 => {
+                let number = uncached();
+                cached.set(number);
+                number
+            }
+            number => number,
         })
-    })
-    // Thread-locals already destroyed (a miss from another thread-local's `Drop`).
-    .unwrap_or_else(|_| uncached())
+        // Thread-locals already destroyed (a miss from another thread-local's `Drop`).
+        .unwrap_or_else(|_| uncached())
 }

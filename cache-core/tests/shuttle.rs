@@ -102,6 +102,54 @@ fn different_keys_complete_independently() {
 }
 
 #[test]
+fn a_reentrant_leader_and_a_waiter_agree_on_one_value() {
+    shuttle::check_random(
+        || {
+            let map: Arc<TtlMap<u8, u32>> = Arc::new(TtlMap::new());
+            let reentrant = {
+                let map = Arc::clone(&map);
+                thread::spawn(move || {
+                    let inner_map = Arc::clone(&map);
+                    // The inner call is for the key this thread leads: it computes 5
+                    // directly, and the outer call stores 6.
+                    map.get_or_insert_with(1, move || inner_map.get_or_insert_with(1, || 5) + 1)
+                })
+            };
+            let other = {
+                let map = Arc::clone(&map);
+                thread::spawn(move || map.get_or_insert_with(1, || 100))
+            };
+            let (reentrant, other) = (reentrant.join().unwrap(), other.join().unwrap());
+            assert!(reentrant == 6 || reentrant == 100, "{reentrant}");
+            assert_eq!(reentrant, other, "one computation, one value");
+            assert_eq!(map.get(&1), Some(other));
+        },
+        SCHEDULES,
+    );
+}
+
+#[test]
+fn a_lead_given_up_before_computing_hands_over_to_a_waiter() {
+    use cache_core::__private::{hash_key, lookup, Lead};
+    shuttle::check_random(
+        || {
+            let map: Arc<TtlMap<u8, u32>> = Arc::new(TtlMap::new());
+            let other = {
+                let map = Arc::clone(&map);
+                thread::spawn(move || map.get_or_insert_with(1, || 2))
+            };
+            // What generated code does when it unwinds between its lookup and the
+            // body: the miss, which may lead the key's computation, is dropped.
+            let hash = hash_key(&map, &1u8);
+            drop(lookup(&map, hash, |key| *key == 1, Lead::AsThread));
+            assert_eq!(other.join().unwrap(), 2);
+            assert_eq!(map.get(&1), Some(2));
+        },
+        SCHEDULES,
+    );
+}
+
+#[test]
 fn a_sweep_racing_an_overwrite_never_removes_the_newer_entry() {
     shuttle::check_random(
         || {

@@ -195,9 +195,9 @@ impl<'a> Expansion<'a> {
     ///     let __ttl_cached_ops = __ttl_cached_fetch_user_ops();
     ///     match (__ttl_cached_ops.LOOKUP)(&id, region) {  // borrowed: a hit allocates nothing
     ///         Ok(value) => value,
-    ///         Err(hash) => {
+    ///         Err(miss) => {  // the hash, and the lead of the computation if the lookup took it
     ///             let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
-    ///             (__ttl_cached_ops.MISS)(hash, key, &mut /* once */ || fetch_user_uncached(id, region))
+    ///             (__ttl_cached_ops.MISS)(miss, key, &mut /* once */ || fetch_user_uncached(id, region))
     ///         }
     ///     }
     /// }
@@ -208,12 +208,12 @@ impl<'a> Expansion<'a> {
     /// future, not yet polled) to the ops function, which starts it (see [`crate::ops`]):
     /// ```text
     /// pub async fn fetch_user(id: u64, region: &str) -> User {
-    ///     let hash = match (__ttl_cached_fetch_user_ops::<Pending<User>>(None).LOOKUP)(&id, region) {
+    ///     let miss = match (__ttl_cached_fetch_user_ops::<Pending<User>>(None).LOOKUP)(&id, region) {
     ///         Ok(value) => return value,
-    ///         Err(hash) => hash,
+    ///         Err(miss) => miss,
     ///     };
     ///     let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
-    ///     match __ttl_cached_fetch_user_ops(Some((hash, key, fetch_user_uncached(id, region)))).MISS {
+    ///     match __ttl_cached_fetch_user_ops(Some((miss, key, fetch_user_uncached(id, region)))).MISS {
     ///         Some(miss) => miss.await,
     ///         None => unreachable!(),
     ///     }
@@ -265,7 +265,7 @@ impl<'a> Expansion<'a> {
         let miss = Op::Miss.index();
         let start_miss = quote! {
             match #ops(::core::option::Option::Some((
-                __TTL_CACHED_HASH,
+                __TTL_CACHED_MISSED,
                 __TTL_CACHED_KEY,
                 __TTL_CACHED_BODY,
             )))
@@ -284,15 +284,15 @@ impl<'a> Expansion<'a> {
         let start_miss = replace_idents(
             start_miss,
             &[
-                ("__TTL_CACHED_HASH", quote!(__ttl_cached_hash)),
+                ("__TTL_CACHED_MISSED", quote!(__ttl_cached_missed)),
                 ("__TTL_CACHED_KEY", quote!(__ttl_cached_key)),
                 ("__TTL_CACHED_BODY", self.uncached_call()),
             ],
         );
         quote! {
-            let __ttl_cached_hash = match (#lookup_ops.#lookup)(#lookup_args) {
+            let __ttl_cached_missed = match (#lookup_ops.#lookup)(#lookup_args) {
                 ::core::result::Result::Ok(__ttl_cached_value) => return __ttl_cached_value,
-                ::core::result::Result::Err(__ttl_cached_hash) => __ttl_cached_hash,
+                ::core::result::Result::Err(__ttl_cached_missed) => __ttl_cached_missed,
             };
             #key
             #start_miss
@@ -311,12 +311,12 @@ impl<'a> Expansion<'a> {
             let __ttl_cached_ops = #ops;
             match (__ttl_cached_ops.#lookup)(#lookup_args) {
                 ::core::result::Result::Ok(__ttl_cached_value) => __ttl_cached_value,
-                ::core::result::Result::Err(__ttl_cached_hash) => {
+                ::core::result::Result::Err(__ttl_cached_missed) => {
                     #key
                     // The body, callable once through `&mut dyn FnMut`: no allocation.
                     let mut __ttl_cached_body = ::core::option::Option::Some(move || #call);
                     (__ttl_cached_ops.#miss)(
-                        __ttl_cached_hash,
+                        __ttl_cached_missed,
                         __ttl_cached_key,
                         &mut || match ::core::option::Option::take(&mut __ttl_cached_body) {
                             ::core::option::Option::Some(__ttl_cached_call) => __ttl_cached_call(),

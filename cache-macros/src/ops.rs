@@ -47,9 +47,10 @@ use syn::LitStr;
 /// The operations returned by the ops function, in tuple order.
 #[derive(Clone, Copy)]
 pub(crate) enum Op {
-    /// `fn(&B..) -> Result<R, u64>`: a hit, or the hash for the miss.
+    /// `fn(&B..) -> Result<R, Miss<'static>>`: a hit, or the miss (the key's hash,
+    /// and the lead of its computation if the lookup took it).
     Lookup,
-    /// `fn(u64, K, &mut dyn FnMut() -> R) -> R`: compute, store, return. For an
+    /// `fn(Miss<'static>, K, &mut dyn FnMut() -> R) -> R`: compute, store, return. For an
     /// `async fn`, `Option<impl Future<Output = R>>`: the miss given to the ops
     /// function, started.
     Miss,
@@ -76,8 +77,8 @@ impl Op {
 /// Output (checks elided):
 /// ```text
 /// fn __ttl_cached_fetch_user_ops() -> (
-///     fn(&u64, &str) -> Result<User, u64>,
-///     fn(u64, (u64, String), &mut dyn FnMut() -> User) -> User,
+///     fn(&u64, &str) -> Result<User, Miss<'static>>,
+///     fn(Miss<'static>, (u64, String), &mut dyn FnMut() -> User) -> User,
 ///     fn((u64, String), &User),
 ///     fn(&u64, &str) -> bool,
 ///     fn(),
@@ -87,12 +88,12 @@ impl Op {
 ///         |id, region| {
 ///             let map = __ttl_cached_fetch_user_map::<(u64, String), User>(init);
 ///             let hash = hash_key(map, &(id, region));
-///             match get_hashed(map, hash, |stored| stored.0 == *id && stored.1 == *region) {
-///                 Some(value) => Ok(value),
-///                 None => Err(hash),
+///             match lookup(map, hash, |stored| stored.0 == *id && stored.1 == *region, Lead::AsThread) {
+///                 Ok(value) => Ok(value),
+///                 Err(miss) => Err(miss),
 ///             }
 ///         },
-///         |hash, key, compute| compute_after_miss(map, hash, key, compute, to_value, from_value),
+///         |miss, key, compute| compute_after_miss(map, miss, key, compute, to_value, from_value),
 ///         |key, result| { map.insert(key, result.clone()); },
 ///         |id, region| remove_hashed(map, hash_key(map, &(id, region)), ...).is_some(),
 ///         || map.clear(),
@@ -107,9 +108,9 @@ impl Op {
 /// For an `async fn` (see the module documentation):
 /// ```text
 /// fn __ttl_cached_fetch_user_ops<__TtlCachedBody>(
-///     miss: Option<(u64, (u64, String), __TtlCachedBody)>,
+///     miss: Option<(Miss<'static>, (u64, String), __TtlCachedBody)>,
 /// ) -> (
-///     fn(&u64, &str) -> Result<User, u64>,
+///     fn(&u64, &str) -> Result<User, Miss<'static>>,
 ///     Option<impl Future<Output = User>>,
 ///     ...
 /// )
@@ -118,8 +119,8 @@ impl Op {
 /// {
 ///     (
 ///         ...,
-///         miss.map(|(hash, key, body)| {
-///             compute_after_miss_async(map, hash, key, move || body, to_value, from_value)
+///         miss.map(|(miss, key, body)| {
+///             compute_after_miss_async(map, miss, key, move || body, to_value, from_value)
 ///         }),
 ///         ...,
 ///     )
@@ -158,6 +159,7 @@ impl<'e, 'a> Ops<'e, 'a> {
         let ret = self.return_type();
         let any = any_box();
         let is_async = expansion.func.is_async();
+        let miss_ticket = quote!(::cache_core::__private::Miss<'static>);
         let mut generics = Vec::new();
         let mut bounds = Vec::new();
         let (borrowed, key) = if self.keyed {
@@ -177,13 +179,13 @@ impl<'e, 'a> Ops<'e, 'a> {
             generics.push(quote!(__TtlCachedBody));
             bounds.push(quote!(__TtlCachedBody: ::core::future::Future<Output = #ret>));
             (
-                quote!(__ttl_cached_miss: ::core::option::Option<(u64, #key, __TtlCachedBody)>),
+                quote!(__ttl_cached_miss: ::core::option::Option<(#miss_ticket, #key, __TtlCachedBody)>),
                 quote!(::core::option::Option<impl ::core::future::Future<Output = #ret>>),
             )
         } else {
             (
                 TokenStream::new(),
-                quote!(fn(u64, #key, &mut dyn ::core::ops::FnMut() -> #ret) -> #ret),
+                quote!(fn(#miss_ticket, #key, &mut dyn ::core::ops::FnMut() -> #ret) -> #ret),
             )
         };
         let generics = if generics.is_empty() {
@@ -209,7 +211,7 @@ impl<'e, 'a> Ops<'e, 'a> {
             #[inline]
             #[allow(dead_code, unused_variables, clippy::all)]
             fn #name #generics (#parameter) -> (
-                fn(#borrowed) -> ::core::result::Result<#ret, u64>,
+                fn(#borrowed) -> ::core::result::Result<#ret, #miss_ticket>,
                 #miss_type,
                 fn(#key, &#ret),
                 fn(#borrowed) -> bool,
@@ -224,26 +226,38 @@ impl<'e, 'a> Ops<'e, 'a> {
         }
     }
 
-    /// `fn(&B0, &B1) -> Result<R, u64>`.
+    /// `fn(&B0, &B1) -> Result<R, Miss<'static>>`.
     fn lookup(&self) -> TokenStream {
         let map = self.map();
         let from_value = self.result_of(quote!(__ttl_cached_value));
         let (params, hashed, is_key) = self.key_lookup();
+        let lead = match (self.single_flight(), self.expansion.func.is_async()) {
+            (false, _) => quote!(Never),
+            (true, false) => quote!(AsThread),
+            (true, true) => quote!(AsTask),
+        };
         quote! {
             |#params| {
                 let __ttl_cached_map = #map;
                 let __ttl_cached_hash = ::cache_core::__private::hash_key(__ttl_cached_map, #hashed);
-                match ::cache_core::__private::get_hashed(__ttl_cached_map, __ttl_cached_hash, #is_key) {
-                    ::core::option::Option::Some(__ttl_cached_value) => {
+                match ::cache_core::__private::lookup(
+                    __ttl_cached_map,
+                    __ttl_cached_hash,
+                    #is_key,
+                    ::cache_core::__private::Lead::#lead,
+                ) {
+                    ::core::result::Result::Ok(__ttl_cached_value) => {
                         ::core::result::Result::Ok(#from_value)
                     }
-                    ::core::option::Option::None => ::core::result::Result::Err(__ttl_cached_hash),
+                    ::core::result::Result::Err(__ttl_cached_missed) => {
+                        ::core::result::Result::Err(__ttl_cached_missed)
+                    }
                 }
             }
         }
     }
 
-    /// `fn(u64, K, &mut dyn FnMut() -> R) -> R`, or for an `async fn` the started
+    /// `fn(Miss<'static>, K, &mut dyn FnMut() -> R) -> R`, or for an `async fn` the started
     /// miss ([`Self::miss_async`]).
     fn miss(&self) -> TokenStream {
         if self.expansion.func.is_async() {
@@ -255,11 +269,11 @@ impl<'e, 'a> Ops<'e, 'a> {
             let to_value = self.value_of(quote!(__ttl_cached_result));
             let from_value = self.result_of(quote!(__ttl_cached_value));
             quote! {
-                |__ttl_cached_hash, __ttl_cached_key, __ttl_cached_compute| {
+                |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_compute| {
                     let __ttl_cached_map = #map;
                     ::cache_core::__private::compute_after_miss(
                         __ttl_cached_map,
-                        __ttl_cached_hash,
+                        __ttl_cached_missed,
                         #key,
                         || __ttl_cached_compute(),
                         |__ttl_cached_result| #to_value,
@@ -293,10 +307,10 @@ impl<'e, 'a> Ops<'e, 'a> {
             let to_value = self.value_of(quote!(__ttl_cached_result));
             let from_value = self.result_of(quote!(__ttl_cached_value));
             quote! {
-                |(__ttl_cached_hash, __ttl_cached_key, __ttl_cached_body)| {
+                |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| {
                     ::cache_core::__private::compute_after_miss_async(
                         #map,
-                        __ttl_cached_hash,
+                        __ttl_cached_missed,
                         #key,
                         move || __ttl_cached_body,
                         |__ttl_cached_result| #to_value,

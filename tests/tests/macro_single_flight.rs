@@ -93,3 +93,48 @@ fn a_panic_reaches_its_caller_and_a_waiter_runs_the_body_instead() {
     assert_eq!(FLAKY_RUNS.load(Ordering::SeqCst), 2);
     assert_eq!(flaky(1), 2, "the cache works after the panic");
 }
+
+/// A key whose `Clone` panics while `PANIC_ON_CLONE` is set.
+#[derive(PartialEq, Eq, Hash)]
+struct FragileKey(u64);
+
+static PANIC_ON_CLONE: AtomicBool = AtomicBool::new(false);
+static FRAGILE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+impl Clone for FragileKey {
+    fn clone(&self) -> Self {
+        if PANIC_ON_CLONE.load(Ordering::SeqCst) {
+            panic!("the key's Clone failed");
+        }
+        FragileKey(self.0)
+    }
+}
+
+#[ttl_cached(secs = 60)]
+fn fragile(key: &FragileKey) -> u64 {
+    FRAGILE_RUNS.fetch_add(1, Ordering::SeqCst);
+    key.0 * 10
+}
+
+#[test]
+fn a_panic_between_the_lookup_and_the_body_leaves_no_flight_behind() {
+    // The miss takes the lead of the key's computation, then the owned key's clone
+    // panics before the body runs.
+    PANIC_ON_CLONE.store(true, Ordering::SeqCst);
+    let failed = panic::catch_unwind(|| fragile(&FragileKey(4)));
+    PANIC_ON_CLONE.store(false, Ordering::SeqCst);
+    assert!(failed.is_err());
+    assert_eq!(FRAGILE_RUNS.load(Ordering::SeqCst), 0);
+    // Another thread must not wait for a flight that nobody runs...
+    let (sender, receiver) = std::sync::mpsc::channel();
+    thread::spawn(move || sender.send(fragile(&FragileKey(4))));
+    let computed = receiver.recv_timeout(Duration::from_secs(30));
+    assert_eq!(
+        computed,
+        Ok(40),
+        "the other thread waited for an abandoned flight"
+    );
+    // ...and the value it computed is stored: this thread hits it.
+    assert_eq!(fragile(&FragileKey(4)), 40);
+    assert_eq!(FRAGILE_RUNS.load(Ordering::SeqCst), 1);
+}
