@@ -470,10 +470,10 @@ where
         from_cache: impl FnOnce(V) -> R,
     ) -> R {
         let hash = self.inner.hash(&key);
-        let leader = shim::current_thread();
+        let is_key = |stored: &K| *stored == key;
         match self
             .inner
-            .lookup_or_lead(hash, |stored| *stored == key, leader)
+            .lookup_or_lead(hash, is_key, shim::current_thread)
         {
             Ok(value) => from_cache(value),
             Err(led) => {
@@ -495,10 +495,8 @@ where
         F: Future<Output = R>,
     {
         let hash = self.inner.hash(&key);
-        match self
-            .inner
-            .lookup_or_lead(hash, |stored| *stored == key, TASK)
-        {
+        let is_key = |stored: &K| *stored == key;
+        match self.inner.lookup_or_lead(hash, is_key, || TASK) {
             Ok(value) => from_cache(value),
             Err(led) => {
                 let inner = &self.inner;
@@ -883,19 +881,20 @@ where
     /// pass `led` to [`compute_after_miss`](Self::compute_after_miss) or its async
     /// form, or give the lead up with [`abandon_solo`](Self::abandon_solo).
     ///
-    /// `leader` is [`shim::current_thread`] for sync callers, [`TASK`] for async ones.
+    /// `leader` gives [`shim::current_thread`] for sync callers, [`TASK`] for async
+    /// ones; it is called only on a miss, so that hits never ask.
     #[inline]
     pub(crate) fn lookup_or_lead(
         self: &Arc<Self>,
         hash: u64,
         is_key: impl FnMut(&K) -> bool,
-        leader: u64,
+        leader: impl FnOnce() -> u64,
     ) -> Result<V, bool> {
         self.lookup(hash, is_key, |state| {
             // A flight listed for this hash (this key, most likely) is joined under the
             // write lock; so is a key whose shard's solo flight is taken.
             !state.flights.iter().any(|flight| flight.hash == hash)
-                && state.solo.try_claim(hash, leader)
+                && state.solo.try_claim(hash, leader())
         })
     }
 

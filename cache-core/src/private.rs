@@ -57,8 +57,8 @@ where
                 .get_hashed(hash, is_key)
                 .ok_or(Miss { hash, led: None });
         }
-        Lead::AsThread => shim::current_thread(),
-        Lead::AsTask => TASK,
+        Lead::AsThread => shim::current_thread,
+        Lead::AsTask => || TASK,
     };
     match inner.lookup_or_lead(hash, is_key, leader) {
         Ok(value) => Ok(value),

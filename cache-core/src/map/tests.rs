@@ -198,7 +198,7 @@ fn leading_solo_flight_of_key_1() -> (TtlMap<u64, u64>, u64) {
     let hash = map.inner().hash(&1u64);
     let led = map
         .inner()
-        .lookup_or_lead(hash, |key| *key == 1, shim::current_thread());
+        .lookup_or_lead(hash, |key| *key == 1, shim::current_thread);
     assert_eq!(led, Err(true), "a first miss leads the solo flight");
     (map, hash)
 }
@@ -259,13 +259,19 @@ fn a_second_miss_in_a_shard_with_a_solo_flight_leads_a_listed_flight() {
     let inner = map.inner();
     let me = shim::current_thread();
     // Same shard (same hash), another key: the solo flight is taken.
-    assert_eq!(inner.lookup_or_lead(hash, |key| *key == 2, me), Err(false));
+    assert_eq!(
+        inner.lookup_or_lead(hash, |key| *key == 2, || me),
+        Err(false)
+    );
     // This thread leads the solo flight, so its own miss of the hash is re-entrant.
     let value = inner.compute_after_miss(hash, 2, false, || 5, |v| Some(*v), |v| v);
     assert_eq!(value, 5, "computed directly");
     inner.abandon_solo(hash);
     assert_eq!(solo_leader(&map, hash), None);
-    assert_eq!(inner.lookup_or_lead(hash, |key| *key == 2, me), Err(true));
+    assert_eq!(
+        inner.lookup_or_lead(hash, |key| *key == 2, || me),
+        Err(true)
+    );
     inner.abandon_solo(hash);
 }
 
