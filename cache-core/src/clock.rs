@@ -15,11 +15,14 @@
 //! trusting the coarse clock whenever nobody advances it (no sweeper thread, or the
 //! sweeper parked because no map holds an expiring entry).
 //!
-//! Deadlines are always computed from the precise clock: an entry never expires early.
+//! Deadlines are computed from the precise clock, or for computed values (the miss path
+//! of `get_or_insert_with` and `#[ttl_cached]`) from the CPU's cycle counter anchored to
+//! it, which is never behind it (see `cycle_counter.rs`): an entry never expires early.
 //! A map built with a [`MockClock`] reads only that clock, exactly, on every path.
 //!
 //! This module must never let the coarse clock run ahead of real time.
 
+use crate::cycle_counter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -86,15 +89,16 @@ fn system_is_live(deadline: Nanos) -> bool {
     deadline > precise_now()
 }
 
-/// Called by the sweeper thread to advance the coarse clock.
+/// Called by the sweeper thread to advance the coarse clock (and whoever sweeps, between
+/// batches): also anchors the cycle counter's line there.
 pub(crate) fn tick() {
-    COARSE_NOW.fetch_max(since_epoch(), Ordering::Relaxed);
+    COARSE_NOW.fetch_max(cycle_counter::anchor(since_epoch), Ordering::Relaxed);
 }
 
 /// Marks whether the sweeper is advancing the coarse clock.
 pub(crate) fn set_ticking(ticking: bool) {
     if ticking {
-        precise_now();
+        tick();
     }
     COARSE_TICKING.store(ticking, Ordering::SeqCst);
 }
@@ -229,6 +233,18 @@ impl Clock {
     pub(crate) fn precise_now(&self) -> Nanos {
         match self {
             Clock::System => precise_now(),
+            Clock::Mock(clock) => clock.now(),
+        }
+    }
+
+    /// The current time, for the deadline of a value just computed: on the process
+    /// clock, the cycle counter's reading when it has one (never behind the precise
+    /// clock, at most about [`SLACK`](cycle_counter::SLACK) ahead: the value lives that
+    /// much longer), else the precise clock.
+    #[inline]
+    pub(crate) fn deadline_now(&self) -> Nanos {
+        match self {
+            Clock::System => cycle_counter::deadline_now().unwrap_or_else(precise_now),
             Clock::Mock(clock) => clock.now(),
         }
     }

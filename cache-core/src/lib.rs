@@ -40,7 +40,8 @@
 //! - Expiry is exact: an entry is never returned after its deadline, nor dropped before.
 //!   Lookups of entries far from their deadline check it with one atomic load of a
 //!   coarse clock kept by the sweeper; entries within 250 ms of it read the precise
-//!   clock (see [`TtlMap`]'s "Clock precision").
+//!   clock (see [`TtlMap`]'s "Clock precision"). A value computed on a miss may live up
+//!   to 250 µs past its TTL (its deadline comes from the cycle counter), never less.
 //! - Each map has a fixed footprint besides its entries, sized by the core count so that
 //!   threads do not contend: about 7 KiB on 2 cores (32 shards, 8 reader stripes), up to
 //!   about 52 KiB on 32 cores or more. Every `#[ttl_cached]` function has its own map.
@@ -48,11 +49,13 @@
 //!   keys chosen by an attacker cannot be made to collide (HashDoS).
 
 #![warn(missing_docs)]
-// The one exception, the shard locks, allows it for itself: see `shard_locks.rs`.
+// The exceptions allow it for themselves: `shard_locks.rs`, `map_cell.rs` and
+// `cycle_counter.rs`.
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod clock;
+mod cycle_counter;
 mod deadline;
 mod flight;
 mod key_hash;

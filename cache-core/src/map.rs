@@ -82,8 +82,13 @@ const SHARD_HASH_SHIFT: u32 = 40;
 /// fast, a lookup reads a coarse clock (one atomic load) for entries more than 250 ms
 /// from their deadline, and the precise clock (about 25 ns) only for entries closer
 /// than that; the coarse clock is kept within 100 ms of real time by the sweeper
-/// thread, so this is exact unless the OS starves that thread for over 150 ms. Maps
-/// built with a [`MockClock`] read only it.
+/// thread, so this is exact unless the OS starves that thread for over 150 ms.
+///
+/// A value computed on a miss ([`get_or_insert_with`](Self::get_or_insert_with) and
+/// its variants, `#[ttl_cached]`) takes its deadline from the CPU's cycle counter
+/// where that is cheaper and steady (x86_64), anchored to the precise clock by the
+/// sweeper: it lives its TTL and up to 250 µs more, never less. Maps built with a
+/// [`MockClock`] read only it, exactly.
 ///
 /// # Examples
 ///
@@ -977,21 +982,21 @@ where
 
     fn insert(self: &Arc<Self>, key: K, value: V, ttl: Option<Duration>) -> Option<V> {
         let hash = self.hash(&key);
-        let now = self.clock.precise_now();
+        let deadline = deadline_after(self.clock.precise_now(), ttl);
         let state = self.shard(hash).write();
-        self.store(state, hash, key, value, ttl, now)
+        self.store(state, hash, key, value, deadline)
     }
 
     /// Stores an entry in the locked shard of `hash`, releases the lock, then does the
-    /// bookkeeping: counters, capacity, waking the sweeper.
+    /// bookkeeping: counters, capacity, waking the sweeper. Returns the replaced value
+    /// if it was live.
     fn store(
         self: &Arc<Self>,
         mut state: ShardWriteGuard<'_, K, V>,
         hash: u64,
         key: K,
         value: V,
-        ttl: Option<Duration>,
-        now: Nanos,
+        deadline: Nanos,
     ) -> Option<V> {
         let shard = self.shard(hash);
         shard.counters().inserted_under_lock();
@@ -1000,14 +1005,13 @@ where
             shard.counters().evicted(1);
             return None;
         }
-        let deadline = deadline_after(now, ttl);
         let replaced = state.put(hash, key, value, deadline, self.policy, &self.hasher);
         drop(state);
         if expires(deadline) && self.clock.wants_sweeper() {
             sweeper::schedule(self, &self.registered);
         }
         match replaced {
-            Some(old) if old.is_live(now) => Some(old.value),
+            Some(old) if self.is_live(&old) => Some(old.value),
             Some(_expired) => {
                 shard.counters().expired(1);
                 None
@@ -1157,21 +1161,21 @@ where
     where
         F: Future<Output = R>,
     {
-        let mut key = key;
-        let mut led = led.then_some(());
-        let led = loop {
-            if led.take().is_some() {
-                break Led::Solo(key);
-            }
-            // Tasks share threads, so async flights have no leader thread.
-            match self.join_or_lead(hash, key, TASK) {
-                Step::Stored(value) => return from_cache(value),
-                Step::Reentered => return compute().await,
-                Step::Wait(returned, signal) => match signal.settled().await {
-                    Some(value) => return from_cache(value),
-                    None => key = returned,
-                },
-                Step::Lead(id) => break Led::Listed(id),
+        let led = if led {
+            Led::Solo(key)
+        } else {
+            let mut key = key;
+            loop {
+                // Tasks share threads, so async flights have no leader thread.
+                match self.join_or_lead(hash, key, TASK) {
+                    Step::Stored(value) => return from_cache(value),
+                    Step::Reentered => return compute().await,
+                    Step::Wait(returned, signal) => match signal.settled().await {
+                        Some(value) => return from_cache(value),
+                        None => key = returned,
+                    },
+                    Step::Lead(id) => break Led::Listed(id),
+                }
             }
         };
         let abandon = AbandonOnDrop::new(self, hash, led);
@@ -1250,13 +1254,15 @@ where
             }
         }
 
-        let now = entry.as_ref().map(|_| self.clock.precise_now());
+        let deadline = entry
+            .as_ref()
+            .map(|_| deadline_after(self.clock.deadline_now(), self.ttl));
         let mut state = self.shard(hash).write();
         state.solo.release();
         let _look_again = LookAgainOnDrop(state.solo_signal.take());
-        if let (Some((key, value)), Some(now)) = (entry, now) {
+        if let (Some((key, value)), Some(deadline)) = (entry, deadline) {
             // The replaced value, if any, is dropped after the lock is released.
-            let _replaced = self.store(state, hash, key, value, self.ttl, now);
+            let _replaced = self.store(state, hash, key, value, deadline);
         }
     }
 
@@ -1277,7 +1283,7 @@ where
             }
         }
 
-        let now = self.clock.precise_now();
+        let deadline = deadline_after(self.clock.deadline_now(), self.ttl);
         let mut state = self.shard(hash).write();
         let position = state.flights.iter().position(|flight| flight.id == id);
         let Some(mut flight) = position.map(|at| state.flights.swap_remove(at)) else {
@@ -1292,9 +1298,8 @@ where
                 if settle.signal.is_some() {
                     settle.stored = Some(value.clone());
                 }
-                let ttl = self.ttl;
                 // The replaced value, if any, is dropped after the lock is released.
-                let _replaced = self.store(state, hash, flight.key, value, ttl, now);
+                let _replaced = self.store(state, hash, flight.key, value, deadline);
             }
             None => {
                 drop(state);
