@@ -23,7 +23,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `macros` | yes | re-exports the `#[ttl_cached]` attribute |
-//! | `lock-stats` | no | [`lock_stats`]: how often lookups waited for writers (the benchmark suite reads it) |
+//! | `lock-stats` | no | `lock_stats()`: how often lookups waited for writers (the benchmark suite reads it) |
 //!
 //! # Thread safety
 //!

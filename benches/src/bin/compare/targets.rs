@@ -52,6 +52,16 @@ impl Target {
         }
     }
 
+    /// A figure reported beside the targets, with no goal.
+    fn reported(what: &str, unit: &str, ours: Option<f64>) -> Self {
+        Target {
+            what: what.to_owned(),
+            goal: "–".to_owned(),
+            measured: ours.map(|value| format!("{value:.1} {unit}")),
+            met: None,
+        }
+    }
+
     /// Ours at most `base`, a count that may be zero.
     fn no_more_than(what: &str, ours: Option<f64>, base: Option<f64>) -> Self {
         Target {
@@ -151,9 +161,13 @@ pub fn to_markdown(run: &RunResults) -> String {
             "ns",
             ours(&run.stall, stall::P999),
         ),
-        Target::at_most(
-            "sweep stall: max hit latency (includes OS preemption)",
-            20_000.0,
+        // Not a target of the issue (which asks for p99.9 and for no hit waiting behind
+        // the sweeper for more than one batch, the last row); shown because the maxima
+        // are where a stall would appear first. Every row of the stall table, the
+        // lock-free limit's included, has maxima of milliseconds: the OS preempting
+        // the thread.
+        Target::reported(
+            "sweep stall: max hit latency (includes OS preemption; reported, no goal)",
             "ns",
             ours(&run.stall, stall::MAX),
         ),
