@@ -23,8 +23,9 @@
 //! - Each anchor checks the line it replaces against the precise clock. A line found
 //!   behind by more than half the slack, or far ahead, turns the counter off for the
 //!   rest of the process (a counter that does not tick at a constant rate).
-//! - It is used only with an invariant counter (CPUID says so), and only if reading it
-//!   is cheaper than the precise clock (a hypervisor may trap `rdtsc`).
+//! - It is used only with an invariant counter (CPUID says so) that the kernel keeps time
+//!   with (on Linux: the clocksource is `tsc`), and only if reading it is cheaper than
+//!   the precise clock (a hypervisor may trap `rdtsc`).
 //!
 //! Other architectures and Miri have no counter here: every reading is `None`.
 //!
@@ -258,7 +259,23 @@ fn tightest_pair(precise: &impl Fn() -> Nanos) -> Option<Pair> {
 /// Whether the counter here ticks at a constant rate on every core and is cheaper to
 /// read than the precise clock.
 fn usable() -> bool {
-    invariant() && cheaper_than_precise_clock()
+    invariant() && kernel_keeps_time_with_it() && cheaper_than_precise_clock()
+}
+
+/// On Linux, whether the kernel keeps time with the counter itself: it stops when it
+/// finds the counter unsynchronised across cores or unstable (a VM whose host cannot
+/// promise it, say), though CPUID may still call it invariant. Elsewhere, or if the
+/// kernel does not say, CPUID's word stands.
+fn kernel_keeps_time_with_it() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        const CLOCKSOURCE: &str =
+            "/sys/devices/system/clocksource/clocksource0/current_clocksource";
+        if let Ok(source) = std::fs::read_to_string(CLOCKSOURCE) {
+            return source.trim() == "tsc";
+        }
+    }
+    true
 }
 
 /// Reads the counter many times and the precise clock as many, keeping the faster of
