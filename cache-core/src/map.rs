@@ -87,8 +87,8 @@ const SHARD_HASH_SHIFT: u32 = 40;
 /// A value computed on a miss ([`get_or_insert_with`](Self::get_or_insert_with) and
 /// its variants, `#[ttl_cached]`) takes its deadline from the CPU's cycle counter
 /// where that is cheaper and steady (x86_64), anchored to the precise clock by the
-/// sweeper: it lives its TTL and about 250 µs more (under 0.4 ms), never less. Maps built with a
-/// [`MockClock`] read only it, exactly.
+/// sweeper: it lives its TTL and about 250 µs more (under 0.4 ms), never less. Maps
+/// built with a [`MockClock`] read only it, exactly.
 ///
 /// # Examples
 ///
