@@ -1,30 +1,35 @@
 //! Single-flight: the record of a computation under way, and how others wait for it.
 //!
-//! When a lookup misses, its caller registers as the leader of the key's computation,
-//! then runs the user's `init` with no lock held. Most often it registers before it
-//! lets go of the lookup's read lock, by claiming the shard's [`SoloFlight`]: one
-//! atomic word, which one flight per shard can hold. Otherwise (the word is taken, or
-//! the key's hash already has a flight) it registers a [`Flight`] in the shard's list
-//! under the shard's write lock, one more lock round trip (measured: a memoized miss
-//! cost about 7% more that way).
+//! When a lookup misses, its caller takes the shard's write lock and either finds a
+//! [`Flight`] for its key (and waits on its [`Signal`], the first waiter creating it)
+//! or registers one and leads: it runs the user's `init` with no lock held, then stores
+//! the value and removes the flight under one write lock, so that no caller can find
+//! neither. Flights are found by key (`Eq`), never by hash alone: two keys that hash
+//! alike never wait for each other.
 //!
-//! Callers that miss the same key meanwhile find the flight and wait on its [`Signal`]
-//! (the first of them creates it) instead of running `init` again. A listed flight's
-//! leader settles the signal with the stored value, or abandons it (panic, error,
-//! nothing to store); a solo flight's leader always tells its waiters to look again.
-//! A waiter told to look again goes round: it finds the stored value, or one of the
-//! waiters becomes the next leader.
+//! A leader settles the signal with the stored value, or abandons it (panic, error,
+//! nothing to store, cancelled future); waiters told to retry go round, and one of
+//! them leads next.
+//!
+//! **Re-entry.** A caller that finds a flight led further up its own stack must not
+//! wait for it (it would wait for itself forever). A flight records its [`Leader`]:
+//! the leading thread for sync callers, or a task token for async ones; a task token
+//! counts as "up the stack" while the leader's `init` future is being polled on this
+//! thread ([`lead_polling`]). Such a caller computes its own value instead.
 //!
 //! Waiters either block their thread ([`Signal::wait`], for sync callers) or await
 //! ([`Signal::settled`], for async callers: it parks the task's waker, never a thread).
 //! A signal's mutex is held only to read or write the outcome, never while user code
 //! runs, except `V::clone` when a waiter takes its copy (a panicking clone is tolerated:
-//! the lock ignores poisoning).
+//! the lock ignores poisoning). Wakers are woken after every lock is released.
+//!
+//! This module must never decide who computes from a key's hash alone.
 
-use crate::shim::{AtomicU64, Condvar, Mutex, MutexGuard};
+use crate::shim::{self, Condvar, Mutex, MutexGuard};
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -38,80 +43,68 @@ pub(crate) struct Flight<K, V> {
     /// Created by the first waiter: most misses have none, and then cost no
     /// allocation and no wake-up.
     pub(crate) signal: Option<Arc<Signal<V>>>,
-    /// The thread running a sync `init` ([`shim::current_thread`](crate::shim)), so
-    /// that a re-entrant call for the same key from inside it is detected. [`TASK`] for
-    /// async flights: tasks share threads.
-    pub(crate) leader: u64,
+    /// Who runs `init`, so that a re-entrant call for the same key is detected.
+    pub(crate) leader: Leader,
 }
 
-/// The leader of an async flight: no thread, since tasks share threads.
-pub(crate) const TASK: u64 = 0;
+/// Who leads a flight: a number that is never 0. Odd for a thread
+/// ([`shim::current_thread`]), even for an async task ([`Leader::new_task`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Leader(u64);
 
-/// The flight a lookup can register while it still holds the shard's read lock, one
-/// per shard: registering then costs one compare-and-swap instead of taking the write
-/// lock.
-///
-/// Why it is safe to lead from under a read lock: the lookup has just seen, under that
-/// lock, that the table holds no live value and the shard's list holds no flight for
-/// the key; nobody can store one or register one without the write lock, which waits
-/// for the read lock to go. So when the claim succeeds, nobody else computes the key,
-/// and whoever misses it from then on finds the claim: on its own read lock (the word
-/// is taken, so it goes to the write lock) and then under the write lock, where it
-/// waits ([`ShardState::solo_signal`](crate::shard::ShardState)). The leader ends the
-/// flight under the write lock too, storing the value in the same critical section.
-///
-/// Waiters know the flight by its key's hash only (the leader keeps its key), so they
-/// are woken with "look again", never with the value: one of them may have a
-/// different key of the same hash, and looking again is exact.
-pub(crate) struct SoloFlight {
-    /// The hash of the key being computed, with [`CLAIMED`] set; 0 when free.
-    claim: AtomicU64,
-    /// The leader's thread, or [`TASK`]. Written by the leader after its claim and read
-    /// only under the write lock, which orders it after that write.
-    leader: AtomicU64,
+impl Leader {
+    /// The calling thread, for a sync `init`.
+    pub(crate) fn this_thread() -> Self {
+        Leader(shim::current_thread())
+    }
+
+    /// A fresh token for an async `init`: tasks share threads, so a task is known by
+    /// the token its `init` future carries while it is polled ([`lead_polling`]).
+    pub(crate) fn new_task() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        // Even and non-zero, so never a thread's number (those are odd). 2^63 tokens
+        // before wrapping: never in practice.
+        Leader(NEXT.fetch_add(1, Relaxed) << 1)
+    }
+
+    /// Whether this leader is running further up the calling thread's stack: the
+    /// thread itself, or a task whose `init` is being polled on it. Waiting for such a
+    /// flight would wait forever.
+    pub(crate) fn is_up_the_stack(self) -> bool {
+        self.0 == shim::current_thread()
+            || POLLING
+                .try_with(|polling| polling.borrow().contains(&self.0))
+                .unwrap_or(false)
+    }
 }
 
-/// Set in every claim, so that no claim is 0. Bit 48 is one that key hashes leave
-/// clear (see `key_hash.rs`), so claims of different hashes differ.
-const CLAIMED: u64 = 1 << 48;
+shim::thread_local! {
+    /// The task tokens whose `init` futures are being polled on this thread,
+    /// innermost last.
+    static POLLING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
 
-impl SoloFlight {
-    pub(crate) fn new() -> Self {
-        SoloFlight {
-            claim: AtomicU64::new(0),
-            leader: AtomicU64::new(TASK),
+/// Runs an async leader's `init` future, marking the leader as up the stack while
+/// it is polled, so that a call for the same key from inside it computes instead of
+/// waiting for itself.
+pub(crate) async fn lead_polling<F: Future>(leader: Leader, init: F) -> F::Output {
+    /// Pops the token even if the poll unwinds.
+    struct Polling;
+    impl Drop for Polling {
+        fn drop(&mut self) {
+            let _ = POLLING.try_with(|polling| polling.borrow_mut().pop());
         }
     }
 
-    /// Under the shard's read lock, after a miss: claims the flight for `hash`, for
-    /// `leader`. False if another flight holds it.
-    ///
-    /// `Relaxed` throughout: every access that decides who computes or waits happens
-    /// under the shard lock, which orders them (see the type's documentation); the
-    /// atomics only let several readers race for the claim.
-    #[inline]
-    pub(crate) fn try_claim(&self, hash: u64, leader: u64) -> bool {
-        let claimed = self
-            .claim
-            .compare_exchange(0, hash | CLAIMED, Relaxed, Relaxed)
+    let mut init = std::pin::pin!(init);
+    std::future::poll_fn(move |cx| {
+        let pushed = POLLING
+            .try_with(|polling| polling.borrow_mut().push(leader.0))
             .is_ok();
-        if claimed {
-            self.leader.store(leader, Relaxed);
-        }
-        claimed
-    }
-
-    /// Under the write lock: the leader of the flight for `hash`, if one is under way.
-    pub(crate) fn leader_of(&self, hash: u64) -> Option<u64> {
-        (self.claim.load(Relaxed) == hash | CLAIMED).then(|| self.leader.load(Relaxed))
-    }
-
-    /// Under the write lock: ends the flight. The leader is cleared first, so a thread
-    /// that led here before never reads its own number for a later leader.
-    pub(crate) fn release(&self) {
-        self.leader.store(TASK, Relaxed);
-        self.claim.store(0, Relaxed);
-    }
+        let _pop = pushed.then_some(Polling);
+        init.as_mut().poll(cx)
+    })
+    .await
 }
 
 enum Outcome<V> {

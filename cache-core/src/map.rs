@@ -14,11 +14,9 @@
 
 use crate::clock::{Clock, MockClock, Nanos};
 use crate::deadline::{deadline_after, expires, is_live};
-use crate::flight::{Flight, Signal, TASK};
+use crate::flight::{lead_polling, Flight, Leader, Signal};
 use crate::key_hash::KeyHasher;
-use crate::shard::{
-    new_shards, Entry, IndexPolicy, Shard, ShardState, ShardWriteGuard, Shards, Swept,
-};
+use crate::shard::{new_shards, Entry, IndexPolicy, Shard, ShardWriteGuard, Shards, Swept};
 use crate::shim;
 use crate::stats::{CacheStats, Counters, LookupCounters};
 use crate::sweeper::{self, Sweep};
@@ -475,15 +473,11 @@ where
         from_cache: impl FnOnce(V) -> R,
     ) -> R {
         let hash = self.inner.hash(&key);
-        let is_key = |stored: &K| *stored == key;
-        match self
-            .inner
-            .lookup_or_lead(hash, is_key, shim::current_thread)
-        {
-            Ok(value) => from_cache(value),
-            Err(led) => {
+        match self.inner.get_hashed(hash, |stored| *stored == key) {
+            Some(value) => from_cache(value),
+            None => {
                 let inner = &self.inner;
-                inner.compute_after_miss(hash, key, led, compute, to_cache, from_cache)
+                inner.compute_after_miss(hash, key, compute, to_cache, from_cache)
             }
         }
     }
@@ -500,13 +494,11 @@ where
         F: Future<Output = R>,
     {
         let hash = self.inner.hash(&key);
-        let is_key = |stored: &K| *stored == key;
-        match self.inner.lookup_or_lead(hash, is_key, || TASK) {
-            Ok(value) => from_cache(value),
-            Err(led) => {
+        match self.inner.get_hashed(hash, |stored| *stored == key) {
+            Some(value) => from_cache(value),
+            None => {
                 let inner = &self.inner;
-                let miss =
-                    inner.compute_after_miss_async(hash, key, led, compute, to_cache, from_cache);
+                let miss = inner.compute_after_miss_async(hash, key, compute, to_cache, from_cache);
                 miss.await
             }
         }
@@ -871,47 +863,13 @@ where
     }
 
     /// The lookup behind `get`: one read lock, no allocation, no map-wide write.
+    /// Counts a hit or a miss; removes the key if it found it expired.
     #[inline]
     pub(crate) fn get_hashed(
         self: &Arc<Self>,
         hash: u64,
-        is_key: impl FnMut(&K) -> bool,
-    ) -> Option<V> {
-        self.lookup(hash, is_key, |_| false).ok()
-    }
-
-    /// The lookup of single-flight callers: the live value, or `Err(led)` after a miss,
-    /// where `led` says that this caller now leads the key's computation, registered
-    /// before the lookup let go of its read lock (see [`SoloFlight`](crate::flight::SoloFlight)). It must then
-    /// pass `led` to [`compute_after_miss`](Self::compute_after_miss) or its async
-    /// form, or give the lead up with [`abandon_solo`](Self::abandon_solo).
-    ///
-    /// `leader` gives [`shim::current_thread`] for sync callers, [`TASK`] for async
-    /// ones; it is called only on a miss, so that hits never ask.
-    #[inline]
-    pub(crate) fn lookup_or_lead(
-        self: &Arc<Self>,
-        hash: u64,
-        is_key: impl FnMut(&K) -> bool,
-        leader: impl FnOnce() -> u64,
-    ) -> Result<V, bool> {
-        self.lookup(hash, is_key, |state| {
-            // A flight listed for this hash (this key, most likely) is joined under the
-            // write lock; so is a key whose shard's solo flight is taken.
-            !state.flights.iter().any(|flight| flight.hash == hash)
-                && state.solo.try_claim(hash, leader())
-        })
-    }
-
-    /// One read-locked lookup: the live value, or `Err` of what `on_miss` (called under
-    /// the read lock, unless an expired entry is found) returned.
-    #[inline]
-    fn lookup(
-        self: &Arc<Self>,
-        hash: u64,
         mut is_key: impl FnMut(&K) -> bool,
-        on_miss: impl FnOnce(&ShardState<K, V>) -> bool,
-    ) -> Result<V, bool> {
+    ) -> Option<V> {
         let shard = self.shard(hash);
         let state = shard.read();
         match state.find(hash, &mut is_key) {
@@ -925,18 +883,17 @@ where
                 let stripe = state.stripe();
                 drop(state);
                 self.lookups[stripe].hit();
-                Ok(value)
+                Some(value)
             }
             found => {
                 let expired = found.is_some();
-                let led = !expired && on_miss(&state);
                 let stripe = state.stripe();
                 drop(state);
                 self.lookups[stripe].miss();
                 if expired {
                     self.remove_expired(hash, is_key);
                 }
-                Err(led)
+                None
             }
         }
     }
@@ -1104,10 +1061,9 @@ where
         }
     }
 
-    /// The miss path of single-flight lookups, after
-    /// [`lookup_or_lead`](Self::lookup_or_lead) returned `Err(led)`: lead the
-    /// computation if `led`, else join the computation under way for `key`, or become
-    /// its leader; the leader runs `compute` with no lock held.
+    /// The miss path of single-flight callers, after a lookup missed: join the
+    /// computation under way for `key`, or lead it; the leader runs `compute` with no
+    /// lock held.
     ///
     /// `to_cache` picks what of the result to store (`None`: store nothing and let a
     /// waiter retry); `from_cache` turns a stored value into the caller's result.
@@ -1115,31 +1071,25 @@ where
         self: &Arc<Self>,
         hash: u64,
         key: K,
-        led: bool,
         compute: impl FnOnce() -> R,
         to_cache: impl FnOnce(&R) -> Option<V>,
         from_cache: impl FnOnce(V) -> R,
     ) -> R {
-        let led = if led {
-            Led::Solo(key)
-        } else {
-            let me = shim::current_thread();
-            let mut key = key;
-            loop {
-                match self.join_or_lead(hash, key, me) {
-                    Step::Stored(value) => return from_cache(value),
-                    Step::Reentered => return compute(),
-                    Step::Wait(returned, signal) => match signal.wait() {
-                        Some(value) => return from_cache(value),
-                        // The leader stored nothing (panic, error), or led a solo flight,
-                        // whose waiters look again: go round, maybe lead.
-                        None => key = returned,
-                    },
-                    Step::Lead(id) => break Led::Listed(id),
-                }
+        let me = Leader::this_thread();
+        let mut key = key;
+        let id = loop {
+            match self.join_or_lead(hash, key, me) {
+                Step::Stored(value) => return from_cache(value),
+                Step::Reentered => return compute(),
+                Step::Wait(returned, signal) => match signal.wait() {
+                    Some(value) => return from_cache(value),
+                    // The leader stored nothing (panic, error): go round, maybe lead.
+                    None => key = returned,
+                },
+                Step::Lead(id) => break id,
             }
         };
-        let abandon = AbandonOnDrop::new(self, hash, led);
+        let abandon = AbandonOnDrop::new(self, hash, id);
         let result = compute();
         let value = to_cache(&result);
         abandon.land(value);
@@ -1148,12 +1098,13 @@ where
 
     /// [`compute_after_miss`](Self::compute_after_miss) for async callers: waiters
     /// await the leader without blocking a thread, and if the leader's future is
-    /// dropped (cancelled) the flight is abandoned, so a waiter takes over.
+    /// dropped (cancelled) the flight is abandoned, so a waiter takes over. A call for
+    /// the same key from inside the leader's own `init` computes its own value, as the
+    /// sync form does, instead of awaiting itself.
     pub(crate) async fn compute_after_miss_async<R, F>(
         self: &Arc<Self>,
         hash: u64,
         key: K,
-        led: bool,
         compute: impl FnOnce() -> F,
         to_cache: impl FnOnce(&R) -> Option<V>,
         from_cache: impl FnOnce(V) -> R,
@@ -1161,33 +1112,29 @@ where
     where
         F: Future<Output = R>,
     {
-        let led = if led {
-            Led::Solo(key)
-        } else {
-            let mut key = key;
-            loop {
-                // Tasks share threads, so async flights have no leader thread.
-                match self.join_or_lead(hash, key, TASK) {
-                    Step::Stored(value) => return from_cache(value),
-                    Step::Reentered => return compute().await,
-                    Step::Wait(returned, signal) => match signal.settled().await {
-                        Some(value) => return from_cache(value),
-                        None => key = returned,
-                    },
-                    Step::Lead(id) => break Led::Listed(id),
-                }
+        let me = Leader::new_task();
+        let mut key = key;
+        let id = loop {
+            match self.join_or_lead(hash, key, me) {
+                Step::Stored(value) => return from_cache(value),
+                Step::Reentered => return compute().await,
+                Step::Wait(returned, signal) => match signal.settled().await {
+                    Some(value) => return from_cache(value),
+                    None => key = returned,
+                },
+                Step::Lead(id) => break id,
             }
         };
-        let abandon = AbandonOnDrop::new(self, hash, led);
-        let result = compute().await;
+        let abandon = AbandonOnDrop::new(self, hash, id);
+        let result = lead_polling(me, compute()).await;
         let value = to_cache(&result);
         abandon.land(value);
         result
     }
 
     /// Under the shard's write lock: the stored value, or the flight under way for
-    /// `key` to wait on, or a new flight this caller leads (which takes the key).
-    fn join_or_lead(&self, hash: u64, key: K, me: u64) -> Step<K, V> {
+    /// `key` to wait on, or a new flight led by `me` (which takes the key).
+    fn join_or_lead(&self, hash: u64, key: K, me: Leader) -> Step<K, V> {
         let mut state = self.shard(hash).write();
         if let Some(entry) = state.find(hash, |stored| *stored == key) {
             if self.is_live(entry) {
@@ -1199,19 +1146,10 @@ where
             .iter_mut()
             .find(|flight| flight.hash == hash && flight.key == key);
         if let Some(flight) = under_way {
-            if me != TASK && flight.leader == me {
+            if flight.leader.is_up_the_stack() {
                 return Step::Reentered;
             }
             let signal = flight.signal.get_or_insert_with(|| Arc::new(Signal::new()));
-            return Step::Wait(key, Arc::clone(signal));
-        }
-        if let Some(leader) = state.solo.leader_of(hash) {
-            if me != TASK && leader == me {
-                return Step::Reentered;
-            }
-            let signal = state
-                .solo_signal
-                .get_or_insert_with(|| Arc::new(Signal::new()));
             return Step::Wait(key, Arc::clone(signal));
         }
         let id = state.next_flight;
@@ -1226,51 +1164,11 @@ where
         Step::Lead(id)
     }
 
-    /// Gives up a solo flight claimed by [`lookup_or_lead`](Self::lookup_or_lead)
-    /// without computing: its waiters look again.
-    pub(crate) fn abandon_solo(self: &Arc<Self>, hash: u64) {
-        self.end_solo(hash, None);
-    }
-
-    /// Ends the computation this caller led: stores `value`, if any, and wakes the
-    /// waiters.
-    fn land(self: &Arc<Self>, hash: u64, led: Led<K>, value: Option<V>) {
-        match led {
-            Led::Listed(id) => self.land_listed(hash, id, value),
-            Led::Solo(key) => self.end_solo(hash, value.map(|value| (key, value))),
-        }
-    }
-
-    /// Ends the shard's solo flight (for `hash`): stores the entry, if any, under the
-    /// same lock, then tells the waiters, if any came, to look again (even if storing
-    /// unwinds).
-    fn end_solo(self: &Arc<Self>, hash: u64, entry: Option<(K, V)>) {
-        struct LookAgainOnDrop<V: Clone>(Option<Arc<Signal<V>>>);
-        impl<V: Clone> Drop for LookAgainOnDrop<V> {
-            fn drop(&mut self) {
-                if let Some(signal) = &self.0 {
-                    signal.settle(None);
-                }
-            }
-        }
-
-        let deadline = entry
-            .as_ref()
-            .map(|_| deadline_after(self.clock.deadline_now(), self.ttl));
-        let mut state = self.shard(hash).write();
-        state.solo.release();
-        let _look_again = LookAgainOnDrop(state.solo_signal.take());
-        if let (Some((key, value)), Some(deadline)) = (entry, deadline) {
-            // The replaced value, if any, is dropped after the lock is released.
-            let _replaced = self.store(state, hash, key, value, deadline);
-        }
-    }
-
-    /// Ends listed flight `id`: takes it out of its shard, stores `value` (if any)
-    /// under the same lock, so that no caller can find neither the flight nor the
-    /// entry, then wakes the waiters, if any came. They are woken even if storing
-    /// unwinds.
-    fn land_listed(self: &Arc<Self>, hash: u64, id: u64, value: Option<V>) {
+    /// Ends flight `id`: takes it out of its shard, stores `value` (if any) under the
+    /// same lock, so that no caller can find neither the flight nor the entry, then
+    /// wakes the waiters, if any came, once every lock is released (a waker runs
+    /// executor code, which may use this map). They are woken even if storing unwinds.
+    fn land(self: &Arc<Self>, hash: u64, id: u64, value: Option<V>) {
         struct SettleOnDrop<V: Clone> {
             signal: Option<Arc<Signal<V>>>,
             stored: Option<V>,
@@ -1284,15 +1182,17 @@ where
         }
 
         let deadline = deadline_after(self.clock.deadline_now(), self.ttl);
+        // Declared before the guard, so dropped after it, on every path.
+        let mut settle = SettleOnDrop {
+            signal: None,
+            stored: None,
+        };
         let mut state = self.shard(hash).write();
         let position = state.flights.iter().position(|flight| flight.id == id);
         let Some(mut flight) = position.map(|at| state.flights.swap_remove(at)) else {
             return;
         };
-        let mut settle = SettleOnDrop {
-            signal: flight.signal.take(),
-            stored: None,
-        };
+        settle.signal = flight.signal.take();
         match value {
             Some(value) => {
                 if settle.signal.is_some() {
@@ -1374,14 +1274,6 @@ enum Step<K, V> {
     Lead(u64),
 }
 
-/// Which flight a leader leads.
-enum Led<K> {
-    /// The flight with this id in the shard's list, which holds the key.
-    Listed(u64),
-    /// The shard's solo flight; the leader keeps the key until it stores the value.
-    Solo(K),
-}
-
 /// Held by a flight's leader while its computation runs: if the computation panics, or
 /// (async) its future is dropped, the flight is abandoned so that a waiter takes over.
 struct AbandonOnDrop<'a, K, V>
@@ -1391,8 +1283,8 @@ where
 {
     inner: &'a Arc<Inner<K, V>>,
     hash: u64,
-    /// `None` once landed.
-    led: Option<Led<K>>,
+    /// The flight's id; `None` once landed.
+    id: Option<u64>,
 }
 
 impl<'a, K, V> AbandonOnDrop<'a, K, V>
@@ -1400,18 +1292,18 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    fn new(inner: &'a Arc<Inner<K, V>>, hash: u64, led: Led<K>) -> Self {
+    fn new(inner: &'a Arc<Inner<K, V>>, hash: u64, id: u64) -> Self {
         AbandonOnDrop {
             inner,
             hash,
-            led: Some(led),
+            id: Some(id),
         }
     }
 
     /// The computation finished: land the flight with what it produced.
     fn land(mut self, value: Option<V>) {
-        if let Some(led) = self.led.take() {
-            self.inner.land(self.hash, led, value);
+        if let Some(id) = self.id.take() {
+            self.inner.land(self.hash, id, value);
         }
     }
 }
@@ -1422,8 +1314,8 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
-        if let Some(led) = self.led.take() {
-            self.inner.land(self.hash, led, None);
+        if let Some(id) = self.id.take() {
+            self.inner.land(self.hash, id, None);
         }
     }
 }

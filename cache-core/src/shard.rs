@@ -8,14 +8,13 @@
 
 use crate::clock::Nanos;
 use crate::deadline::{expires, is_live, DeadlineIndex, Due, Queued, SpareIndex};
-use crate::flight::{Flight, Signal, SoloFlight};
+use crate::flight::Flight;
 use crate::key_hash::KeyHasher;
 use crate::shard_locks::{ReadGuard, ShardLocks, WriteGuard};
 use crate::stats::Counters;
 use hashbrown::hash_table::{Entry as Slot, HashTable};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// Stale records tolerated in a shard's index, beyond one per entry, before the index
 /// is rebuilt from the table: small enough to bound memory, large enough that small
@@ -98,11 +97,6 @@ pub(crate) struct ShardState<K, V> {
     pub(crate) table: HashTable<Entry<K, V>>,
     pub(crate) index: DeadlineIndex,
     pub(crate) flights: Vec<Flight<K, V>>,
-    /// The flight a lookup registered under its read lock, if any (see `flight.rs`).
-    pub(crate) solo: SoloFlight,
-    /// Where callers that wait for [`solo`](Self::solo) learn that it ended: created by
-    /// the first of them, taken by the leader when it ends the flight.
-    pub(crate) solo_signal: Option<Arc<Signal<V>>>,
     /// The id of the next flight registered here.
     pub(crate) next_flight: u64,
     /// When a sweep that expired nothing first found this shard sparse.
@@ -132,8 +126,6 @@ impl<K, V> ShardState<K, V> {
             table: HashTable::new(),
             index: DeadlineIndex::new(policy.sliding || policy.index_all),
             flights: Vec::new(),
-            solo: SoloFlight::new(),
-            solo_signal: None,
             next_flight: 0,
             sparse_since: None,
         }

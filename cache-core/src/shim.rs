@@ -7,8 +7,6 @@
 //! does not need to interleave to check them.
 
 #[cfg(not(feature = "shuttle"))]
-pub(crate) use std::sync::atomic::AtomicU64;
-#[cfg(not(feature = "shuttle"))]
 pub(crate) use std::sync::atomic::AtomicUsize;
 #[cfg(not(feature = "shuttle"))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
@@ -17,8 +15,6 @@ pub(crate) use std::thread::yield_now;
 #[cfg(not(feature = "shuttle"))]
 pub(crate) use std::thread_local;
 
-#[cfg(feature = "shuttle")]
-pub(crate) use shuttle::sync::atomic::AtomicU64;
 #[cfg(feature = "shuttle")]
 pub(crate) use shuttle::sync::atomic::AtomicUsize;
 #[cfg(feature = "shuttle")]

@@ -487,3 +487,24 @@ async fn async_methods_share_entries_by_key() {
     assert_eq!(Client::connect("umbrella").await.tenant, "umbrella");
     assert_eq!(Client::connect_cache().len(), 1);
 }
+
+/// The key is the name alone, so the recursive call is for the very key its caller is
+/// computing: it computes its own value instead of awaiting itself.
+#[ttl_cached(secs = 60, key = name.clone())]
+async fn count_down(name: String, from: u32) -> u32 {
+    if from == 0 {
+        0
+    } else {
+        Box::pin(count_down(name.clone(), from - 1)).await + 1
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_async_fn_that_recurses_into_its_own_key_completes() {
+    let value = tokio::time::timeout(Duration::from_secs(10), count_down("a".into(), 3))
+        .await
+        .expect("re-entry into its own key must not hang");
+    assert_eq!(value, 3);
+    // The outermost call stored its result; the inner ones computed without storing.
+    assert_eq!(count_down("a".into(), 0).await, 3);
+}

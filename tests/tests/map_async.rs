@@ -169,3 +169,126 @@ fn the_future_is_send_when_the_body_is() {
         map.try_get_or_insert_with_async("k".to_owned(), || async { Ok::<_, String>(vec![1]) }),
     );
 }
+
+/// Polls `future` to completion on this thread with a waker that does nothing, giving
+/// up (the test fails) after `polls` polls: a future that can never complete does not
+/// hang the test.
+fn poll_to_end<F: std::future::Future>(future: F, polls: usize) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..polls {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+    }
+    panic!("still pending after {polls} polls: it waits for itself");
+}
+
+#[test]
+fn an_init_that_awaits_its_own_key_computes_instead_of_hanging() {
+    let map = TtlMap::new();
+    let value = poll_to_end(
+        map.get_or_insert_with_async(2, || async {
+            map.get_or_insert_with_async(2, || async { 5 }).await + 1
+        }),
+        100,
+    );
+    assert_eq!(value, 6, "the inner call computes 5; the outer stores 6");
+    assert_eq!(map.get(&2), Some(6));
+}
+
+#[test]
+fn a_sync_call_inside_an_async_init_for_the_same_key_computes_instead_of_blocking() {
+    let map = TtlMap::new();
+    let value = poll_to_end(
+        map.get_or_insert_with_async("k", || async { map.get_or_insert_with("k", || 1) + 1 }),
+        100,
+    );
+    assert_eq!(value, 2);
+    assert_eq!(map.get("k"), Some(2));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_async_recursion_into_its_own_key_completes_on_one_thread() {
+    let map = Arc::new(TtlMap::new());
+    let outer = {
+        let map = map.clone();
+        async move {
+            map.get_or_insert_with_async(1, || async {
+                tokio::task::yield_now().await;
+                map.get_or_insert_with_async(1, || async { 40 }).await + 2
+            })
+            .await
+        }
+    };
+    let value = tokio::time::timeout(Duration::from_secs(10), outer)
+        .await
+        .expect("re-entry into its own key must not hang");
+    assert_eq!(value, 42);
+}
+
+/// A waiter's waker is executor code, and may use the map: it must be woken after the
+/// leader has released every lock, or it would wait for the leader's own lock. Both
+/// when the leader stores its value and when it stores nothing.
+#[test]
+fn a_waiters_waker_that_uses_the_map_is_woken_with_no_lock_held() {
+    assert_eq!(wake_a_waiter_that_uses_the_map(Ok(10)), 10);
+    // The leader failed: the waiter is told to retry, and computes its own value.
+    assert_eq!(wake_a_waiter_that_uses_the_map(Err(())), 99);
+}
+
+/// A sync leader computes key 1 with `outcome` while an async waiter, whose waker
+/// reads and writes the map, waits for it; the waiter's result.
+fn wake_a_waiter_that_uses_the_map(outcome: Result<u8, ()>) -> u8 {
+    use std::future::Future;
+    use std::sync::atomic::AtomicBool;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct ReadsTheMap {
+        map: Arc<TtlMap<u8, u8>>,
+        woken: AtomicBool,
+    }
+    impl Wake for ReadsTheMap {
+        fn wake(self: Arc<Self>) {
+            // Same key, so same shard as the flight that just ended. Under the
+            // shard's write lock this would spin forever.
+            let _ = self.map.get(&1);
+            self.map.insert(2, 2);
+            self.woken.store(true, Ordering::SeqCst);
+        }
+    }
+
+    let map = Arc::new(TtlMap::new());
+    let waker_state = Arc::new(ReadsTheMap {
+        map: map.clone(),
+        woken: AtomicBool::new(false),
+    });
+    let waker = Waker::from(waker_state.clone());
+    let (lead_started, leader_go) = (
+        Arc::new(std::sync::Barrier::new(2)),
+        Arc::new(std::sync::Barrier::new(2)),
+    );
+    let leader = {
+        let (map, lead_started, leader_go) = (map.clone(), lead_started.clone(), leader_go.clone());
+        std::thread::spawn(move || {
+            map.try_get_or_insert_with(1, || {
+                lead_started.wait();
+                leader_go.wait();
+                outcome
+            })
+        })
+    };
+    lead_started.wait();
+    let mut waiter = std::pin::pin!(map.get_or_insert_with_async(1, || async { 99 }));
+    let mut cx = Context::from_waker(&waker);
+    assert_eq!(waiter.as_mut().poll(&mut cx), Poll::Pending);
+    leader_go.wait();
+    assert_eq!(leader.join().unwrap(), outcome);
+    assert!(waker_state.woken.load(Ordering::SeqCst));
+    assert_eq!(map.get(&2), Some(2));
+    match waiter.as_mut().poll(&mut cx) {
+        Poll::Ready(value) => value,
+        Poll::Pending => panic!("woken, yet still pending"),
+    }
+}

@@ -182,3 +182,73 @@ fn a_value_stored_while_waiting_is_what_waiters_get() {
     let seen = seen.into_inner().unwrap();
     assert!(seen.windows(2).all(|pair| pair[0] == pair[1]), "{seen:?}");
 }
+
+/// Runs `f` on its own thread and fails the test, instead of hanging it, if `f` has
+/// not returned within `limit`.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    result
+        .recv_timeout(limit)
+        .expect("did not return in time: a caller waits for a computation it should not")
+}
+
+/// A key whose `Hash` covers fewer fields than its `Eq`: legal, and a hash collision
+/// on every version of one id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Versioned {
+    id: u64,
+    version: u64,
+}
+
+impl std::hash::Hash for Versioned {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+#[test]
+fn keys_that_hash_alike_but_differ_never_wait_for_each_other() {
+    let map = std::sync::Arc::new(TtlMap::new());
+    let barrier = std::sync::Arc::new(Barrier::new(2));
+    let started = std::time::Instant::now();
+    let other = {
+        let (map, barrier) = (map.clone(), barrier.clone());
+        thread::spawn(move || {
+            map.get_or_insert_with(Versioned { id: 9, version: 1 }, || {
+                barrier.wait();
+                thread::sleep(Duration::from_secs(2));
+                1
+            })
+        })
+    };
+    barrier.wait();
+    // Version 1 is being computed for 2 s; version 2 is another key.
+    let value = within(Duration::from_secs(1), move || {
+        map.get_or_insert_with(Versioned { id: 9, version: 2 }, || 2)
+    });
+    assert_eq!(value, 2);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(other.join().unwrap(), 1);
+}
+
+#[test]
+fn an_init_that_computes_a_key_of_the_same_hash_on_another_thread_completes() {
+    let map: &'static TtlMap<Versioned, u64> = Box::leak(Box::new(TtlMap::new()));
+    let value = within(Duration::from_secs(10), move || {
+        map.get_or_insert_with(Versioned { id: 1, version: 1 }, || {
+            let inner = thread::scope(|scope| {
+                scope
+                    .spawn(|| map.get_or_insert_with(Versioned { id: 1, version: 2 }, || 2))
+                    .join()
+                    .unwrap()
+            });
+            inner + 10
+        })
+    });
+    assert_eq!(value, 12);
+    assert_eq!(map.get(&Versioned { id: 1, version: 2 }), Some(2));
+    assert_eq!(map.get(&Versioned { id: 1, version: 1 }), Some(12));
+}

@@ -192,106 +192,30 @@ fn entries_expire_at_their_deadlines_whatever_order_those_arrive_in() {
     assert_eq!(index_records(&map), 0);
 }
 
-/// A map in which this thread leads the solo flight of key 1, and that key's hash.
-fn leading_solo_flight_of_key_1() -> (TtlMap<u64, u64>, u64) {
-    let map: TtlMap<u64, u64> = TtlMap::new();
-    let hash = map.inner().hash(&1u64);
-    let led = map
-        .inner()
-        .lookup_or_lead(hash, |key| *key == 1, shim::current_thread);
-    assert_eq!(led, Err(true), "a first miss leads the solo flight");
-    (map, hash)
-}
-
-/// The thread leading the solo flight of `hash`'s shard for `hash`, if any.
-fn solo_leader(map: &TtlMap<u64, u64>, hash: u64) -> Option<u64> {
-    map.inner().shard(hash).read().solo.leader_of(hash)
-}
-
-/// Waiters on a solo flight know it by hash only, so they look again when it ends
-/// instead of taking its value: a caller with a different key of the same hash must
-/// get its own value, computed once, never the leader's.
+/// Flights are found by key: a caller whose key shares its hash with a key being
+/// computed (a legal `Hash` may cover fewer fields than `Eq`) leads its own flight
+/// instead of waiting for the other key's.
 #[test]
-#[cfg_attr(miri, ignore = "spins on a thread while another waits")]
-fn a_solo_flight_waiter_with_another_key_of_the_same_hash_gets_its_own_value() {
-    // Two keys forced onto one hash: this thread leads key 1 without the write lock.
-    let (map, hash) = leading_solo_flight_of_key_1();
+fn a_miss_of_another_key_of_the_same_hash_leads_its_own_flight() {
+    let map: TtlMap<u64, u64> = TtlMap::new();
     let inner = map.inner();
-    let runs = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        let other_key = scope.spawn(|| {
-            // Another thread misses key 2 under the same hash: it waits for the solo
-            // flight, then looks again and computes its own value.
-            inner.compute_after_miss(
-                hash,
-                2,
-                false,
-                || {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    20
-                },
-                |value| Some(*value),
-                |value| value,
-            )
-        });
-        // Let it reach the flight, then land key 1.
-        while inner.shard(hash).read().solo_signal.is_none() {
-            std::thread::yield_now();
-        }
-        inner.land(hash, Led::Solo(1), Some(10));
-        assert_eq!(other_key.join().unwrap(), 20);
-    });
-    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let hash = inner.hash(&1u64);
+    let me = Leader::this_thread();
+    let Step::Lead(first) = inner.join_or_lead(hash, 1, me) else {
+        panic!("the first miss leads");
+    };
+    // Key 2 forced onto key 1's hash: not the same key, so not the same flight.
+    let Step::Lead(second) = inner.join_or_lead(hash, 2, me) else {
+        panic!("another key leads its own flight, whatever its hash");
+    };
+    assert_ne!(first, second);
+    // The same key again, from the leading thread: re-entrant.
+    assert!(matches!(inner.join_or_lead(hash, 1, me), Step::Reentered));
+    inner.land(hash, first, Some(10));
+    inner.land(hash, second, Some(20));
     assert_eq!(map.get(&1), Some(10));
-    let mut found = None;
     let state = inner.shard(hash).read();
-    if let Some(entry) = state.find(hash, |key| *key == 2) {
-        found = Some(entry.value);
-    }
-    assert_eq!(found, Some(20), "key 2 is stored under the shared hash");
-}
-
-/// A lookup leads without the write lock only while the shard's solo flight is free;
-/// the next miss in that shard registers in the list, and its leader is still found.
-#[test]
-fn a_second_miss_in_a_shard_with_a_solo_flight_leads_a_listed_flight() {
-    let (map, hash) = leading_solo_flight_of_key_1();
-    let inner = map.inner();
-    let me = shim::current_thread();
-    // Same shard (same hash), another key: the solo flight is taken.
-    assert_eq!(
-        inner.lookup_or_lead(hash, |key| *key == 2, || me),
-        Err(false)
-    );
-    // This thread leads the solo flight, so its own miss of the hash is re-entrant.
-    let value = inner.compute_after_miss(hash, 2, false, || 5, |v| Some(*v), |v| v);
-    assert_eq!(value, 5, "computed directly");
-    inner.abandon_solo(hash);
-    assert_eq!(solo_leader(&map, hash), None);
-    assert_eq!(
-        inner.lookup_or_lead(hash, |key| *key == 2, || me),
-        Err(true)
-    );
-    inner.abandon_solo(hash);
-}
-
-/// A miss that leads but never reaches the miss path (the generated code unwinds in
-/// between, say in the key's `Clone`) gives its lead up when dropped.
-#[test]
-fn a_dropped_miss_gives_its_lead_up() {
-    let map: TtlMap<u64, u64> = TtlMap::new();
-    let hash = map.inner().hash(&3u64);
-    let miss = crate::__private::lookup(
-        &map,
-        hash,
-        |key| *key == 3,
-        crate::__private::Lead::AsThread,
-    )
-    .unwrap_err();
-    assert!(solo_leader(&map, hash).is_some());
-    drop(miss);
-    assert_eq!(solo_leader(&map, hash), None);
-    // And the key is computed and stored normally afterwards.
-    assert_eq!(map.get_or_insert_with(3, || 30), 30);
-    assert_eq!(map.get(&3), Some(30));
+    let stored = state.find(hash, |key| *key == 2).map(|entry| entry.value);
+    assert_eq!(stored, Some(20), "key 2 is stored under the shared hash");
+    assert!(state.flights.is_empty());
 }
