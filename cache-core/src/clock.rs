@@ -10,10 +10,17 @@
 //! A lookup trusts that the coarse clock lags real time by less than [`TRUST_WINDOW`].
 //! So an entry whose deadline is more than that window past the coarse time is live,
 //! for one atomic load; an entry closer to its deadline is checked against the precise
-//! clock. Expiry is therefore exact, as long as the sweeper thread is not starved of
-//! CPU for longer than the window minus the sweep interval (150 ms). Lookups stop
-//! trusting the coarse clock whenever nobody advances it (no sweeper thread, or the
-//! sweeper parked because no map holds an expiring entry).
+//! clock.
+//!
+//! The coarse clock is kept by a thread of its own, the **ticker**, which does nothing
+//! else: it never runs user code, never takes a map's lock, never frees memory, so no
+//! slow `Drop`, `Clone` or `Hash` anywhere can stop it (the sweeper, which does all of
+//! that, only asks it to tick while some map holds expiring entries). Lookups trust the
+//! coarse clock only while the ticker is ticking, and stop trusting it as soon as
+//! anyone who reads the precise clock sees it lag by more than half the window, or in
+//! a child process after `fork()` (which has no ticker). Expiry is therefore exact as
+//! long as the OS does not starve the ticker for longer than the window minus the tick
+//! interval (150 ms).
 //!
 //! Deadlines are computed from the precise clock, or for computed values (the miss path
 //! of `get_or_insert_with` and `#[ttl_cached]`) from the CPU's cycle counter anchored to
@@ -25,6 +32,7 @@
 use crate::cycle_counter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 /// Nanoseconds since the process-wide epoch (or since a [`MockClock`] was created).
@@ -40,8 +48,18 @@ const TRUST_WINDOW_NANOS: Nanos = TRUST_WINDOW.as_nanos() as Nanos;
 
 static COARSE_NOW: AtomicU64 = AtomicU64::new(0);
 
-/// True while the sweeper thread is advancing the coarse clock.
+/// True while the ticker is advancing the coarse clock: lookups trust it only then.
 static COARSE_TICKING: AtomicBool = AtomicBool::new(false);
+
+/// How often the ticker advances the coarse clock while it ticks.
+const TICK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A coarse clock lagging more than this behind a precise reading is not trusted until
+/// the ticker moves it again: the ticker is late (starved by the OS, or gone).
+const LAG_DISTRUSTED: Nanos = TRUST_WINDOW_NANOS / 2;
+
+/// The name the ticker shows in debuggers and `top -H`.
+pub(crate) const TICKER_THREAD_NAME: &str = "cache-core-clock";
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -60,16 +78,17 @@ fn since_epoch() -> Nanos {
 const PUSH_AFTER_LAG: Nanos = 1_000_000;
 
 /// Reads the precise clock, and pushes the coarse clock forward to it if it lags by
-/// more than [`PUSH_AFTER_LAG`].
+/// more than [`PUSH_AFTER_LAG`]; stops lookups trusting it if it lagged by more than
+/// [`LAG_DISTRUSTED`] (the ticker is late: its next tick trusts it again).
 pub(crate) fn precise_now() -> Nanos {
     let now = since_epoch();
     // A load first: most calls find the coarse clock recent enough, and skipping the
     // write keeps concurrent inserters off one shared cache line.
-    if COARSE_NOW
-        .load(Ordering::Relaxed)
-        .saturating_add(PUSH_AFTER_LAG)
-        < now
-    {
+    let coarse = COARSE_NOW.load(Ordering::Relaxed);
+    if coarse.saturating_add(PUSH_AFTER_LAG) < now {
+        if coarse.saturating_add(LAG_DISTRUSTED) < now && COARSE_TICKING.load(Ordering::Relaxed) {
+            COARSE_TICKING.store(false, Ordering::SeqCst);
+        }
         COARSE_NOW.fetch_max(now, Ordering::Relaxed);
     }
     now
@@ -89,18 +108,115 @@ fn system_is_live(deadline: Nanos) -> bool {
     deadline > precise_now()
 }
 
-/// Called by the sweeper thread to advance the coarse clock (and whoever sweeps, between
-/// batches): also anchors the cycle counter's line there.
-pub(crate) fn tick() {
+/// The ticker's one job: moves the coarse clock to the precise one (and anchors the
+/// cycle counter's line there).
+fn tick() {
     COARSE_NOW.fetch_max(cycle_counter::anchor(since_epoch), Ordering::Relaxed);
 }
 
-/// Marks whether the sweeper is advancing the coarse clock.
-pub(crate) fn set_ticking(ticking: bool) {
-    if ticking {
-        tick();
+/// The ticker thread, and whether it is wanted.
+struct Ticker {
+    /// `None` if the OS refused a thread: lookups then always read the precise clock.
+    thread: Option<Thread>,
+    wanted: AtomicBool,
+}
+
+fn ticker() -> &'static Ticker {
+    static TICKER: OnceLock<Ticker> = OnceLock::new();
+    TICKER.get_or_init(|| {
+        after_fork::register();
+        let spawned = thread::Builder::new()
+            .name(TICKER_THREAD_NAME.into())
+            .spawn(|| run_ticker(ticker()));
+        Ticker {
+            thread: spawned.ok().map(|handle| handle.thread().clone()),
+            wanted: AtomicBool::new(false),
+        }
+    })
+}
+
+fn run_ticker(ticker: &'static Ticker) {
+    loop {
+        if ticker.wanted.load(Ordering::SeqCst) && !after_fork::in_child() {
+            tick();
+            // After the tick: whoever reads `true` reads a fresh coarse clock.
+            COARSE_TICKING.store(true, Ordering::SeqCst);
+            thread::sleep(TICK_INTERVAL);
+        } else {
+            COARSE_TICKING.store(false, Ordering::SeqCst);
+            thread::park();
+        }
     }
-    COARSE_TICKING.store(ticking, Ordering::SeqCst);
+}
+
+/// Asks the ticker to keep the coarse clock (`true`), or lets it rest (`false`): the
+/// sweeper's call, made while some map holds expiring entries. Lookups stop trusting
+/// the coarse clock at once when the ticker rests.
+pub(crate) fn keep_ticking(wanted: bool) {
+    let ticker = ticker();
+    if wanted {
+        if ticker.wanted.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(thread) = &ticker.thread {
+            thread.unpark();
+        }
+    } else {
+        ticker.wanted.store(false, Ordering::SeqCst);
+        COARSE_TICKING.store(false, Ordering::SeqCst);
+    }
+}
+
+/// A child process made by `fork()` inherits the parent's memory but none of its
+/// threads: no ticker, no sweeper. Without care it would trust a coarse clock that
+/// nobody moves, and serve entries past their deadline. A `pthread_atfork` handler
+/// marks the child: lookups there stop trusting the coarse clock, and the sweeper
+/// starts again in the child on its next insert (see `sweeper::schedule`).
+pub(crate) mod after_fork {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// How many times this process is a fork's child of a process that used a map:
+    /// 0 in the original process.
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+    /// The current fork generation (see [`GENERATION`]).
+    pub(crate) fn generation() -> u64 {
+        GENERATION.load(Ordering::Relaxed)
+    }
+
+    /// Whether this is a forked child (its ticker, if any, was the parent's).
+    pub(crate) fn in_child() -> bool {
+        generation() != 0
+    }
+
+    #[cfg(all(unix, not(miri)))]
+    extern "C" fn in_the_child() {
+        // Only atomic stores: async-signal-safe, as a fork handler must be.
+        GENERATION.fetch_add(1, Ordering::SeqCst);
+        super::COARSE_TICKING.store(false, Ordering::SeqCst);
+    }
+
+    /// Registers the handler, once per process (from the ticker's start).
+    pub(crate) fn register() {
+        #[cfg(all(unix, not(miri)))]
+        {
+            extern "C" {
+                fn pthread_atfork(
+                    prepare: Option<extern "C" fn()>,
+                    parent: Option<extern "C" fn()>,
+                    child: Option<extern "C" fn()>,
+                ) -> std::ffi::c_int;
+            }
+            // SAFETY: `pthread_atfork` is POSIX, with this C signature; the handler
+            // is a plain `extern "C" fn` that lives for the whole program and only
+            // stores to atomics. If registration fails (ENOMEM) a forked child simply
+            // keeps the old behaviour; nothing unsafe follows.
+            #[allow(unsafe_code)]
+            unsafe {
+                pthread_atfork(None, None, Some(in_the_child));
+            }
+        }
+    }
 }
 
 /// Converts a duration to nanoseconds, saturating at `u64::MAX` (584 years).

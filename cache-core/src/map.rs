@@ -16,7 +16,9 @@ use crate::clock::{Clock, MockClock, Nanos};
 use crate::deadline::{deadline_after, expires, is_live};
 use crate::flight::{lead_polling, Flight, Leader, Signal};
 use crate::key_hash::KeyHasher;
-use crate::shard::{new_shards, Entry, IndexPolicy, Shard, ShardWriteGuard, Shards, Swept};
+use crate::shard::{
+    drop_each, new_shards, Entry, IndexPolicy, Shard, ShardWriteGuard, Shards, Swept,
+};
 use crate::shim;
 use crate::stats::{CacheStats, Counters, LookupCounters};
 use crate::sweeper::{self, Sweep};
@@ -1217,10 +1219,9 @@ where
     fn sweep_at(&self, now: Nanos) -> usize {
         let mut total = 0;
         let mut swept = Swept::with_capacity(SWEEP_BATCH);
+        let mut panic = None;
         let mut pending: Vec<Shard<'_, K, V>> = self.shards().collect();
         while !pending.is_empty() {
-            // A long sweep must not let the coarse clock fall behind (see `clock.rs`).
-            crate::clock::tick();
             let mut progressed = false;
             pending.retain(|shard| {
                 // Lookups waiting for this shard (behind our last batch, or an insert) go
@@ -1238,7 +1239,9 @@ where
                 total += count;
                 // Values and spare allocations are dropped here, with no lock held,
                 // after the bookkeeping, so a panicking `Drop` leaves the counts right.
-                swept.release();
+                if let Some(caught) = swept.release() {
+                    panic.get_or_insert(caught);
+                }
                 more
             });
             if !progressed {
@@ -1246,14 +1249,24 @@ where
                 shim::yield_now();
             }
         }
+        if let Some(panic) = panic {
+            // Every expired value is gone; the caller learns of the first panic.
+            std::panic::resume_unwind(panic);
+        }
         total
     }
 
     fn clear(&self) {
+        let mut panic = None;
         for shard in self.shards() {
             let taken = shard.write().take_all_keeping_capacity();
             self.forget(taken.len());
-            drop(taken);
+            if let Some(caught) = drop_each(taken) {
+                panic.get_or_insert(caught);
+            }
+        }
+        if let Some(panic) = panic {
+            std::panic::resume_unwind(panic);
         }
     }
 
@@ -1373,9 +1386,15 @@ impl<K, V> Drop for TtlMap<K, V> {
     /// Drops every value now, on this thread, even if the sweeper is looking at the
     /// map at this moment and briefly holds a reference to its shards.
     fn drop(&mut self) {
+        let mut panic = None;
         for shard in Shard::all(&self.inner.shards) {
             let taken = shard.write().take_all();
-            drop(taken);
+            if let Some(caught) = drop_each(taken) {
+                panic.get_or_insert(caught);
+            }
+        }
+        if let Some(panic) = panic {
+            std::panic::resume_unwind(panic);
         }
     }
 }

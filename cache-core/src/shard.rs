@@ -84,12 +84,31 @@ impl<K, V> Swept<K, V> {
         }
     }
 
-    /// Drops what was taken: values, then spare allocations.
-    pub(crate) fn release(&mut self) {
-        self.expired.clear();
+    /// Drops what was taken: values, then spare allocations. Every value is dropped
+    /// even if some `Drop` panics; the first panic is returned, to be resumed once the
+    /// caller's bookkeeping is done.
+    pub(crate) fn release(&mut self) -> Option<Panic> {
+        let panic = drop_each(self.expired.drain(..));
         self.spare_table = None;
         self.spare_index = None;
+        panic
     }
+}
+
+/// A caught panic's payload, to resume later.
+pub(crate) type Panic = Box<dyn std::any::Any + Send>;
+
+/// Drops each of `values` on its own, catching panics: a second panicking `Drop`
+/// while a first one unwinds would abort the process, as it does in `Vec::clear`.
+/// Returns the first panic, for the caller to resume when its state is consistent.
+pub(crate) fn drop_each<T>(values: impl IntoIterator<Item = T>) -> Option<Panic> {
+    let mut first = None;
+    for value in values {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(value))) {
+            first.get_or_insert(panic);
+        }
+    }
+    first
 }
 
 /// What a shard holds behind its lock.

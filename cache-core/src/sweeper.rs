@@ -1,23 +1,29 @@
 //! The sweeper: one background thread for the whole process that removes expired
-//! entries from every map and advances the coarse clock.
+//! entries from every map, and asks the clock's ticker (`clock.rs`) to keep the coarse
+//! clock while any map holds expiring entries.
 //!
 //! - Started lazily, by the first map that stores an expiring entry; maps register
 //!   once, weakly, so a dropped map is simply skipped and forgotten.
-//! - Every [`SWEEP_INTERVAL`] it advances the coarse clock and sweeps each map, in
-//!   batches of at most [`SWEEP_BATCH`](crate::map::SWEEP_BATCH) entries per shard lock
-//!   (advancing the clock between rounds of batches, so a long sweep never lets it lag).
+//! - Every [`SWEEP_INTERVAL`] it sweeps each map, in batches of at most
+//!   [`SWEEP_BATCH`](crate::map::SWEEP_BATCH) entries per shard lock. It runs user code
+//!   (`Drop` of values, `Hash` and `Eq` of keys) and waits for shard locks, so it never
+//!   keeps the clock itself: a slow `Drop` delays sweeping, never expiry.
 //!   Work is proportional to what expired, not to map size: each shard's deadline
 //!   index hands out only the records that are due. Ten wake-ups a second.
 //! - When no registered map holds an expiring entry it parks, and costs nothing, until
 //!   an insert of an expiring entry unparks it. While parked, lookups do not trust the
 //!   coarse clock.
-//! - It never panics: a panic from user code it runs (`Drop` of a value, `Hash` of a
-//!   key) is caught and that map is swept again next time; other maps go on.
+//! - It never dies of a panic: a panic from user code it runs (`Drop` of a value,
+//!   `Hash` of a key, a whole map dropped on this thread because its last handle went
+//!   while the sweeper held it) is caught, and that map is swept again next time; other
+//!   maps go on.
+//! - In a child process made by `fork()`, which inherits no thread, the next insert of
+//!   an expiring entry starts a new sweeper.
 //! - It never keeps the process alive: Rust does not wait for spawned threads at exit.
 
-use crate::clock;
+use crate::clock::{self, after_fork};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::thread::{self, Thread};
 use std::time::Duration;
@@ -44,23 +50,34 @@ pub(crate) trait Sweep: Send + Sync {
 struct Sweeper {
     maps: Mutex<Vec<Weak<dyn Sweep>>>,
     idle: AtomicBool,
-    thread: Option<Thread>,
+    /// The sweeper thread of this process. `None` if the OS refused one: maps still
+    /// work, expiry stays passive (lookups, writes, `sweep`) and lookups read the
+    /// precise clock.
+    thread: Mutex<Option<Thread>>,
+    /// The fork generation (`clock::after_fork`) `thread` was started in: a forked
+    /// child, which inherits no thread, starts its own.
+    started_in: AtomicU64,
 }
 
 fn sweeper() -> &'static Sweeper {
     static SWEEPER: OnceLock<Sweeper> = OnceLock::new();
     SWEEPER.get_or_init(|| {
-        let spawned = thread::Builder::new()
-            .name(SWEEPER_THREAD_NAME.into())
-            .spawn(|| run(sweeper()));
-        Sweeper {
+        let sweeper = Sweeper {
             maps: Mutex::new(Vec::new()),
             idle: AtomicBool::new(false),
-            // If the OS refuses a thread, maps still work: expiry stays passive
-            // (lookups, `len`, `sweep`) and lookups read the precise clock.
-            thread: spawned.ok().map(|handle| handle.thread().clone()),
-        }
+            thread: Mutex::new(None),
+            started_in: AtomicU64::new(after_fork::generation()),
+        };
+        *sweeper.lock_thread() = spawn_thread();
+        sweeper
     })
+}
+
+fn spawn_thread() -> Option<Thread> {
+    let spawned = thread::Builder::new()
+        .name(SWEEPER_THREAD_NAME.into())
+        .spawn(|| run(sweeper()));
+    spawned.ok().map(|handle| handle.thread().clone())
 }
 
 /// Called after a map stores an expiring entry: registers the map the first time, and
@@ -71,17 +88,29 @@ pub(crate) fn schedule<M: Sweep + 'static>(map: &Arc<M>, registered: &AtomicBool
         let weak: Weak<dyn Sweep> = Arc::downgrade(map) as Weak<dyn Sweep>;
         sweeper.lock_maps().push(weak);
     }
+    let generation = after_fork::generation();
+    if sweeper.started_in.load(Ordering::Relaxed) != generation {
+        // A forked child: the thread we know of was the parent's.
+        let mut thread = sweeper.lock_thread();
+        if sweeper.started_in.swap(generation, Ordering::SeqCst) != generation {
+            *thread = spawn_thread();
+        }
+    }
     // SeqCst pairs with the sweeper's store-then-recheck in `run`: either it sees
     // this map's new entry, or this load sees it idle and unparks it.
     if sweeper.idle.load(Ordering::SeqCst) {
         sweeper.idle.store(false, Ordering::SeqCst);
-        if let Some(thread) = &sweeper.thread {
+        if let Some(thread) = &*sweeper.lock_thread() {
             thread.unpark();
         }
     }
 }
 
 impl Sweeper {
+    fn lock_thread(&self) -> std::sync::MutexGuard<'_, Option<Thread>> {
+        self.thread.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn lock_maps(&self) -> std::sync::MutexGuard<'_, Vec<Weak<dyn Sweep>>> {
         self.maps.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -97,7 +126,9 @@ impl Sweeper {
     fn sweep_all(&self) -> bool {
         let mut pending = false;
         for map in self.live_maps() {
-            let swept = panic::catch_unwind(AssertUnwindSafe(|| map.sweep_expired()));
+            // The map is moved in, so that if this was its last handle, it is dropped
+            // (and its values with it) inside the catch too.
+            let swept = panic::catch_unwind(AssertUnwindSafe(move || map.sweep_expired()));
             // A map whose user code panicked is tried again next time.
             pending |= swept.unwrap_or(true);
         }
@@ -105,26 +136,31 @@ impl Sweeper {
     }
 
     fn any_expiring(&self) -> bool {
-        self.live_maps()
-            .iter()
-            .any(|map| panic::catch_unwind(AssertUnwindSafe(|| map.has_expiring())).unwrap_or(true))
+        let mut any = false;
+        for map in self.live_maps() {
+            // Moved in, like in `sweep_all`; every map is visited so none is dropped
+            // outside the catch.
+            any |=
+                panic::catch_unwind(AssertUnwindSafe(move || map.has_expiring())).unwrap_or(true);
+        }
+        any
     }
 }
 
-/// Clears the "ticking" flag if the loop ever ends, so lookups stop trusting the
-/// coarse clock.
+/// Lets the ticker rest if the loop ever ends, so lookups stop trusting the coarse
+/// clock.
 struct TickingGuard;
 
 impl Drop for TickingGuard {
     fn drop(&mut self) {
-        clock::set_ticking(false);
+        clock::keep_ticking(false);
     }
 }
 
 fn run(sweeper: &'static Sweeper) {
     let _ticking = TickingGuard;
     loop {
-        clock::set_ticking(true);
+        clock::keep_ticking(true);
         if sweeper.sweep_all() {
             thread::sleep(SWEEP_INTERVAL);
             continue;
@@ -136,7 +172,7 @@ fn run(sweeper: &'static Sweeper) {
             thread::sleep(SWEEP_INTERVAL);
             continue;
         }
-        clock::set_ticking(false);
+        clock::keep_ticking(false);
         thread::park_timeout(IDLE_RECHECK);
         sweeper.idle.store(false, Ordering::SeqCst);
     }

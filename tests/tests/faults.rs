@@ -200,3 +200,58 @@ fn the_sweeper_survives_a_panicking_drop_and_keeps_sweeping_other_maps() {
     );
     std::mem::forget(poisoned);
 }
+
+/// Waits until `done` holds, for at most ten seconds; whether it held.
+fn within_ten_seconds(mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > Duration::from_secs(10) {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// Whether the sweeper still frees expired values of a fresh map, untouched.
+fn the_sweeper_still_sweeps() -> bool {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let healthy = TtlMap::with_ttl(Duration::from_millis(10));
+    for key in 0..100 {
+        healthy.insert(key, Tracked(Arc::clone(&drops)));
+    }
+    within_ten_seconds(|| drops.load(Ordering::SeqCst) == 100)
+}
+
+#[test]
+fn many_panicking_drops_in_one_sweep_batch_neither_abort_nor_stop_the_sweeper() {
+    // 32 shards at most here, swept 4 entries a batch: 400 values put several
+    // panicking drops in every batch. A second panic while the first unwinds used to
+    // abort the process.
+    let poisoned = TtlMap::with_ttl(Duration::from_millis(10));
+    for key in 0..400 {
+        poisoned.insert(key, PanicOnDrop);
+    }
+    assert!(
+        within_ten_seconds(|| poisoned.stats().expirations == 400),
+        "the sweeper expired every value, panics and all"
+    );
+    assert!(poisoned.is_empty());
+    assert!(the_sweeper_still_sweeps());
+}
+
+#[test]
+fn dropping_a_map_of_panicking_values_never_kills_the_sweeper() {
+    for _ in 0..50 {
+        let poisoned = TtlMap::with_ttl(Duration::from_millis(1));
+        for key in 0..20 {
+            poisoned.insert(key, PanicOnDrop);
+        }
+        thread::sleep(Duration::from_millis(2));
+        // Dropped here or, if the sweeper holds it at this moment, on the sweeper:
+        // either way every value is dropped and the panic surfaces on one thread only.
+        let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(poisoned)));
+        let _ = dropped;
+    }
+    assert!(the_sweeper_still_sweeps());
+}

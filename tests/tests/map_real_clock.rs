@@ -5,6 +5,8 @@
 
 use cache_core::TtlMap;
 use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TTL: Duration = Duration::from_millis(30);
@@ -79,4 +81,43 @@ fn contains_key_agrees_with_get_at_the_deadline() {
     }
     assert!(!map.contains_key("k"));
     assert_eq!(map.get("k"), None);
+}
+
+/// A value whose `Drop` takes 1.5 s, as freeing a huge value or closing a socket can.
+#[derive(Clone)]
+struct SlowDrop(Arc<AtomicBool>);
+
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+}
+
+#[test]
+fn a_slow_drop_on_the_sweeper_never_makes_another_maps_entry_live_late() {
+    let dropping = Arc::new(AtomicBool::new(false));
+    let slow = TtlMap::with_ttl(Duration::from_millis(1));
+    slow.insert(0, SlowDrop(Arc::clone(&dropping)));
+    // Wait until the sweeper is inside the slow `Drop`.
+    let start = Instant::now();
+    while !dropping.load(Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the sweeper never came"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let map = TtlMap::with_ttl(Duration::from_millis(400));
+    let inserted = Instant::now();
+    map.insert(1, 1);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(inserted.elapsed() >= Duration::from_millis(400));
+    assert_eq!(
+        map.get(&1),
+        None,
+        "returned {:?} past its deadline",
+        inserted.elapsed()
+    );
+    assert!(!map.contains_key(&1));
 }
