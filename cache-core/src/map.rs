@@ -27,7 +27,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -246,7 +246,7 @@ where
                 capacity: self.capacity,
                 policy,
                 clock: self.clock,
-                stored: OwnLine(AtomicUsize::new(0)),
+                stored: OwnLine(AtomicIsize::new(0)),
                 registered: AtomicBool::new(false),
             }),
         }
@@ -266,6 +266,11 @@ fn default_shard_count() -> usize {
 fn default_stripe_count() -> usize {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     (cores * STRIPES_PER_CORE).clamp(MIN_STRIPES, MAX_STRIPES)
+}
+
+/// A number of entries as the signed capacity count (entries never reach `isize::MAX`).
+fn as_count(entries: usize) -> isize {
+    isize::try_from(entries).unwrap_or(isize::MAX)
 }
 
 /// A value on cache lines of its own.
@@ -293,7 +298,9 @@ pub(crate) struct Inner<K, V> {
     clock: Clock,
     /// Entries in the tables, live or expired; kept only for capacity-bounded maps.
     /// Written by every insert, so kept off the lines lookups read.
-    stored: OwnLine<AtomicUsize>,
+    /// Signed: an eviction claims its decrement before it removes its entry, so a
+    /// racing `clear` can take the count below zero for a moment; it must not wrap.
+    stored: OwnLine<AtomicIsize>,
     /// Whether the sweeper knows this map.
     registered: AtomicBool,
 }
@@ -631,8 +638,8 @@ where
     /// computation under way in `get_or_insert_with` still stores its value when it ends.
     ///
     /// Like `HashMap::clear`, it keeps the tables' allocation, so that refilling does not
-    /// grow them again; the next sweep (the sweeper's, [`sweep`](Self::sweep), or
-    /// [`len`](Self::len)) gives back the memory of tables left sparse.
+    /// grow them again; the next sweep (the sweeper's, or [`sweep`](Self::sweep))
+    /// gives back the memory of tables left sparse.
     ///
     /// # Examples
     ///
@@ -649,9 +656,10 @@ where
         self.inner.clear();
     }
 
-    /// The number of live entries. Expired entries are removed first, so they are never
-    /// counted; this costs a write lock per shard and time proportional to the number
-    /// of expired entries.
+    /// The number of live entries: expired entries are never counted. Reading only:
+    /// it takes each shard's read lock in turn and removes nothing (expired entries
+    /// leave through lookups, writes, the sweeper and [`sweep`](Self::sweep)); it
+    /// costs a pass over the entries of shards that hold expiring ones.
     ///
     /// # Examples
     ///
@@ -665,13 +673,14 @@ where
     /// assert_eq!(map.len(), 1);
     /// clock.advance(Duration::from_secs(1));
     /// assert_eq!(map.len(), 0);
+    /// assert_eq!(map.stats().expirations, 0, "len() removed nothing");
     /// ```
     pub fn len(&self) -> usize {
-        self.inner.sweep();
+        let now = self.inner.clock.precise_now();
         let stored: usize = self
             .inner
             .shards()
-            .map(|shard| shard.read().table.len())
+            .map(|shard| shard.read().live_len(now))
             .sum();
         // An insert stores first and evicts right after, so for an instant the tables
         // can hold one entry per inserting thread beyond the capacity; never report it.
@@ -680,7 +689,7 @@ where
             .map_or(stored, |capacity| stored.min(capacity))
     }
 
-    /// Whether the map has no live entries.
+    /// Whether the map has no live entries. Reading only, like [`len`](Self::len).
     ///
     /// # Examples
     ///
@@ -691,7 +700,10 @@ where
     /// assert!(map.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        let now = self.inner.clock.precise_now();
+        self.inner
+            .shards()
+            .all(|shard| shard.read().live_len(now) == 0)
     }
 
     /// Removes every expired entry now and returns how many. The background sweeper
@@ -914,13 +926,14 @@ where
         let now = self.clock.precise_now();
         let removed = {
             let mut state = shard.write();
-            match state.find(hash, &mut is_key) {
+            let removed = match state.find(hash, &mut is_key) {
                 Some(entry) if !entry.is_live(now) => state.remove(hash, is_key),
                 _ => None,
-            }
+            };
+            self.forget(usize::from(removed.is_some()));
+            removed
         };
         if removed.is_some() {
-            self.forget(1);
             shard.counters().expired(1);
         }
     }
@@ -928,8 +941,12 @@ where
     pub(crate) fn remove_hashed(&self, hash: u64, is_key: impl FnMut(&K) -> bool) -> Option<V> {
         let shard = self.shard(hash);
         let now = self.clock.precise_now();
-        let removed = shard.write().remove(hash, is_key)?;
-        self.forget(1);
+        let removed = {
+            let mut state = shard.write();
+            let removed = state.remove(hash, is_key)?;
+            self.forget(1);
+            removed
+        };
         if removed.is_live(now) {
             Some(removed.value)
         } else {
@@ -965,7 +982,11 @@ where
             return None;
         }
         let replaced = state.put(hash, key, value, deadline, self.policy, &self.hasher);
+        let over_capacity = replaced.is_none() && self.count_new_entry();
         drop(state);
+        if over_capacity {
+            self.evict_over_capacity();
+        }
         if expires(deadline) && self.clock.wants_sweeper() {
             sweeper::schedule(self, &self.registered);
         }
@@ -975,24 +996,32 @@ where
                 shard.counters().expired(1);
                 None
             }
-            None => {
-                self.count_new_entry();
-                None
-            }
+            None => None,
         }
     }
 
-    fn count_new_entry(&self) {
+    /// Counts an entry just added, under its shard's lock; whether the map is now over
+    /// its capacity. The count changes only under the lock of the shard whose table
+    /// changes, so a racing `clear` or removal can never see an entry that is not
+    /// counted yet, and the count never wraps below zero (which would evict far below
+    /// capacity).
+    fn count_new_entry(&self) -> bool {
+        self.capacity.is_some_and(|capacity| {
+            self.stored.fetch_add(1, Ordering::AcqRel) >= as_count(capacity)
+        })
+    }
+
+    fn evict_over_capacity(&self) {
         if let Some(capacity) = self.capacity {
-            if self.stored.fetch_add(1, Ordering::AcqRel) >= capacity {
-                self.evict_over(capacity);
-            }
+            self.evict_over(capacity);
         }
     }
 
+    /// Uncounts removed entries: call it under the lock of the shard they left (see
+    /// [`count_new_entry`](Self::count_new_entry)).
     fn forget(&self, removed: usize) {
         if self.capacity.is_some() && removed > 0 {
-            self.stored.fetch_sub(removed, Ordering::AcqRel);
+            self.stored.fetch_sub(as_count(removed), Ordering::AcqRel);
         }
     }
 
@@ -1007,7 +1036,7 @@ where
             let claimed = self
                 .stored
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |stored| {
-                    (stored > capacity).then(|| stored - 1)
+                    (stored > as_count(capacity)).then(|| stored - 1)
                 })
                 .is_ok();
             if !claimed {
@@ -1232,10 +1261,10 @@ where
                 progressed = true;
                 let more =
                     state.take_expired(now, SWEEP_BATCH, self.policy, &self.hasher, &mut swept);
-                drop(state);
                 let count = swept.expired.len();
-                shard.counters().expired(count as u64);
                 self.forget(count);
+                drop(state);
+                shard.counters().expired(count as u64);
                 total += count;
                 // Values and spare allocations are dropped here, with no lock held,
                 // after the bookkeeping, so a panicking `Drop` leaves the counts right.
@@ -1259,8 +1288,12 @@ where
     fn clear(&self) {
         let mut panic = None;
         for shard in self.shards() {
-            let taken = shard.write().take_all_keeping_capacity();
-            self.forget(taken.len());
+            let taken = {
+                let mut state = shard.write();
+                let taken = state.take_all_keeping_capacity();
+                self.forget(taken.len());
+                taken
+            };
             if let Some(caught) = drop_each(taken) {
                 panic.get_or_insert(caught);
             }

@@ -162,6 +162,16 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         self.table.find(hash, |entry| is_key(&entry.key))
     }
 
+    /// How many entries are live at `now`, without removing any: the table's length
+    /// when nothing here can expire, else a pass over the table.
+    pub(crate) fn live_len(&self, now: Nanos) -> usize {
+        if self.index.has_expiring() {
+            self.table.iter().filter(|entry| entry.is_live(now)).count()
+        } else {
+            self.table.len()
+        }
+    }
+
     /// Stores `key → value` with `deadline`, returning the entry it replaced (live or
     /// expired) so the caller can drop it outside the lock.
     pub(crate) fn put(

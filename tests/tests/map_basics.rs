@@ -209,3 +209,44 @@ fn the_map_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<TtlMap<String, Vec<u8>>>();
 }
+
+#[test]
+fn len_is_empty_and_debug_only_read() {
+    let clock = MockClock::new();
+    let map = TtlMap::builder()
+        .ttl(Duration::from_secs(1))
+        .clock(clock.clone())
+        .build();
+    map.insert(1, 1);
+    map.insert(2, 2);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(map.len(), 0);
+    assert!(map.is_empty());
+    assert!(format!("{map:?}").starts_with("TtlMap { len: 0"));
+    assert_eq!(map.stats().expirations, 0, "reading removed nothing");
+    assert_eq!(map.sweep(), 2, "sweep() is what removes");
+    assert_eq!(map.stats().expirations, 2);
+}
+
+/// Overwrites leave stale deadline records behind; whatever the index makes of them,
+/// `len()` counts exactly the live entries.
+#[test]
+fn len_never_counts_expired_entries_after_overwrites() {
+    let clock = MockClock::new();
+    let map = TtlMap::builder()
+        .ttl(Duration::from_secs(10))
+        .clock(clock.clone())
+        .build();
+    for key in 0..20_000_u64 {
+        map.insert(key, key); // expires at 10 s
+        map.insert(100_000 + key, key); // overwritten at 5 s: expires at 15 s
+    }
+    clock.advance(Duration::from_secs(5));
+    for key in 0..20_000_u64 {
+        map.insert(100_000 + key, key + 1);
+    }
+    clock.advance(Duration::from_secs(7));
+    assert_eq!(map.len(), 20_000);
+    assert!(!map.is_empty());
+    assert_eq!(map.entries().len(), 20_000);
+}

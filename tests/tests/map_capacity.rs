@@ -112,3 +112,42 @@ fn concurrent_inserts_never_leave_more_than_capacity() {
     assert_eq!(stats.insertions, 80_000);
     assert_eq!(stats.evictions, 80_000 - 64);
 }
+
+/// Inserts racing `clear()` must never evict: the map never holds more than 5,000
+/// distinct keys, half its capacity. (The count was kept outside the shard lock, so a
+/// racing clear could wrap it below zero; then every insert evicted.)
+#[test]
+fn inserts_racing_clear_never_evict_below_capacity() {
+    let map = Arc::new(TtlMap::builder().capacity(10_000).build());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clearer = {
+        let (map, stop) = (map.clone(), stop.clone());
+        thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                map.clear();
+                map.remove(&7);
+            }
+        })
+    };
+    let inserters: Vec<_> = (0..2)
+        .map(|offset| {
+            let map = map.clone();
+            thread::spawn(move || {
+                for round in 0..200_000_u64 {
+                    map.insert((round * 2 + offset) % 5_000, round);
+                }
+            })
+        })
+        .collect();
+    for inserter in inserters {
+        inserter.join().unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    clearer.join().unwrap();
+    assert_eq!(
+        map.stats().evictions,
+        0,
+        "an eviction with at most 5,000 keys"
+    );
+    assert!(map.len() <= 5_000);
+}

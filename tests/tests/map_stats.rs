@@ -49,11 +49,13 @@ fn expirations_count_whoever_removes_the_entry() {
 }
 
 #[test]
-fn len_removes_expired_entries_and_counts_them() {
+fn len_skips_expired_entries_and_counts_no_expiration() {
     let (map, clock) = mock_map();
     map.insert(1, 1);
     clock.advance(SEC);
     assert_eq!(map.len(), 0);
+    assert_eq!(map.stats().expirations, 0, "reading removes nothing");
+    assert_eq!(map.sweep(), 1);
     assert_eq!(map.stats().expirations, 1);
 }
 
