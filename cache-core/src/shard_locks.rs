@@ -43,17 +43,17 @@ const COUNTS_PER_LINE: usize = LINE_BYTES / std::mem::size_of::<usize>();
 
 /// Spins before a thread that met a writer yields: writers hold a shard for well under
 /// a microsecond, and sleeping costs more than that.
-const WAITER_SPINS: u32 = if cfg!(feature = "shuttle") { 1 } else { 64 };
+const WAITER_SPINS: u32 = if cfg!(shuttle) { 1 } else { 64 };
 
 /// Yields before it sleeps on the parking spot. Sleeping means a wake-up of tens of
 /// microseconds. Measured (`compare -- stall`, hits >= 20 us while a million entries
 /// expire, against the limit's in the same run): 64 spins then sleep, 1,439 and 2,315
 /// (limit 303, 212), with 11,573 sleeps; adding 16 yields, 339 and 428 (limit 370,
 /// 472), with 7 and 22 sleeps.
-const WAITER_YIELDS: u32 = if cfg!(feature = "shuttle") { 1 } else { 16 };
+const WAITER_YIELDS: u32 = if cfg!(shuttle) { 1 } else { 16 };
 
 /// Spins before a writer waiting for readers starts yielding its time slice.
-const WRITER_SPINS: u32 = if cfg!(feature = "shuttle") { 1 } else { 64 };
+const WRITER_SPINS: u32 = if cfg!(shuttle) { 1 } else { 64 };
 
 /// A shard's state: a writer holds it.
 const WRITER: usize = 1;
@@ -521,7 +521,7 @@ mod thread_numbers {
 
 use thread_numbers::current as thread_number;
 
-#[cfg(all(test, not(feature = "shuttle")))]
+#[cfg(all(test, not(shuttle)))]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
@@ -728,7 +728,7 @@ mod tests {
 
 /// The protocol under shuttle's scheduler, which can switch threads at every atomic
 /// operation and at the `yield_now`s placed inside the guards.
-#[cfg(all(test, feature = "shuttle"))]
+#[cfg(all(test, shuttle))]
 mod shuttle_tests {
     use super::*;
     use shuttle::sync::Arc;
