@@ -402,7 +402,8 @@ fn wake_sleepers(parking: &Parking) {
 }
 
 /// How lookups waited for writers, counted process-wide with the `lock-stats` feature
-/// (see [`crate::lock_stats`]); without it, nothing is counted and this compiles away.
+/// (see [`crate::diagnostics::lock_stats`]); without it, nothing is counted and this
+/// compiles away.
 /// Only waits are counted, never the fast path.
 pub(crate) mod waits {
     #[cfg(feature = "lock-stats")]
@@ -420,7 +421,7 @@ pub(crate) mod waits {
 
     #[cfg(feature = "lock-stats")]
     mod counted {
-        use crate::LockStats;
+        use crate::diagnostics::LockStats;
         use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
         static LOOKUPS_THAT_WAITED: AtomicU64 = AtomicU64::new(0);
@@ -669,18 +670,18 @@ mod tests {
     #[test]
     fn a_lookup_that_waits_for_a_writer_is_counted() {
         let locks = locks(1, 2);
-        let before = crate::lock_stats();
+        let before = crate::diagnostics::lock_stats();
         thread::scope(|scope| {
             let guard = locks.write(0);
             let reader = scope.spawn(|| locks.read(0).0);
             wait_until(
-                || crate::lock_stats().sleeps > before.sleeps,
+                || crate::diagnostics::lock_stats().sleeps > before.sleeps,
                 "the reader slept",
             );
             drop(guard);
             reader.join().unwrap();
         });
-        let after = crate::lock_stats();
+        let after = crate::diagnostics::lock_stats();
         assert!(after.lookups_that_waited > before.lookups_that_waited);
         assert!(after.sleeps > before.sleeps);
     }
