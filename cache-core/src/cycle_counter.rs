@@ -305,13 +305,23 @@ fn cheaper_than_precise_clock() -> bool {
 }
 
 #[cfg(all(target_arch = "x86_64", not(miri)))]
+// The `unsafe` blocks below are needed up to Rust 1.93 (the MSRV is 1.85), where
+// `__get_cpuid_max` and `__cpuid` are `unsafe fn`; from 1.94 they are safe and the
+// blocks would warn as unused.
+#[allow(unsafe_code, unused_unsafe)]
 fn invariant() -> bool {
     use std::arch::x86_64::{__cpuid, __get_cpuid_max};
     const POWER_MANAGEMENT_LEAF: u32 = 0x8000_0007;
     const INVARIANT_TSC: u32 = 1 << 8;
-    let (highest_extended_leaf, _) = __get_cpuid_max(0x8000_0000);
-    highest_extended_leaf >= POWER_MANAGEMENT_LEAF
-        && __cpuid(POWER_MANAGEMENT_LEAF).edx & INVARIANT_TSC != 0
+    // SAFETY: `cpuid` is available on every x86_64 CPU and only reads identification
+    // registers; it has no memory effects and no preconditions.
+    let (highest_extended_leaf, _) = unsafe { __get_cpuid_max(0x8000_0000) };
+    if highest_extended_leaf < POWER_MANAGEMENT_LEAF {
+        return false;
+    }
+    // SAFETY: as above; the leaf was just checked to exist.
+    let power_management = unsafe { __cpuid(POWER_MANAGEMENT_LEAF) };
+    power_management.edx & INVARIANT_TSC != 0
 }
 
 #[cfg(not(all(target_arch = "x86_64", not(miri))))]

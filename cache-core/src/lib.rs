@@ -23,7 +23,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `macros` | yes | re-exports the `#[ttl_cached]` attribute |
-//! | `lock-stats` | no | `lock_stats()`: how often lookups waited for writers (the benchmark suite reads it) |
+//! | `lock-stats` | no | `diagnostics::lock_stats()`: how often lookups waited for writers, for benchmarks (the benchmark suite reads it) |
 //!
 //! # Thread safety
 //!
@@ -58,6 +58,8 @@
 mod clock;
 mod cycle_counter;
 mod deadline;
+#[cfg(feature = "lock-stats")]
+pub mod diagnostics;
 mod flight;
 mod key_hash;
 mod map;
@@ -114,58 +116,6 @@ pub use sweeper::SWEEPER_THREAD_NAME;
 /// ```
 #[cfg(feature = "macros")]
 pub use cache_macros::ttl_cached;
-
-/// How often lookups had to wait for a writer of their shard, across every map of the
-/// process since it started: from [`lock_stats`], with the `lock-stats` feature.
-///
-/// A lookup that finds its shard held by a writer (an insert, a removal, the sweeper's
-/// batch) waits until the writer leaves: it spins, then yields, then sleeps. The
-/// counters say how often that happened, and whether one lookup ever waited through
-/// more than one writer in a row, which is what the sweeper must never cause.
-///
-/// # Examples
-///
-/// ```
-/// # #[cfg(feature = "lock-stats")] {
-/// use cache_core::{lock_stats, TtlMap};
-///
-/// let map = TtlMap::new();
-/// map.insert(1, "one");
-/// let before = lock_stats();
-/// map.get(&1);
-/// let waited = lock_stats().lookups_that_waited - before.lookups_that_waited;
-/// println!("lookups that waited for a writer meanwhile: {waited}");
-/// # }
-/// ```
-#[cfg(feature = "lock-stats")]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LockStats {
-    /// Lookups that found their shard held by a writer and waited.
-    pub lookups_that_waited: u64,
-    /// Of those, lookups that met a writer again after the first one left.
-    pub lookups_that_waited_for_several_writers: u64,
-    /// Times a thread, lookup or writer, slept (rather than spun or yielded) behind a
-    /// writer: each sleep costs a wake-up of tens of microseconds.
-    pub sleeps: u64,
-}
-
-/// The process-wide [`LockStats`] so far. With the `lock-stats` feature only.
-///
-/// # Examples
-///
-/// ```
-/// # #[cfg(feature = "lock-stats")] {
-/// let stats = cache_core::lock_stats();
-/// println!(
-///     "{} lookups waited, {} of them for more than one writer",
-///     stats.lookups_that_waited, stats.lookups_that_waited_for_several_writers
-/// );
-/// # }
-/// ```
-#[cfg(feature = "lock-stats")]
-pub fn lock_stats() -> LockStats {
-    shard_locks::waits::snapshot()
-}
 
 /// The README's examples, compiled and run as doctests so that they stay true.
 #[cfg(all(doctest, feature = "macros"))]

@@ -14,6 +14,13 @@
 //! reader backs off, or the writer waits. A stripe's counts for all shards sit together
 //! on lines of their own, so a map of 32 shards and 8 stripes spends 2 KiB on them.
 //!
+//! Orderings: every access of `state`, `used_stripes` and the reader counts that decides
+//! exclusion is `SeqCst`, so that the argument above needs only the single `SeqCst`
+//! order and no reasoning about mixed orderings (where Dekker arguments go wrong). The
+//! only `Relaxed` accesses are hints that a `SeqCst` access then checks: the spinning
+//! waiters' loads of `state`, a failed compare-and-swap's load, and `waiting_readers`.
+//! Each access says which it is.
+//!
 //! On one thread a read costs what std's costs (two atomic operations, on a line the
 //! thread owns); a write costs what std's costs (one compare-and-swap to take the shard,
 //! one swap to give it back) plus one load per stripe that has ever read the map.
@@ -31,7 +38,7 @@ use crate::shim::{self, AtomicUsize, Condvar, Mutex};
 use std::cell::UnsafeCell;
 use std::hint;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::PoisonError;
 
 /// Bytes kept apart between data written by different threads: two 64-byte lines,
@@ -43,17 +50,17 @@ const COUNTS_PER_LINE: usize = LINE_BYTES / std::mem::size_of::<usize>();
 
 /// Spins before a thread that met a writer yields: writers hold a shard for well under
 /// a microsecond, and sleeping costs more than that.
-const WAITER_SPINS: u32 = if cfg!(feature = "shuttle") { 1 } else { 64 };
+const WAITER_SPINS: u32 = if cfg!(shuttle) { 1 } else { 64 };
 
 /// Yields before it sleeps on the parking spot. Sleeping means a wake-up of tens of
 /// microseconds. Measured (`compare -- stall`, hits >= 20 us while a million entries
 /// expire, against the limit's in the same run): 64 spins then sleep, 1,439 and 2,315
 /// (limit 303, 212), with 11,573 sleeps; adding 16 yields, 339 and 428 (limit 370,
 /// 472), with 7 and 22 sleeps.
-const WAITER_YIELDS: u32 = if cfg!(feature = "shuttle") { 1 } else { 16 };
+const WAITER_YIELDS: u32 = if cfg!(shuttle) { 1 } else { 16 };
 
 /// Spins before a writer waiting for readers starts yielding its time slice.
-const WRITER_SPINS: u32 = if cfg!(feature = "shuttle") { 1 } else { 64 };
+const WRITER_SPINS: u32 = if cfg!(shuttle) { 1 } else { 64 };
 
 /// A shard's state: a writer holds it.
 const WRITER: usize = 1;
@@ -170,17 +177,25 @@ impl<T, E> ShardLocks<T, E> {
     pub(crate) fn read(&self, shard: usize) -> ReadGuard<'_, T> {
         let slot = &self.slots[shard];
         let stripe = thread_number() & self.stripe_mask;
-        // `Acquire`: whoever set the bit (`SeqCst`) did so before our count below, so a
-        // writer that misses the bit cannot miss us (see `write`).
-        if self.used_stripes.load(Acquire) & (1 << stripe) == 0 {
+        // `SeqCst`, not `Acquire`: when another thread of our stripe set the bit, its
+        // `fetch_or` must come before our count below in the `SeqCst` order, so that a
+        // writer whose `SeqCst` load missed the bit cannot miss us (see `write`). An
+        // `Acquire` load that reads a `SeqCst` write does not order them in it (C++20
+        // "strongly happens before" needs both ends `SeqCst`). Free where it matters: on
+        // x86 a `SeqCst` load is the same plain load.
+        if self.used_stripes.load(SeqCst) & (1 << stripe) == 0 {
             self.use_stripe(stripe);
         }
         let readers = self.reader_count(stripe, shard);
         let mut writers_met = 0;
         loop {
+            // Dekker's pattern with the writer's compare-and-swap and count loads: the
+            // increment and the load of `state` below must both be `SeqCst`, so that of
+            // a racing reader and writer, at least one sees the other.
             readers.fetch_add(1, SeqCst);
             if slot.state.load(SeqCst) & WRITER == 0 {
                 if writers_met > 0 {
+                    // `Relaxed`: a hint for the sweeper (see `write_unless_readers_wait`).
                     slot.waiting_readers.fetch_sub(1, Relaxed);
                     waits::lookup_waited(writers_met);
                 }
@@ -194,9 +209,12 @@ impl<T, E> ShardLocks<T, E> {
                     stripe,
                 };
             }
-            // Step aside before waiting, or the writer would wait for us.
+            // Step aside before waiting, or the writer would wait for us. `SeqCst` like
+            // every count access a writer's wait depends on (an x86 RMW costs the same
+            // whatever its ordering).
             readers.fetch_sub(1, SeqCst);
             if writers_met == 0 {
+                // `Relaxed`: a hint for the sweeper (see `write_unless_readers_wait`).
                 slot.waiting_readers.fetch_add(1, Relaxed);
             }
             writers_met += 1;
@@ -208,6 +226,10 @@ impl<T, E> ShardLocks<T, E> {
     /// keeps new ones out until the guard is dropped.
     pub(crate) fn write(&self, shard: usize) -> WriteGuard<'_, T, E> {
         let slot = &self.slots[shard];
+        // Success `SeqCst`: the writer's half of Dekker's pattern (with the loads of
+        // `used_stripes` and the counts below), and it acquires the previous writer's
+        // release of `state`. Failure `Relaxed`: a shard found held only sends us to
+        // wait and try again; it decides nothing.
         while slot
             .state
             .compare_exchange(0, WRITER, SeqCst, Relaxed)
@@ -217,8 +239,9 @@ impl<T, E> ShardLocks<T, E> {
         }
         // Stripes whose bit is clear here are safe to skip: a reader sets its stripe's
         // bit (`SeqCst`) before it first counts itself and reads `state`, or finds it set
-        // and acquires it. So if this load missed the bit, that reader's read of `state`
-        // comes after our compare-and-swap in the `SeqCst` order, and sees `WRITER`.
+        // with a `SeqCst` load, which puts the setting before its count in the `SeqCst`
+        // order. So if this `SeqCst` load missed the bit, the setting comes after it,
+        // and that reader's read of `state` after our compare-and-swap: it sees `WRITER`.
         let used = self.used_stripes.load(SeqCst);
         for stripe in (0..=self.stripe_mask).filter(|stripe| used & (1 << stripe) != 0) {
             let readers = self.reader_count(stripe, shard);
@@ -252,8 +275,9 @@ impl<T, E> ShardLocks<T, E> {
     /// the shard. So a lookup waits for at most the sweeper's batch in progress when it
     /// arrives, never for a second one.
     pub(crate) fn write_unless_readers_wait(&self, shard: usize) -> Option<WriteGuard<'_, T, E>> {
-        // A hint, not part of the exclusion: a lookup that starts waiting just after
-        // this load waits for this one batch.
+        // `Relaxed`: a hint, not part of the exclusion (`write` below excludes either
+        // way); a lookup that starts waiting just after this load waits for this one
+        // batch.
         if self.slots[shard].waiting_readers.load(Relaxed) > 0 {
             return None;
         }
@@ -263,12 +287,16 @@ impl<T, E> ShardLocks<T, E> {
     /// Marks `stripe` used, once per stripe and map.
     #[cold]
     fn use_stripe(&self, stripe: usize) {
+        // `SeqCst`: before our first count in the `SeqCst` order (see `write`).
         self.used_stripes.fetch_or(1 << stripe, SeqCst);
     }
 
     /// Returns once no writer holds `slot` (or likely none: callers check again).
     #[cold]
     fn wait_while_written(&self, slot: &Slot<T, E>) {
+        // The loads of `state` in these two loops are `Relaxed`: hints of when to try
+        // again. Returning early costs the caller one more try, whose `SeqCst` accesses
+        // decide; staying a little longer costs a spin.
         for _ in 0..WAITER_SPINS {
             if slot.state.load(Relaxed) & WRITER == 0 {
                 return;
@@ -290,6 +318,11 @@ impl<T, E> ShardLocks<T, E> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         loop {
+            // Not exclusion but the wake-up: no sleeper may be missed. That rests on the
+            // compare-and-swap below and the writer's swap being read-modify-writes of
+            // one atomic, which any ordering gives; `SeqCst`, like the rest of `state`'s
+            // accesses, costs nothing on this cold path. A failed compare-and-swap
+            // (`Relaxed`) only loops to load again.
             let state = slot.state.load(SeqCst);
             if state & WRITER == 0 {
                 return;
@@ -347,9 +380,10 @@ impl<T> Deref for ReadGuard<'_, T> {
 impl<T> Drop for ReadGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        // Releases our reads of the value to the next writer, which acquires the count.
-        // `SeqCst` like every access of the protocol (an `x86` RMW costs the same
-        // either way), so that it holds in the plain SC subset of the memory model.
+        // Needs `Release`: our reads of the value happen before the next writer's
+        // writes, which it acquires with its `SeqCst` load of the count. `SeqCst` like
+        // every count access of the protocol (an x86 RMW costs the same either way), so
+        // that the argument holds in the plain SC subset of the memory model.
         self.readers.fetch_sub(1, SeqCst);
     }
 }
@@ -384,9 +418,11 @@ impl<T, E> DerefMut for WriteGuard<'_, T, E> {
 impl<T, E> Drop for WriteGuard<'_, T, E> {
     #[inline]
     fn drop(&mut self) {
-        // A reader that sees `WRITER` clear sees our writes. `SeqCst`, like every
-        // access of the protocol: mixing orderings on the state is where Dekker
-        // arguments go wrong (and where Miri's model of them did, rust-lang/miri#5104).
+        // Needs `Release`: a reader that sees `WRITER` clear sees our writes (and the
+        // swap returns the latest `PARKED`, as any RMW does). `SeqCst`, like every
+        // access of the protocol that decides exclusion: mixing orderings on the state
+        // is where Dekker arguments go wrong (and where Miri's model of them did,
+        // rust-lang/miri#5104).
         let state = self.slot.state.swap(0, SeqCst);
         if state & PARKED != 0 {
             wake_sleepers(self.parking);
@@ -402,7 +438,8 @@ fn wake_sleepers(parking: &Parking) {
 }
 
 /// How lookups waited for writers, counted process-wide with the `lock-stats` feature
-/// (see [`crate::lock_stats`]); without it, nothing is counted and this compiles away.
+/// (see [`crate::diagnostics::lock_stats`]); without it, nothing is counted and this
+/// compiles away.
 /// Only waits are counted, never the fast path.
 pub(crate) mod waits {
     #[cfg(feature = "lock-stats")]
@@ -420,7 +457,7 @@ pub(crate) mod waits {
 
     #[cfg(feature = "lock-stats")]
     mod counted {
-        use crate::LockStats;
+        use crate::diagnostics::LockStats;
         use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
         static LOOKUPS_THAT_WAITED: AtomicU64 = AtomicU64::new(0);
@@ -521,7 +558,7 @@ mod thread_numbers {
 
 use thread_numbers::current as thread_number;
 
-#[cfg(all(test, not(feature = "shuttle")))]
+#[cfg(all(test, not(shuttle)))]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
@@ -669,18 +706,18 @@ mod tests {
     #[test]
     fn a_lookup_that_waits_for_a_writer_is_counted() {
         let locks = locks(1, 2);
-        let before = crate::lock_stats();
+        let before = crate::diagnostics::lock_stats();
         thread::scope(|scope| {
             let guard = locks.write(0);
             let reader = scope.spawn(|| locks.read(0).0);
             wait_until(
-                || crate::lock_stats().sleeps > before.sleeps,
+                || crate::diagnostics::lock_stats().sleeps > before.sleeps,
                 "the reader slept",
             );
             drop(guard);
             reader.join().unwrap();
         });
-        let after = crate::lock_stats();
+        let after = crate::diagnostics::lock_stats();
         assert!(after.lookups_that_waited > before.lookups_that_waited);
         assert!(after.sleeps > before.sleeps);
     }
@@ -728,7 +765,7 @@ mod tests {
 
 /// The protocol under shuttle's scheduler, which can switch threads at every atomic
 /// operation and at the `yield_now`s placed inside the guards.
-#[cfg(all(test, feature = "shuttle"))]
+#[cfg(all(test, shuttle))]
 mod shuttle_tests {
     use super::*;
     use shuttle::sync::Arc;

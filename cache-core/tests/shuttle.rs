@@ -1,12 +1,12 @@
 //! Model checking with shuttle: the single-flight protocol and the sweeper racing
 //! inserts, overwrites and removes, under many random schedules each.
 //!
-//! `cargo test -p cache-core --features shuttle --test shuttle`
+//! `RUSTFLAGS="--cfg shuttle" CARGO_TARGET_DIR=target/shuttle cargo test -p cache-core --test shuttle`
 //!
-//! With the `shuttle` feature the map's locks, condition variables and thread ids
+//! With `--cfg shuttle` the map's locks, condition variables and thread ids
 //! are shuttle's (see `src/shim.rs`), so shuttle controls every interleaving of the
 //! protocols under test and replays a failing one from its printed schedule.
-#![cfg(feature = "shuttle")]
+#![cfg(shuttle)]
 
 use cache_core::{MockClock, TtlMap};
 use shuttle::sync::atomic::{AtomicUsize, Ordering};

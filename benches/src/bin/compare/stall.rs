@@ -45,7 +45,7 @@ pub const MAX: usize = 4;
 /// Column of the count of stalled hits.
 pub const STALLED_HITS: usize = 5;
 /// Column of the hits that waited for a writer (the sweeper) more than once in a row:
-/// cache-core only, from `cache_core::lock_stats()`.
+/// cache-core only, from `cache_core::diagnostics::lock_stats()`.
 pub const WAITED_FOR_SEVERAL_WRITERS: usize = 9;
 
 struct Scenario {
@@ -73,7 +73,7 @@ impl StoreVisitor for Scenario {
 
         sleep_until(first_deadline - BEFORE_EXPIRY);
         let held_at_start = live_bytes() - before;
-        let waits_before = cache_core::lock_stats();
+        let waits_before = cache_core::diagnostics::lock_stats();
         let mut last = Instant::now();
         let mut i = 0;
         while last < end {
@@ -86,7 +86,7 @@ impl StoreVisitor for Scenario {
             }
         }
         let held_at_end = live_bytes() - before;
-        let waits_after = cache_core::lock_stats();
+        let waits_after = cache_core::diagnostics::lock_stats();
         drop(store);
 
         let [p50, p99, p999, p9999] =
