@@ -219,6 +219,10 @@ pub(crate) mod after_fork {
     }
 }
 
+/// The furthest a [`MockClock`] goes (see [`MockClock::MAX_ELAPSED`]): below the
+/// deadlines of entries that never expire (`deadline::NEVER`, which asserts it).
+pub(crate) const MOCK_CLOCK_MAX: Nanos = (1 << 62) - 1;
+
 /// Converts a duration to nanoseconds, saturating at `u64::MAX` (584 years).
 pub(crate) fn duration_to_nanos(duration: Duration) -> Nanos {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
@@ -258,6 +262,21 @@ pub struct MockClock {
 }
 
 impl MockClock {
+    /// The furthest a mock clock can be advanced: 2^62 − 1 ns, about 146 years. Past
+    /// it, deadlines would meet the ones that mean "never expires".
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::MockClock;
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// clock.advance(Duration::MAX);
+    /// assert_eq!(clock.elapsed(), MockClock::MAX_ELAPSED);
+    /// ```
+    pub const MAX_ELAPSED: Duration = Duration::from_nanos(MOCK_CLOCK_MAX);
+
     /// A clock at time zero.
     ///
     /// # Examples
@@ -285,12 +304,16 @@ impl MockClock {
     /// clock.advance(Duration::from_millis(1500));
     /// assert_eq!(same_time.elapsed(), Duration::from_millis(1500));
     /// ```
+    ///
+    /// The clock stops at [`MockClock::MAX_ELAPSED`] (about 146 years): advancing
+    /// further leaves it there, so deadlines on it keep their meaning (an entry that
+    /// never expires stays live, one with a TTL still expires).
     pub fn advance(&self, by: Duration) {
         let by = duration_to_nanos(by);
         let _ = self
             .now
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
-                Some(now.saturating_add(by))
+                Some(now.saturating_add(by).min(MOCK_CLOCK_MAX))
             });
     }
 
@@ -403,6 +426,6 @@ mod tests {
         let clock = MockClock::new();
         clock.advance(Duration::MAX);
         clock.advance(Duration::from_secs(1));
-        assert_eq!(clock.now(), u64::MAX);
+        assert_eq!(clock.now(), MOCK_CLOCK_MAX);
     }
 }

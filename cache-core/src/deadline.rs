@@ -28,6 +28,10 @@ use std::time::Duration;
 /// Deadlines at or above this never come due.
 pub(crate) const NEVER: Nanos = 1 << 62;
 
+// A mock clock never reaches "never": entries that never expire stay live on it, and
+// entries with a TTL keep expiring.
+const _: () = assert!(crate::clock::MOCK_CLOCK_MAX < NEVER);
+
 /// The deadline of an entry written at `now` with `ttl` (`None`: never expires).
 pub(crate) fn deadline_after(now: Nanos, ttl: Option<Duration>) -> Nanos {
     match ttl {

@@ -250,3 +250,31 @@ fn len_never_counts_expired_entries_after_overwrites() {
     assert!(!map.is_empty());
     assert_eq!(map.entries().len(), 20_000);
 }
+
+/// A mock clock stops short of the far-future deadlines that mean "never": advanced as
+/// far as it goes, entries that never expire stay live everywhere, and an entry
+/// inserted then with a TTL is not made immortal.
+#[test]
+fn a_mock_clock_advanced_past_146_years_keeps_deadlines_meaningful() {
+    let clock = MockClock::new();
+    let map = TtlMap::builder().clock(clock.clone()).build();
+    map.insert("forever", 1);
+    clock.advance(Duration::from_nanos(1 << 62));
+    clock.advance(Duration::MAX);
+    assert_eq!(clock.elapsed(), MockClock::MAX_ELAPSED);
+    assert_eq!(map.get("forever"), Some(1));
+    assert_eq!(map.remaining_ttl("forever"), Some(Duration::MAX));
+    assert_eq!(map.entries(), [("forever", 1)]);
+    map.insert_with_ttl("brief", 2, Duration::from_nanos(1));
+    assert_eq!(
+        map.get("brief"),
+        Some(2),
+        "not expired: the clock cannot move on"
+    );
+    assert_eq!(map.remove("forever"), Some(1));
+    assert_eq!(
+        map.stats().expirations,
+        0,
+        "removing a live entry is no expiration"
+    );
+}
