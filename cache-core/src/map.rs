@@ -1240,15 +1240,16 @@ where
     }
 
     pub(crate) fn sweep(&self) -> usize {
-        self.sweep_at(self.clock.precise_now())
+        self.sweep_at(self.clock.precise_now(), Patience::UntilDone)
     }
 
     /// Removes what expired by `now`, a batch per shard at a time, round-robin, so no
     /// shard is locked for more than one batch in a row.
-    fn sweep_at(&self, now: Nanos) -> usize {
+    fn sweep_at(&self, now: Nanos, patience: Patience) -> usize {
         let mut total = 0;
         let mut swept = Swept::with_capacity(SWEEP_BATCH);
         let mut panic = None;
+        let mut idle_rounds = 0;
         let mut pending: Vec<Shard<'_, K, V>> = self.shards().collect();
         while !pending.is_empty() {
             let mut progressed = false;
@@ -1274,12 +1275,18 @@ where
                 more
             });
             if !progressed {
+                idle_rounds += 1;
+                if patience == Patience::ComeBackLater && idle_rounds > IDLE_ROUNDS_BEFORE_LEAVING {
+                    // A reader lingers in what is left (a slow `Clone`): the next
+                    // sweep comes back for it.
+                    break;
+                }
                 // Every shard left has lookups waiting on some writer: let them run.
                 shim::yield_now();
             }
         }
         if let Some(panic) = panic {
-            // Every expired value is gone; the caller learns of the first panic.
+            // Every expired value taken is gone; the caller learns of the first panic.
             std::panic::resume_unwind(panic);
         }
         total
@@ -1307,6 +1314,21 @@ where
         self.shards().any(|shard| shard.read().index.has_expiring())
     }
 }
+
+/// How long a sweep stays with shards it cannot take at once.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Patience {
+    /// [`TtlMap::sweep`]: every expired entry is removed before it returns.
+    UntilDone,
+    /// The background sweeper: shards it keeps finding busy are left for its next
+    /// round, so that it never spins behind a reader's slow `Clone`.
+    ComeBackLater,
+}
+
+/// Rounds in which every shard left refused the sweeper before it leaves them for
+/// its next round: each round yields the thread once, so this is well past a
+/// preempted writer's time slice, and far short of a slow `Clone`.
+const IDLE_ROUNDS_BEFORE_LEAVING: u32 = 64;
 
 /// What a caller that missed does next.
 enum Step<K, V> {
@@ -1372,7 +1394,7 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn sweep_expired(&self) -> bool {
-        self.sweep();
+        self.sweep_at(self.clock.precise_now(), Patience::ComeBackLater);
         self.has_expiring()
     }
 

@@ -270,18 +270,52 @@ impl<T, E> ShardLocks<T, E> {
         }
     }
 
-    /// [`write`](Self::write), unless lookups are waiting for a writer of this shard:
-    /// then `None`, and the caller (the sweeper, which can come back later) leaves them
-    /// the shard. So a lookup waits for at most the sweeper's batch in progress when it
-    /// arrives, never for a second one.
+    /// [`write`](Self::write) for the sweeper, which can come back later: `None`
+    /// rather than make lookups wait longer than one batch.
+    ///
+    /// - If lookups are waiting for a writer of this shard, it leaves them the shard:
+    ///   a lookup waits for at most the batch in progress when it arrives.
+    /// - If the shard is held by another writer, it does not queue behind it.
+    /// - If a reader stays in the shard longer than a normal lookup (its `V::clone` or
+    ///   `Eq` is slow, or it was preempted), it gives the shard back instead of
+    ///   keeping every new lookup out until that reader leaves.
     pub(crate) fn write_unless_readers_wait(&self, shard: usize) -> Option<WriteGuard<'_, T, E>> {
-        // `Relaxed`: a hint, not part of the exclusion (`write` below excludes either
-        // way); a lookup that starts waiting just after this load waits for this one
-        // batch.
-        if self.slots[shard].waiting_readers.load(Relaxed) > 0 {
+        let slot = &self.slots[shard];
+        // `Relaxed`: a hint, not part of the exclusion (the compare-and-swap and the
+        // count loads below exclude either way); a lookup that starts waiting just
+        // after this load waits for this one batch.
+        if slot.waiting_readers.load(Relaxed) > 0 {
             return None;
         }
-        Some(self.write(shard))
+        // As in `write`: success `SeqCst`, the writer's half of Dekker's pattern;
+        // failure `Relaxed`, it only sends us away.
+        slot.state
+            .compare_exchange(0, WRITER, SeqCst, Relaxed)
+            .ok()?;
+        let guard = WriteGuard {
+            value: &slot.value,
+            slot,
+            parking: &self.parking,
+        };
+        // `SeqCst`, as in `write`: which stripes can hold readers of this shard.
+        let used = self.used_stripes.load(SeqCst);
+        for stripe in (0..=self.stripe_mask).filter(|stripe| used & (1 << stripe) != 0) {
+            let readers = self.reader_count(stripe, shard);
+            let mut spins = 0;
+            // `SeqCst`, as in `write`: pairs with the readers' increments.
+            while readers.load(SeqCst) != 0 {
+                if spins == WRITER_SPINS {
+                    // Dropping the guard clears `WRITER` and wakes whoever slept on it.
+                    drop(guard);
+                    return None;
+                }
+                spins += 1;
+                hint::spin_loop();
+            }
+        }
+        // Every used stripe's count was seen at zero after `WRITER` was set: the same
+        // exclusion argument as `write`'s.
+        Some(guard)
     }
 
     /// Marks `stripe` used, once per stripe and map.

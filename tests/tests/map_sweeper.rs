@@ -96,3 +96,66 @@ fn sweeper_threads() -> usize {
         .filter(|name| SWEEPER_THREAD_NAME.starts_with(name.trim()))
         .count()
 }
+
+/// A value whose `Clone` takes 1.5 s when asked to, as cloning a huge value can.
+struct SlowClone {
+    slow: bool,
+    cloning: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Clone for SlowClone {
+    fn clone(&self) -> Self {
+        if self.slow {
+            self.cloning.store(true, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(1500));
+        }
+        SlowClone {
+            slow: false,
+            cloning: Arc::clone(&self.cloning),
+        }
+    }
+}
+
+/// The sweeper must not raise its writer flag behind a reader that stays (a slow
+/// `Clone`) and so keep every lookup of that shard waiting with it.
+#[test]
+fn a_slow_clone_never_stalls_lookups_of_other_keys_behind_the_sweeper() {
+    let cloning = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let value = |slow| SlowClone {
+        slow,
+        cloning: Arc::clone(&cloning),
+    };
+    let map = Arc::new(TtlMap::new());
+    for key in 0..512_u32 {
+        map.insert(key, value(false));
+    }
+    map.insert(u32::MAX, value(true));
+    // Entries in every shard that expire while the clone runs, for the sweeper to come
+    // for: it then meets the shard of the slow clone.
+    for key in 1_000..3_000 {
+        map.insert_with_ttl(key, value(false), Duration::from_millis(200));
+    }
+    let slow_reader = {
+        let map = Arc::clone(&map);
+        thread::spawn(move || map.get(&u32::MAX).is_some())
+    };
+    while !cloning.load(Ordering::SeqCst) {
+        thread::yield_now();
+    }
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    while started.elapsed() < Duration::from_millis(1200) {
+        for key in 0..512_u32 {
+            let lookup = Instant::now();
+            assert!(map.get(&key).is_some());
+            slowest = slowest.max(lookup.elapsed());
+        }
+    }
+    assert!(slow_reader.join().unwrap());
+    assert!(
+        slowest < Duration::from_millis(300),
+        "a lookup waited {slowest:?} behind the sweeper"
+    );
+    // And the sweeper still got every expired entry out in the end.
+    assert!(eventually(|| map.stats().expirations >= 2_000));
+}
