@@ -76,6 +76,22 @@ const SHARD_HASH_SHIFT: u32 = 40;
 ///
 /// Values are cloned when fetched: wrap large values in [`Arc`].
 ///
+/// # Your `Hash`, `Eq` and `Clone` must not use the same map
+///
+/// Everything else you give the map (`init` closures, `Drop` of values) runs with no
+/// lock held, and may use the map freely. These three run under one shard's lock:
+///
+/// - a key's `Eq` and a value's `Clone` under the shard's read lock (lookups) or its
+///   write lock (writes, removals, misses, sweeps);
+/// - a key's `Hash` under the shard's write lock whenever the shard's table grows or
+///   shrinks, or its deadline index is rebuilt (not only when you pass the key in).
+///
+/// If one of them calls into **the same map**, a call that needs that shard's write
+/// lock (an insert, a removal, a miss, `clear`, `sweep`) waits for the lock its own
+/// thread holds, forever; and even a lookup can wait forever for a writer that came
+/// in between. Calling other maps from them is fine. (A panic in them is fine too:
+/// it reaches the caller, and the map stays usable.)
+///
 /// # Clock precision
 ///
 /// Expiry is exact: an entry is never dropped early and never returned late. To stay
