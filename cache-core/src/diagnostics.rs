@@ -5,7 +5,7 @@
 //! This module only reads counters kept elsewhere (`shard_locks::waits`); it must never
 //! add work to the lookup fast path, which those counters never touch.
 
-use crate::shard_locks;
+use crate::sync::shard_locks;
 
 /// How often lookups had to wait for a writer of their shard, across every map of the
 /// process since it started: from [`lock_stats`].

@@ -25,7 +25,7 @@
 //!
 //! This module must never decide who computes from a key's hash alone.
 
-use crate::shim::{self, Condvar, Mutex, MutexGuard};
+use crate::sync::shim::{self, Condvar, Mutex, MutexGuard};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;

@@ -55,25 +55,22 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-mod clock;
-mod cycle_counter;
-mod deadline;
 #[cfg(feature = "lock-stats")]
 pub mod diagnostics;
 mod flight;
-mod key_hash;
+mod hash;
 mod map;
 mod map_cell;
 mod shard;
-mod shard_locks;
-mod shim;
 mod stats;
 mod sweeper;
+mod sync;
+mod time;
 
-pub use clock::MockClock;
 pub use map::{TtlMap, TtlMapBuilder};
 pub use stats::CacheStats;
 pub use sweeper::SWEEPER_THREAD_NAME;
+pub use time::MockClock;
 
 /// Memoizes a function in a static [`TtlMap`], keyed by its arguments, and generates
 /// `<name>_invalidate`, `<name>_clear`, `<name>_cache`, `<name>_uncached` and

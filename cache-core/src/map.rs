@@ -12,16 +12,16 @@
 //! This module never holds two shard locks at once, and never holds one while user
 //! code other than `Hash`, `Eq` or `Clone` runs (`init` closures, `Drop` of values).
 
-use crate::clock::{Clock, MockClock, Nanos};
-use crate::deadline::{deadline_after, expires, is_live};
 use crate::flight::{lead_polling, Flight, Leader, Signal};
-use crate::key_hash::KeyHasher;
+use crate::hash::{shard_of, KeyHasher, MAX_SHARDS};
 use crate::shard::{
     drop_each, new_shards, Entry, IndexPolicy, Shard, ShardWriteGuard, Shards, Swept,
 };
-use crate::shim;
 use crate::stats::{CacheStats, Counters, LookupCounters};
 use crate::sweeper::{self, Sweep};
+use crate::sync::shim;
+use crate::time::deadline::{deadline_after, expires, is_live};
+use crate::time::{Clock, MockClock, Nanos};
 use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
@@ -45,16 +45,11 @@ pub(crate) const SWEEP_BATCH: usize = 4;
 /// Shards per available core: enough that two threads on random keys rarely share one.
 const SHARDS_PER_CORE: usize = 16;
 const MIN_SHARDS: usize = 8;
-const MAX_SHARDS: usize = 128;
 
 /// Lock stripes per available core, and their bounds (see [`default_stripe_count`]).
 const STRIPES_PER_CORE: usize = 4;
 const MIN_STRIPES: usize = 8;
 const MAX_STRIPES: usize = 32;
-
-/// Which hash bits pick the shard: above the bits hashbrown uses to pick a bucket
-/// (the low ones) and below those it keeps as a tag (the top seven).
-const SHARD_HASH_SHIFT: u32 = 40;
 
 /// A concurrent hash map whose entries expire after a time to live (TTL).
 ///
@@ -882,10 +877,7 @@ where
 
     #[inline]
     fn shard(&self, hash: u64) -> Shard<'_, K, V> {
-        Shard::new(
-            &self.shards,
-            (hash >> SHARD_HASH_SHIFT) as usize & self.shard_mask,
-        )
+        Shard::new(&self.shards, shard_of(hash, self.shard_mask))
     }
 
     fn shards(&self) -> impl Iterator<Item = Shard<'_, K, V>> {

@@ -21,7 +21,7 @@
 //!   an expiring entry starts a new sweeper.
 //! - It never keeps the process alive: Rust does not wait for spawned threads at exit.
 
-use crate::clock::{self, after_fork};
+use crate::time;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
@@ -54,7 +54,7 @@ struct Sweeper {
     /// work, expiry stays passive (lookups, writes, `sweep`) and lookups read the
     /// precise clock.
     thread: Mutex<Option<Thread>>,
-    /// The fork generation (`clock::after_fork`) `thread` was started in: a forked
+    /// The fork generation (`time::fork_generation`) `thread` was started in: a forked
     /// child, which inherits no thread, starts its own.
     started_in: AtomicU64,
 }
@@ -66,7 +66,7 @@ fn sweeper() -> &'static Sweeper {
             maps: Mutex::new(Vec::new()),
             idle: AtomicBool::new(false),
             thread: Mutex::new(None),
-            started_in: AtomicU64::new(after_fork::generation()),
+            started_in: AtomicU64::new(time::fork_generation()),
         };
         *sweeper.lock_thread() = spawn_thread();
         sweeper
@@ -88,7 +88,7 @@ pub(crate) fn schedule<M: Sweep + 'static>(map: &Arc<M>, registered: &AtomicBool
         let weak: Weak<dyn Sweep> = Arc::downgrade(map) as Weak<dyn Sweep>;
         sweeper.lock_maps().push(weak);
     }
-    let generation = after_fork::generation();
+    let generation = time::fork_generation();
     if sweeper.started_in.load(Ordering::Relaxed) != generation {
         // A forked child: the thread we know of was the parent's.
         let mut thread = sweeper.lock_thread();
@@ -153,14 +153,14 @@ struct TickingGuard;
 
 impl Drop for TickingGuard {
     fn drop(&mut self) {
-        clock::keep_ticking(false);
+        time::keep_ticking(false);
     }
 }
 
 fn run(sweeper: &'static Sweeper) {
     let _ticking = TickingGuard;
     loop {
-        clock::keep_ticking(true);
+        time::keep_ticking(true);
         if sweeper.sweep_all() {
             thread::sleep(SWEEP_INTERVAL);
             continue;
@@ -172,7 +172,7 @@ fn run(sweeper: &'static Sweeper) {
             thread::sleep(SWEEP_INTERVAL);
             continue;
         }
-        clock::keep_ticking(false);
+        time::keep_ticking(false);
         thread::park_timeout(IDLE_RECHECK);
         sweeper.idle.store(false, Ordering::SeqCst);
     }

@@ -77,7 +77,7 @@ fn a_sweep_takes_at_most_one_batch_per_lock() {
     // Keys of the first shard only: which keys land there depends on the map's random
     // hash seed, and a shard given a fair share of a few keys could hold a batch or less.
     let in_first_shard =
-        |key: &u64| map.inner.hash(key) >> SHARD_HASH_SHIFT & map.inner.shard_mask as u64 == 0;
+        |key: &u64| crate::hash::shard_of(map.inner.hash(key), map.inner.shard_mask) == 0;
     let keys: Vec<u64> = (0..).filter(in_first_shard).take(SWEEP_BATCH * 3).collect();
     for &key in &keys {
         map.insert(key, key);

@@ -6,12 +6,14 @@
 //! leave the table are handed back to the caller, to be dropped after the lock is
 //! released: a slow or panicking `Drop` never runs under a shard lock.
 
-use crate::clock::Nanos;
-use crate::deadline::{expires, is_live, DeadlineIndex, Due, Queued, SpareIndex};
+pub(crate) mod deadline_index;
+
 use crate::flight::Flight;
-use crate::key_hash::KeyHasher;
-use crate::shard_locks::{ReadGuard, ShardLocks, WriteGuard};
+use crate::hash::KeyHasher;
 use crate::stats::Counters;
+use crate::sync::shard_locks::{ReadGuard, ShardLocks, WriteGuard};
+use crate::time::deadline::{expires, is_live, Nanos};
+use deadline_index::{DeadlineIndex, Due, Queued, SpareIndex};
 use hashbrown::hash_table::{Entry as Slot, HashTable};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};

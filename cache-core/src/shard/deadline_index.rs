@@ -1,9 +1,4 @@
-//! Deadlines: when an entry stops being live, and the per-shard index of them.
-//!
-//! Every entry stores one `u64` deadline on its map's clock. Entries that never expire
-//! get a deadline in the far future, `NEVER + time of insertion`, which keeps them
-//! ordered oldest-first for capacity eviction and can never be reached by a clock
-//! (2^62 ns is 146 years of uptime).
+//! The per-shard index of deadlines: which entries come due next.
 //!
 //! The index: a FIFO queue of 8-byte records for deadlines that arrive in order (with
 //! one TTL per map, all of them) and a min-heap of [`Due`] records for the others
@@ -18,49 +13,14 @@
 //! remove a newer entry. To bound the memory of stale records under heavy overwriting,
 //! a shard rebuilds its index from its table when they outnumber live ones (into the
 //! heap, in O(n); the queue takes the records pushed after).
+//!
+//! This module must never decide that an entry expired: it only says where to look;
+//! the shard checks the entry's own deadline.
 
-use crate::clock::{duration_to_nanos, Nanos};
-use crate::key_hash::FREE_BITS;
+use crate::hash::FREE_BITS;
+use crate::time::deadline::{expires, Nanos};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::time::Duration;
-
-/// Deadlines at or above this never come due.
-pub(crate) const NEVER: Nanos = 1 << 62;
-
-// A mock clock never reaches "never": entries that never expire stay live on it, and
-// entries with a TTL keep expiring.
-const _: () = assert!(crate::clock::MOCK_CLOCK_MAX < NEVER);
-
-/// The deadline of an entry written at `now` with `ttl` (`None`: never expires).
-pub(crate) fn deadline_after(now: Nanos, ttl: Option<Duration>) -> Nanos {
-    match ttl {
-        Some(ttl) => {
-            let deadline = now.saturating_add(duration_to_nanos(ttl));
-            if deadline >= NEVER {
-                never_after(now)
-            } else {
-                deadline
-            }
-        }
-        None => never_after(now),
-    }
-}
-
-fn never_after(now: Nanos) -> Nanos {
-    NEVER.saturating_add(now.min(NEVER - 1))
-}
-
-/// Whether an entry with this deadline is live at `now`: live while `now < deadline`.
-#[inline]
-pub(crate) fn is_live(deadline: Nanos, now: Nanos) -> bool {
-    now < deadline
-}
-
-/// Whether a deadline can ever come due.
-pub(crate) fn expires(deadline: Nanos) -> bool {
-    deadline < NEVER
-}
 
 /// One index record: the entry whose key hashes to `hash` had deadline `at` when the
 /// record was pushed. Ordered by `at` first, so the heap's top is the next one due.
@@ -300,27 +260,7 @@ impl DeadlineIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_entry_is_live_strictly_before_its_deadline() {
-        let deadline = deadline_after(100, Some(Duration::from_nanos(50)));
-        assert!(is_live(deadline, 149));
-        assert!(!is_live(deadline, 150));
-    }
-
-    #[test]
-    fn entries_without_ttl_never_come_due_but_keep_insertion_order() {
-        let older = deadline_after(5, None);
-        let newer = deadline_after(6, None);
-        assert!(!expires(older));
-        assert!(older < newer);
-        assert!(is_live(older, NEVER - 1));
-    }
-
-    #[test]
-    fn a_huge_ttl_means_never() {
-        assert!(!expires(deadline_after(10, Some(Duration::MAX))));
-    }
+    use crate::time::deadline::NEVER;
 
     /// Entries as the shard's table holds them: key hash → deadline.
     struct Entries(std::collections::HashMap<u64, Nanos>);

@@ -31,7 +31,7 @@
 //!
 //! This module must never give a reading that is behind the precise clock.
 
-use crate::clock::Nanos;
+use super::deadline::Nanos;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -488,7 +488,7 @@ mod tests {
     /// calibrated, and every one is ahead of the precise clock read before it.
     #[test]
     fn deadline_readings_are_never_behind_the_precise_clock() {
-        let precise = crate::clock::precise_now;
+        let precise = crate::time::coarse::precise_now;
         anchor(precise);
         std::thread::sleep(CALIBRATION + Duration::from_millis(10));
         anchor(precise);

@@ -34,7 +34,7 @@
 
 #![allow(unsafe_code)]
 
-use crate::shim::{self, AtomicUsize, Condvar, Mutex};
+use crate::sync::shim::{self, AtomicUsize, Condvar, Mutex};
 use std::cell::UnsafeCell;
 use std::hint;
 use std::ops::{Deref, DerefMut};
@@ -523,7 +523,7 @@ pub(crate) mod waits {
 /// Live threads get distinct small numbers, reused after a thread exits, so that the
 /// threads running at any moment spread over different stripes.
 mod thread_numbers {
-    use crate::shim;
+    use crate::sync::shim;
     use std::cell::Cell;
     use std::sync::{Mutex, PoisonError};
 
