@@ -55,5 +55,10 @@ pub struct LockStats {
 /// );
 /// ```
 pub fn lock_stats() -> LockStats {
-    shard_locks::waits::snapshot()
+    let counts = shard_locks::waits::snapshot();
+    LockStats {
+        lookups_that_waited: counts.lookups_that_waited,
+        lookups_that_waited_for_several_writers: counts.lookups_that_met_several_writers,
+        sleeps: counts.sleeps,
+    }
 }

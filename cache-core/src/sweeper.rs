@@ -5,7 +5,7 @@
 //! - Started lazily, by the first map that stores an expiring entry; maps register
 //!   once, weakly, so a dropped map is simply skipped and forgotten.
 //! - Every [`SWEEP_INTERVAL`] it sweeps each map, in batches of at most
-//!   [`SWEEP_BATCH`](crate::map::SWEEP_BATCH) entries per shard lock. It runs user code
+//!   `SWEEP_BATCH` (`map/sweep.rs`) entries per shard lock. It runs user code
 //!   (`Drop` of values, `Hash` and `Eq` of keys) and waits for shard locks, so it never
 //!   keeps the clock itself: a slow `Drop` delays sweeping, never expiry.
 //!   Work is proportional to what expired, not to map size: each shard's deadline

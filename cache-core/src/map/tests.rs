@@ -1,8 +1,11 @@
 //! Internal invariants that the public API cannot observe directly.
 
+use super::sweep::SWEEP_BATCH;
 use super::*;
-use crate::shard::ShardState;
+use crate::flight::{FlightHost, Leader, Step};
+use crate::shard::{ShardState, Swept};
 use crate::MockClock;
+use std::sync::atomic::Ordering;
 
 fn mock_map(ttl: Option<Duration>, capacity: Option<usize>) -> (TtlMap<u64, u64>, MockClock) {
     let clock = MockClock::new();

@@ -8,7 +8,7 @@
 
 pub(crate) mod deadline_index;
 
-use crate::flight::Flight;
+use crate::flight::Flights;
 use crate::hash::KeyHasher;
 use crate::stats::Counters;
 use crate::sync::shard_locks::{ReadGuard, ShardLocks, WriteGuard};
@@ -117,9 +117,7 @@ pub(crate) fn drop_each<T>(values: impl IntoIterator<Item = T>) -> Option<Panic>
 pub(crate) struct ShardState<K, V> {
     pub(crate) table: HashTable<Entry<K, V>>,
     pub(crate) index: DeadlineIndex,
-    pub(crate) flights: Vec<Flight<K, V>>,
-    /// The id of the next flight registered here.
-    pub(crate) next_flight: u64,
+    pub(crate) flights: Flights<K, V>,
     /// When a sweep that expired nothing first found this shard sparse.
     sparse_since: Option<Nanos>,
 }
@@ -146,8 +144,7 @@ impl<K, V> ShardState<K, V> {
         ShardState {
             table: HashTable::new(),
             index: DeadlineIndex::new(policy.sliding || policy.index_all),
-            flights: Vec::new(),
-            next_flight: 0,
+            flights: Flights::new(),
             sparse_since: None,
         }
     }
@@ -293,9 +290,7 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
             swept.spare_table = Some(std::mem::replace(&mut self.table, smaller));
         }
         swept.spare_index = self.index.shrink_if_sparse();
-        if self.flights.is_empty() && self.flights.capacity() > SHRINK_MIN_CAPACITY {
-            self.flights = Vec::new();
-        }
+        self.flights.shrink_if_idle(SHRINK_MIN_CAPACITY);
     }
 
     /// Removes the entry the index says is oldest, provided its deadline is at most

@@ -491,8 +491,14 @@ pub(crate) mod waits {
 
     #[cfg(feature = "lock-stats")]
     mod counted {
-        use crate::diagnostics::LockStats;
         use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+        /// The counters at one moment (`diagnostics::LockStats` is built from them).
+        pub(crate) struct Snapshot {
+            pub(crate) lookups_that_waited: u64,
+            pub(crate) lookups_that_met_several_writers: u64,
+            pub(crate) sleeps: u64,
+        }
 
         static LOOKUPS_THAT_WAITED: AtomicU64 = AtomicU64::new(0);
         static LOOKUPS_THAT_MET_SEVERAL_WRITERS: AtomicU64 = AtomicU64::new(0);
@@ -509,11 +515,10 @@ pub(crate) mod waits {
             SLEEPS.fetch_add(1, Relaxed);
         }
 
-        pub(crate) fn snapshot() -> LockStats {
-            LockStats {
+        pub(crate) fn snapshot() -> Snapshot {
+            Snapshot {
                 lookups_that_waited: LOOKUPS_THAT_WAITED.load(Relaxed),
-                lookups_that_waited_for_several_writers: LOOKUPS_THAT_MET_SEVERAL_WRITERS
-                    .load(Relaxed),
+                lookups_that_met_several_writers: LOOKUPS_THAT_MET_SEVERAL_WRITERS.load(Relaxed),
                 sleeps: SLEEPS.load(Relaxed),
             }
         }

@@ -18,11 +18,6 @@ pub(crate) fn generation() -> u64 {
     GENERATION.load(Ordering::Relaxed)
 }
 
-/// Whether this is a forked child (its ticker, if any, was the parent's).
-pub(crate) fn in_child() -> bool {
-    generation() != 0
-}
-
 #[cfg(all(unix, not(miri)))]
 extern "C" fn in_the_child() {
     // Only atomic stores: async-signal-safe, as a fork handler must be.
@@ -30,10 +25,11 @@ extern "C" fn in_the_child() {
     super::coarse::distrust();
 }
 
-/// Registers the handler, once per process (from the ticker's start).
+/// Registers the handler, once per process (before the ticker first ticks).
 pub(crate) fn register() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
     #[cfg(all(unix, not(miri)))]
-    {
+    REGISTERED.call_once(|| {
         extern "C" {
             fn pthread_atfork(
                 prepare: Option<extern "C" fn()>,
@@ -49,5 +45,7 @@ pub(crate) fn register() {
         unsafe {
             pthread_atfork(None, None, Some(in_the_child));
         }
-    }
+    });
+    #[cfg(not(all(unix, not(miri))))]
+    REGISTERED.call_once(|| {});
 }

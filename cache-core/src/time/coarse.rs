@@ -4,7 +4,6 @@
 //! This module must never let the coarse clock run ahead of real time, and its ticker
 //! must never run user code or take a map's lock.
 
-use super::after_fork;
 use super::cycle_counter;
 use super::deadline::{duration_to_nanos, Nanos};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -98,7 +97,6 @@ struct Ticker {
 fn ticker() -> &'static Ticker {
     static TICKER: OnceLock<Ticker> = OnceLock::new();
     TICKER.get_or_init(|| {
-        after_fork::register();
         let spawned = thread::Builder::new()
             .name(TICKER_THREAD_NAME.into())
             .spawn(|| run_ticker(ticker()));
@@ -111,7 +109,8 @@ fn ticker() -> &'static Ticker {
 
 fn run_ticker(ticker: &'static Ticker) {
     loop {
-        if ticker.wanted.load(Ordering::SeqCst) && !after_fork::in_child() {
+        // (A forked child has no ticker thread: nothing here runs in one.)
+        if ticker.wanted.load(Ordering::SeqCst) {
             tick();
             // After the tick: whoever reads `true` reads a fresh coarse clock.
             COARSE_TICKING.store(true, Ordering::SeqCst);

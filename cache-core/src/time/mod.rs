@@ -39,9 +39,15 @@ pub(crate) mod deadline;
 mod mock;
 
 pub(crate) use after_fork::generation as fork_generation;
-pub(crate) use coarse::keep_ticking;
 pub(crate) use deadline::Nanos;
 pub use mock::MockClock;
+
+/// Asks the ticker to keep the coarse clock (`true`) or lets it rest (`false`): the
+/// sweeper's call. The fork handler is registered before the ticker first starts.
+pub(crate) fn keep_ticking(wanted: bool) {
+    after_fork::register();
+    coarse::keep_ticking(wanted);
+}
 
 /// The time source of one map.
 #[derive(Clone, Debug, Default)]

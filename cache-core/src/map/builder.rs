@@ -1,0 +1,200 @@
+//! [`TtlMapBuilder`]: a map's TTL, capacity, clock and sliding expiry, and the sizes
+//! of its fixed parts (shards, lock stripes) chosen from the core count.
+//!
+//! This module must never decide anything per entry: it only builds.
+
+use super::inner::{Inner, OwnLine};
+use super::TtlMap;
+use crate::hash::{KeyHasher, MAX_SHARDS};
+use crate::shard::{new_shards, IndexPolicy};
+use crate::stats::LookupCounters;
+use crate::time::{Clock, MockClock};
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicIsize};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+/// Shards per available core: enough that two threads on random keys rarely share one.
+const SHARDS_PER_CORE: usize = 16;
+const MIN_SHARDS: usize = 8;
+
+/// Lock stripes per available core, and their bounds (see [`default_stripe_count`]).
+const STRIPES_PER_CORE: usize = 4;
+const MIN_STRIPES: usize = 8;
+const MAX_STRIPES: usize = 32;
+
+/// Configures a [`TtlMap`]; from [`TtlMap::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use cache_core::TtlMap;
+/// use std::time::Duration;
+///
+/// let map: TtlMap<u64, String> = TtlMap::builder()
+///     .ttl(Duration::from_secs(60))
+///     .capacity(10_000)
+///     .build();
+/// assert_eq!(map.capacity(), Some(10_000));
+/// ```
+#[must_use = "a builder does nothing until `.build()`"]
+pub struct TtlMapBuilder<K, V> {
+    ttl: Option<Duration>,
+    capacity: Option<usize>,
+    clock: Clock,
+    refresh_on_hit: bool,
+    _types: PhantomData<fn(K, V)>,
+}
+
+impl<K, V> TtlMapBuilder<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A builder with no TTL, no capacity, the process clock, and no sliding expiry.
+    pub(super) fn new() -> Self {
+        TtlMapBuilder {
+            ttl: None,
+            capacity: None,
+            clock: Clock::default(),
+            refresh_on_hit: false,
+            _types: PhantomData,
+        }
+    }
+
+    /// The TTL of entries stored by [`TtlMap::insert`] and by computed misses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    /// use std::time::Duration;
+    ///
+    /// let map: TtlMap<u8, u8> = TtlMap::builder().ttl(Duration::from_millis(250)).build();
+    /// assert_eq!(map.ttl(), Some(Duration::from_millis(250)));
+    /// ```
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// At most `capacity` entries: when full, an insert of a new key evicts the entry
+    /// closest to expiry (entries without a TTL count as expiring after every entry with
+    /// one, oldest first). Evictions are counted in [`CacheStats::evictions`]. A
+    /// capacity of 0 stores nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map = TtlMap::builder().capacity(2).build();
+    /// map.insert("a", 1);
+    /// map.insert("b", 2);
+    /// map.insert("c", 3); // evicts "a", the oldest
+    /// assert_eq!(map.len(), 2);
+    /// assert_eq!(map.get("a"), None);
+    /// assert_eq!(map.stats().evictions, 1);
+    /// ```
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = Some(capacity);
+        self
+    }
+
+    /// Reads time only from `clock`, exactly, instead of the process clock: for tests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{MockClock, TtlMap};
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let map = TtlMap::builder().ttl(Duration::from_secs(1)).clock(clock.clone()).build();
+    /// map.insert(1, 'x');
+    /// clock.advance(Duration::from_secs(1));
+    /// assert!(!map.contains_key(&1));
+    /// ```
+    pub fn clock(mut self, clock: MockClock) -> Self {
+        self.clock = Clock::Mock(clock);
+        self
+    }
+
+    /// Sliding expiry: every hit restarts the entry's TTL (the map's default TTL), so
+    /// entries expire only after going unread for a whole TTL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{MockClock, TtlMap};
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let map = TtlMap::builder()
+    ///     .ttl(Duration::from_secs(10))
+    ///     .refresh_on_hit(true)
+    ///     .clock(clock.clone())
+    ///     .build();
+    /// map.insert("k", 1);
+    /// clock.advance(Duration::from_secs(8));
+    /// assert_eq!(map.get("k"), Some(1)); // restarts the 10 s
+    /// clock.advance(Duration::from_secs(8));
+    /// assert_eq!(map.get("k"), Some(1));
+    /// ```
+    pub fn refresh_on_hit(mut self, refresh: bool) -> Self {
+        self.refresh_on_hit = refresh;
+        self
+    }
+
+    /// Builds the map.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map: TtlMap<String, u32> = TtlMap::builder().build();
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn build(self) -> TtlMap<K, V> {
+        let shard_count = default_shard_count();
+        let policy = IndexPolicy {
+            index_all: self.capacity.is_some(),
+            sliding: self.refresh_on_hit && self.ttl.is_some(),
+        };
+        let shards = new_shards(shard_count, default_stripe_count(), policy);
+        TtlMap {
+            inner: Arc::new(Inner {
+                lookups: (0..shards.stripes())
+                    .map(|_| LookupCounters::default())
+                    .collect(),
+                shards,
+                shard_mask: shard_count - 1,
+                hasher: KeyHasher::default(),
+                ttl: self.ttl,
+                capacity: self.capacity,
+                policy,
+                clock: self.clock,
+                stored: OwnLine(AtomicIsize::new(0)),
+                registered: AtomicBool::new(false),
+            }),
+        }
+    }
+}
+
+fn default_shard_count() -> usize {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * SHARDS_PER_CORE)
+        .next_power_of_two()
+        .clamp(MIN_SHARDS, MAX_SHARDS)
+}
+
+/// Stripes of the shard locks (see `shard_locks`): enough that the threads a program
+/// runs at once rarely share one, since two that do write the same lines on each hit.
+/// Each costs a map one 128-byte line per 16 shards and each write one load.
+fn default_stripe_count() -> usize {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * STRIPES_PER_CORE).clamp(MIN_STRIPES, MAX_STRIPES)
+}

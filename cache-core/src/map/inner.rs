@@ -1,0 +1,224 @@
+//! [`Inner`]: the shared part of a map, and its core operations: lookup, insert,
+//! store, removal, clear. Single flight, capacity and sweeping are in their own files
+//! beside this one.
+//!
+//! A map is a fixed array of shards chosen by key hash (`hash::shard_of`), so that
+//! threads working on different keys rarely touch the same lock or cache line. A
+//! lookup takes one shard's read lock, checks the deadline (usually one atomic load of
+//! the coarse clock), clones the value and bumps its thread stripe's hit counter: it
+//! writes only lines of its own thread's stripe (see `sync/shard_locks.rs`), so
+//! lookups on different cores scale, even on the same keys. Writes take one shard's
+//! write lock.
+//!
+//! This module never holds two shard locks at once, and never holds one while user
+//! code other than `Hash`, `Eq` or `Clone` runs (`init` closures, `Drop` of values).
+
+use crate::hash::{shard_of, KeyHasher};
+use crate::shard::{drop_each, Entry, IndexPolicy, Shard, ShardWriteGuard, Shards};
+use crate::stats::LookupCounters;
+use crate::sweeper;
+use crate::time::deadline::{deadline_after, expires};
+use crate::time::{Clock, Nanos};
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicIsize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A number of entries as the signed capacity count (entries never reach `isize::MAX`).
+pub(super) fn as_count(entries: usize) -> isize {
+    isize::try_from(entries).unwrap_or(isize::MAX)
+}
+
+/// A value on cache lines of its own.
+#[repr(align(128))]
+pub(super) struct OwnLine<T>(pub(super) T);
+
+impl<T> std::ops::Deref for OwnLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// The shared part of a map: what the sweeper holds weakly.
+pub(crate) struct Inner<K, V> {
+    pub(super) shards: Shards<K, V>,
+    pub(super) shard_mask: usize,
+    /// Hits and misses, per stripe of threads (a lookup's guard says which).
+    pub(super) lookups: Box<[LookupCounters]>,
+    /// Randomly seeded per map: keys an attacker picks cannot be made to collide.
+    pub(super) hasher: KeyHasher,
+    pub(super) ttl: Option<Duration>,
+    pub(super) capacity: Option<usize>,
+    pub(super) policy: IndexPolicy,
+    pub(super) clock: Clock,
+    /// Entries in the tables, live or expired; kept only for capacity-bounded maps.
+    /// Written by every insert, so kept off the lines lookups read.
+    /// Signed: an eviction claims its decrement before it removes its entry, so a
+    /// racing `clear` can take the count below zero for a moment; it must not wrap.
+    pub(super) stored: OwnLine<AtomicIsize>,
+    /// Whether the sweeper knows this map.
+    pub(super) registered: AtomicBool,
+}
+
+impl<K, V> Inner<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    #[inline]
+    pub(crate) fn hash<Q: ?Sized + Hash>(&self, key: &Q) -> u64 {
+        self.hasher.hash(key)
+    }
+
+    #[inline]
+    pub(super) fn shard(&self, hash: u64) -> Shard<'_, K, V> {
+        Shard::new(&self.shards, shard_of(hash, self.shard_mask))
+    }
+
+    pub(super) fn shards(&self) -> impl Iterator<Item = Shard<'_, K, V>> {
+        Shard::all(&self.shards)
+    }
+
+    /// The lookup behind `get`: one read lock, no allocation, no map-wide write.
+    /// Counts a hit or a miss; removes the key if it found it expired.
+    #[inline]
+    pub(crate) fn get_hashed(
+        self: &Arc<Self>,
+        hash: u64,
+        mut is_key: impl FnMut(&K) -> bool,
+    ) -> Option<V> {
+        let shard = self.shard(hash);
+        let state = shard.read();
+        match state.find(hash, &mut is_key) {
+            Some(entry) if self.is_live(entry) => {
+                if self.policy.sliding {
+                    // Precise: a sliding deadline must not start from a lagging clock.
+                    let now = self.clock.precise_now();
+                    entry.extend_deadline(deadline_after(now, self.ttl));
+                }
+                let value = entry.value.clone();
+                let stripe = state.stripe();
+                drop(state);
+                self.lookups[stripe].hit();
+                Some(value)
+            }
+            found => {
+                let expired = found.is_some();
+                let stripe = state.stripe();
+                drop(state);
+                self.lookups[stripe].miss();
+                if expired {
+                    self.remove_expired(hash, is_key);
+                }
+                None
+            }
+        }
+    }
+
+    /// Liveness for lookups. The clock is read only for entries that can expire, so
+    /// maps of entries without TTL never pay for it.
+    #[inline]
+    pub(super) fn is_live(&self, entry: &Entry<K, V>) -> bool {
+        let deadline = entry.deadline();
+        !expires(deadline) || self.clock.is_live(deadline)
+    }
+
+    /// Passive expiry: a lookup found this key expired, so remove it now.
+    pub(super) fn remove_expired(&self, hash: u64, mut is_key: impl FnMut(&K) -> bool) {
+        let shard = self.shard(hash);
+        let now = self.clock.precise_now();
+        let removed = {
+            let mut state = shard.write();
+            let removed = match state.find(hash, &mut is_key) {
+                Some(entry) if !entry.is_live(now) => state.remove(hash, is_key),
+                _ => None,
+            };
+            self.forget(usize::from(removed.is_some()));
+            removed
+        };
+        if removed.is_some() {
+            shard.counters().expired(1);
+        }
+    }
+
+    pub(crate) fn remove_hashed(&self, hash: u64, is_key: impl FnMut(&K) -> bool) -> Option<V> {
+        let shard = self.shard(hash);
+        let now = self.clock.precise_now();
+        let removed = {
+            let mut state = shard.write();
+            let removed = state.remove(hash, is_key)?;
+            self.forget(1);
+            removed
+        };
+        if removed.is_live(now) {
+            Some(removed.value)
+        } else {
+            // It had expired before anyone removed it: that is an expiration.
+            shard.counters().expired(1);
+            None
+        }
+    }
+
+    pub(super) fn insert(self: &Arc<Self>, key: K, value: V, ttl: Option<Duration>) -> Option<V> {
+        let hash = self.hash(&key);
+        let deadline = deadline_after(self.clock.precise_now(), ttl);
+        let state = self.shard(hash).write();
+        self.store(state, hash, key, value, deadline)
+    }
+
+    /// Stores an entry in the locked shard of `hash`, releases the lock, then does the
+    /// bookkeeping: counters, capacity, waking the sweeper. Returns the replaced value
+    /// if it was live.
+    pub(super) fn store(
+        self: &Arc<Self>,
+        mut state: ShardWriteGuard<'_, K, V>,
+        hash: u64,
+        key: K,
+        value: V,
+        deadline: Nanos,
+    ) -> Option<V> {
+        let shard = self.shard(hash);
+        shard.counters().inserted_under_lock();
+        if self.capacity == Some(0) {
+            drop(state);
+            shard.counters().evicted(1);
+            return None;
+        }
+        let replaced = state.put(hash, key, value, deadline, self.policy, &self.hasher);
+        let over_capacity = replaced.is_none() && self.count_new_entry();
+        drop(state);
+        if over_capacity {
+            self.evict_over_capacity();
+        }
+        if expires(deadline) && self.clock.wants_sweeper() {
+            sweeper::schedule(self, &self.registered);
+        }
+        match replaced {
+            Some(old) if self.is_live(&old) => Some(old.value),
+            Some(_expired) => {
+                shard.counters().expired(1);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub(super) fn clear(&self) {
+        let mut panic = None;
+        for shard in self.shards() {
+            let taken = {
+                let mut state = shard.write();
+                let taken = state.take_all_keeping_capacity();
+                self.forget(taken.len());
+                taken
+            };
+            if let Some(caught) = drop_each(taken) {
+                panic.get_or_insert(caught);
+            }
+        }
+        if let Some(panic) = panic {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}

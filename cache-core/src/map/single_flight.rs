@@ -1,0 +1,71 @@
+//! The map's half of single flight (see `flight/`): under the key's shard write lock,
+//! join or register a flight, and land one (store its value, take it out) so that no
+//! caller can ever find neither the flight nor the value.
+//!
+//! This module must never wake a waiter while it holds a shard lock: a waker is
+//! executor code, which may use the map.
+
+use super::inner::Inner;
+use crate::flight::{FlightHost, Leader, Signal, Step};
+use crate::time::deadline::deadline_after;
+use std::hash::Hash;
+use std::sync::Arc;
+
+impl<K, V> FlightHost<K, V> for Arc<Inner<K, V>>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn join_or_lead(&self, hash: u64, key: K, me: Leader) -> Step<K, V> {
+        let mut state = self.shard(hash).write();
+        if let Some(entry) = state.find(hash, |stored| *stored == key) {
+            if self.is_live(entry) {
+                return Step::Stored(entry.value.clone());
+            }
+        }
+        state.flights.join_or_register(hash, key, me)
+    }
+
+    /// Ends flight `id`: takes it out of its shard, stores `value` (if any) under the
+    /// same lock, so that no caller can find neither the flight nor the entry, then
+    /// wakes the waiters, if any came, once every lock is released (a waker runs
+    /// executor code, which may use this map). They are woken even if storing unwinds.
+    fn land(&self, hash: u64, id: u64, value: Option<V>) {
+        struct SettleOnDrop<V: Clone> {
+            signal: Option<Arc<Signal<V>>>,
+            stored: Option<V>,
+        }
+        impl<V: Clone> Drop for SettleOnDrop<V> {
+            fn drop(&mut self) {
+                if let Some(signal) = &self.signal {
+                    signal.settle(self.stored.take());
+                }
+            }
+        }
+
+        let deadline = deadline_after(self.clock.deadline_now(), self.ttl);
+        // Declared before the guard, so dropped after it, on every path.
+        let mut settle = SettleOnDrop {
+            signal: None,
+            stored: None,
+        };
+        let mut state = self.shard(hash).write();
+        let Some(mut flight) = state.flights.take(id) else {
+            return;
+        };
+        settle.signal = flight.signal.take();
+        match value {
+            Some(value) => {
+                if settle.signal.is_some() {
+                    settle.stored = Some(value.clone());
+                }
+                // The replaced value, if any, is dropped after the lock is released.
+                let _replaced = self.store(state, hash, flight.key, value, deadline);
+            }
+            None => {
+                drop(state);
+                drop(flight);
+            }
+        }
+    }
+}
