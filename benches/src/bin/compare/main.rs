@@ -9,6 +9,7 @@
 //! Scenarios run one after another on the main thread (plus the threads a scenario
 //! starts itself), so the process-wide allocation counters measure one thing at a time.
 
+mod cold_miss;
 mod growth;
 mod hit;
 mod memo;
@@ -69,6 +70,9 @@ fn main() -> ExitCode {
     }
     if plan.runs("miss") {
         run.miss = show(miss::run(&plan));
+    }
+    if plan.runs("cold") {
+        run.cold_miss = show(cold_miss::run(&plan));
     }
     if plan.runs("memory") {
         run.memory = show(memory::run(&plan));

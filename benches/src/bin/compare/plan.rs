@@ -1,7 +1,9 @@
 //! What a `compare` run does: which scenarios, and how long each measures.
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 7] = ["hit", "str", "miss", "memory", "reclaim", "stall", "growth"];
+pub const SCENARIOS: [&str; 8] = [
+    "hit", "str", "miss", "cold", "memory", "reclaim", "stall", "growth",
+];
 
 /// The run's settings, from the command line.
 #[derive(Clone, Debug)]
