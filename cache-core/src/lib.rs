@@ -39,7 +39,7 @@
 //! - Values are cloned when fetched: wrap large values in [`std::sync::Arc`].
 //! - Expiry is exact: an entry is never returned after its deadline, nor dropped before.
 //!   Lookups of entries far from their deadline check it with one atomic load of a
-//!   coarse clock kept by the sweeper; entries within 250 ms of it read the precise
+//!   coarse clock kept by a thread of its own; entries within 250 ms of it read the precise
 //!   clock (see [`TtlMap`]'s "Clock precision"). A value computed on a miss may live
 //!   about 250 µs past its TTL, under 0.4 ms (its deadline comes from the cycle counter),
 //!   never less.
@@ -50,8 +50,8 @@
 //!   keys chosen by an attacker cannot be made to collide (HashDoS).
 
 #![warn(missing_docs)]
-// The exceptions allow it for themselves: `shard_locks.rs`, `map_cell.rs` and
-// `cycle_counter.rs`.
+// The exceptions allow it for themselves: `sync/shard_locks.rs`, `map_cell.rs`,
+// `time/cycle_counter.rs` and `time/after_fork.rs`.
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 

@@ -1,5 +1,5 @@
 //! The sweeper: one background thread for the whole process that removes expired
-//! entries from every map, and asks the clock's ticker (`clock.rs`) to keep the coarse
+//! entries from every map, and asks the clock's ticker (`time/coarse.rs`) to keep the coarse
 //! clock while any map holds expiring entries.
 //!
 //! - Started lazily, by the first map that stores an expiring entry; maps register

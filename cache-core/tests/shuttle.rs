@@ -4,7 +4,7 @@
 //! `RUSTFLAGS="--cfg shuttle" CARGO_TARGET_DIR=target/shuttle cargo test -p cache-core --test shuttle`
 //!
 //! With `--cfg shuttle` the map's locks, condition variables and thread ids
-//! are shuttle's (see `src/shim.rs`), so shuttle controls every interleaving of the
+//! are shuttle's (see `src/sync/shim.rs`), so shuttle controls every interleaving of the
 //! protocols under test and replays a failing one from its printed schedule.
 #![cfg(shuttle)]
 

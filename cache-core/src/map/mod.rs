@@ -71,13 +71,15 @@ use std::time::Duration;
 /// Expiry is exact: an entry is never dropped early and never returned late. To stay
 /// fast, a lookup reads a coarse clock (one atomic load) for entries more than 250 ms
 /// from their deadline, and the precise clock (about 25 ns) only for entries closer
-/// than that; the coarse clock is kept within 100 ms of real time by the sweeper
-/// thread, so this is exact unless the OS starves that thread for over 150 ms.
+/// than that; the coarse clock is kept within 100 ms of real time by a thread that
+/// does nothing else (no user code, no locks), so this is exact unless the OS starves
+/// that thread for over 150 ms. Lookups stop trusting it as soon as it is found
+/// lagging, and in a child process after `fork()`.
 ///
 /// A value computed on a miss ([`get_or_insert_with`](Self::get_or_insert_with) and
 /// its variants, `#[ttl_cached]`) takes its deadline from the CPU's cycle counter
 /// where that is cheaper and steady (x86_64), anchored to the precise clock by the
-/// sweeper: it lives its TTL and about 250 µs more (under 0.4 ms), never less. Maps
+/// ticker: it lives its TTL and about 250 µs more (under 0.4 ms), never less. Maps
 /// built with a [`MockClock`] read only it, exactly.
 ///
 /// # Examples

@@ -35,7 +35,7 @@ pub(crate) use shuttle::thread_local;
 /// and every miss asks. A number, not the `ThreadId`, so that it fits in an atomic.
 ///
 /// Two threads share one only if their ids collide in 64 hashed bits; a flight would
-/// then take a call from the other thread for a re-entrant one (see `map.rs`): it
+/// then take a call from the other thread for a re-entrant one (see `flight/`): it
 /// would compute its own value and not store it, neither a wrong value nor a hang.
 pub(crate) fn current_thread() -> u64 {
     use std::cell::Cell;
