@@ -28,13 +28,14 @@
 //! whatever the type arguments.
 
 use crate::args::Args;
+use crate::model::Expansion;
 use crate::ops::{self, Op};
-use crate::signature::{self, CachedFn, CallStyle, Fallible, Param};
+use crate::signature::{self, CallStyle, Param};
+use crate::tokens::{rename_self, replace_idents, respan, unraw, with_elided_lifetimes};
 use crate::valid;
-use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
-use syn::visit_mut::{self, VisitMut};
-use syn::{Attribute, Error, ItemFn, LitStr, Type};
+use syn::{Attribute, Error, ItemFn, LitStr};
 
 /// Parses, checks and expands one `#[ttl_cached(args)] item`.
 ///
@@ -93,73 +94,11 @@ fn with_errors(tokens: TokenStream, errors: Option<Error>) -> TokenStream {
     quote!(#tokens #errors)
 }
 
-/// The names of the generated functions.
-pub(crate) struct Names {
-    pub(crate) main: Ident,
-    invalidate: Ident,
-    clear: Ident,
-    cache: Ident,
-    uncached: Ident,
-    refresh: Ident,
-    /// Hidden: the generic accessor of the type-erased map.
-    pub(crate) map: Ident,
-    /// Hidden: every operation on the typed map (see [`crate::ops`]).
-    pub(crate) ops: Ident,
-    /// Hidden, `key = ...` only: names the key's type where no key is at hand.
-    key_type: Ident,
-}
-
-impl Names {
-    fn new(main: &Ident) -> Self {
-        // Helpers share the function's span, so "go to definition" and errors about a
-        // helper lead to the cached function.
-        let base = unraw(main);
-        let name = |format: &str| Ident::new(&format.replace("{}", &base), main.span());
-        Names {
-            main: main.clone(),
-            invalidate: name("{}_invalidate"),
-            clear: name("{}_clear"),
-            cache: name("{}_cache"),
-            uncached: name("{}_uncached"),
-            refresh: name("{}_refresh"),
-            map: name("__ttl_cached_{}_map"),
-            ops: name("__ttl_cached_{}_ops"),
-            key_type: name("__ttl_cached_{}_key_type"),
-        }
-    }
-}
-
-/// The name of `ident` without the `r#` of a raw identifier.
-pub(crate) fn unraw(ident: &Ident) -> String {
-    let name = ident.to_string();
-    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
-}
-
-/// Everything needed to generate one cached function.
-pub(crate) struct Expansion<'a> {
-    pub(crate) args: &'a Args,
-    pub(crate) func: &'a CachedFn,
-    pub(crate) names: Names,
-    /// Only the `Ok` / `Some` part of the return value is cached.
-    pub(crate) ok_only: bool,
-}
-
-impl<'a> Expansion<'a> {
-    fn new(args: &'a Args, func: &'a CachedFn) -> Self {
-        let ok_only = match func.output.fallible {
-            Some(Fallible::Result) => !Args::is_on(&args.cache_err),
-            Some(Fallible::Option) => !Args::is_on(&args.cache_none),
-            None => false,
-        };
-        Expansion {
-            args,
-            func,
-            names: Names::new(&func.sig.ident),
-            ok_only,
-        }
-    }
-
-    fn expand(&self) -> TokenStream {
+// The generators of the functions users call. (`Expansion` itself, and what `ops`
+// shares with these, is in `crate::model`.)
+impl Expansion<'_> {
+    /// Everything generated for one cached function.
+    pub(crate) fn expand(&self) -> TokenStream {
         let main = self.main_fn();
         let uncached = self.uncached_fn();
         let refresh = self.refresh_fn();
@@ -681,15 +620,6 @@ impl<'a> Expansion<'a> {
             CallStyle::Associated => format!("[`{0}`](Self::{0})", unraw(name)),
         }
     }
-
-    /// How one generated function names another.
-    pub(crate) fn sibling(&self, name: &Ident) -> TokenStream {
-        match self.func.call_style {
-            CallStyle::Free => quote!(#name),
-            CallStyle::Associated => quote!(Self::#name),
-        }
-    }
-
     /// A call of the ops function. With `key = expr`, its key type is inferred from
     /// the use of the result, or tied to `key_type` (a `PhantomData<K>`) if given; the
     /// call is spanned at the expression, where an unfit key type is reported.
@@ -730,12 +660,6 @@ impl<'a> Expansion<'a> {
             Some(span) => respan(call, span),
             None => call,
         }
-    }
-
-    /// The stand-in for the body's future type where no body is at hand.
-    pub(crate) fn pending_body(&self) -> TokenStream {
-        let ret = with_elided_lifetimes(self.func.output.ty.clone());
-        quote!(::core::future::Pending<#ret>)
     }
 
     /// With `key = expr`, the span at which an unfit key type is reported.
@@ -841,22 +765,6 @@ impl<'a> Expansion<'a> {
             None => call,
         }
     }
-
-    /// The key type as users read it: `(u64, String)`.
-    pub(crate) fn raw_key_type(&self) -> TokenStream {
-        let parts = self.func.params.iter().map(Param::owned_type);
-        quote!((#(#parts,)*))
-    }
-
-    /// The stored value type as users read it: `User`, or `<Result<User, E> as Fallible>::Ok`.
-    fn raw_value_type(&self) -> TokenStream {
-        let ty = &self.func.output.ty;
-        if self.ok_only {
-            quote!(<#ty as ::cache_core::__private::Fallible>::Ok)
-        } else {
-            ty.to_token_stream()
-        }
-    }
 }
 
 /// The name a wrapper gives parameter `index`: the user's name, or for a pattern,
@@ -866,24 +774,6 @@ fn argument(index: usize, param: &Param) -> Ident {
         Some(name) => name.clone(),
         None => format_ident!("__ttl_cached_arg{}", index),
     }
-}
-
-/// `tokens` with every span set to `span`.
-pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut token| {
-            if let TokenTree::Group(group) = &token {
-                let mut new_group =
-                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
-                new_group.set_span(span);
-                token = TokenTree::Group(new_group);
-            } else {
-                token.set_span(span);
-            }
-            token
-        })
-        .collect()
 }
 
 fn doc(text: &str) -> TokenStream {
@@ -910,78 +800,4 @@ fn expect_as_allow(mut attr: Attribute) -> Attribute {
         }
     }
     attr
-}
-
-/// `tokens` with each placeholder identifier replaced by its tokens, whose spans are
-/// kept.
-fn replace_idents(tokens: TokenStream, replacements: &[(&str, TokenStream)]) -> TokenStream {
-    tokens
-        .into_iter()
-        .flat_map(|token| match token {
-            TokenTree::Ident(ident) => {
-                match replacements
-                    .iter()
-                    .find(|(placeholder, _)| ident == placeholder)
-                {
-                    Some((_, replacement)) => replacement.clone(),
-                    None => TokenTree::Ident(ident).into(),
-                }
-            }
-            TokenTree::Group(group) => {
-                let stream = replace_idents(group.stream(), replacements);
-                let mut new_group = Group::new(group.delimiter(), stream);
-                new_group.set_span(group.span());
-                TokenTree::Group(new_group).into()
-            }
-            other => other.into(),
-        })
-        .collect()
-}
-
-/// `self` → `__ttl_cached_self`, except in paths (`self::module`).
-fn rename_self(tokens: TokenStream) -> TokenStream {
-    let mut renamed = Vec::new();
-    let mut tokens = tokens.into_iter().peekable();
-    while let Some(token) = tokens.next() {
-        match token {
-            TokenTree::Ident(ident) if ident == "self" => {
-                let is_path = matches!(
-                    tokens.peek(),
-                    Some(TokenTree::Punct(punct)) if punct.as_char() == ':'
-                );
-                if is_path {
-                    renamed.push(TokenTree::Ident(ident));
-                } else {
-                    let span = ident.span();
-                    renamed.push(TokenTree::Ident(Ident::new("__ttl_cached_self", span)));
-                }
-            }
-            TokenTree::Group(group) => {
-                let mut new_group =
-                    proc_macro2::Group::new(group.delimiter(), rename_self(group.stream()));
-                new_group.set_span(group.span());
-                renamed.push(TokenTree::Group(new_group));
-            }
-            other => renamed.push(other),
-        }
-    }
-    renamed.into_iter().collect()
-}
-
-/// `ty` with every named lifetime but `'static` replaced by `'_`, for types in a
-/// function that does not declare those lifetimes (closure parameters, fn pointers).
-pub(crate) fn with_elided_lifetimes(mut ty: Type) -> Type {
-    struct Elide;
-    impl VisitMut for Elide {
-        fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
-            if lifetime.ident != "static" {
-                lifetime.ident = Ident::new("_", lifetime.ident.span());
-            }
-        }
-        fn visit_type_mut(&mut self, ty: &mut Type) {
-            visit_mut::visit_type_mut(self, ty);
-        }
-    }
-    Elide.visit_type_mut(&mut ty);
-    ty
 }

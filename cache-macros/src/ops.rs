@@ -38,8 +38,9 @@
 //! This module must never make the functions in [`crate::expand`] need a bound.
 
 use crate::args::{Args, Ttl};
-use crate::expand::{respan, unraw, with_elided_lifetimes, Expansion};
+use crate::model::Expansion;
 use crate::signature::Fallible;
+use crate::tokens::{respan, spans, unraw, with_elided_lifetimes};
 use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::LitStr;
@@ -730,16 +731,6 @@ fn spanned_call(
     let mut arguments = Group::new(Delimiter::Parenthesis, argument);
     arguments.set_span(last);
     quote!(#path #arguments)
-}
-
-/// The spans of the first and the last token of `tokens`.
-fn spans(tokens: &impl ToTokens) -> (Span, Span) {
-    let mut tokens = tokens.to_token_stream().into_iter();
-    let first = tokens
-        .next()
-        .map_or_else(Span::call_site, |token| token.span());
-    let last = tokens.last().map_or(first, |token| token.span());
-    (first, last)
 }
 
 /// `Box<dyn Any + Send + Sync>`, the type-erased map.
