@@ -164,11 +164,7 @@ impl Expansion<'_> {
             .outer_attrs
             .iter()
             .map(|attr| expect_as_allow(attr.clone()));
-        let head = self.head(
-            &self.names.main,
-            &self.func.sig.output,
-            self.func.is_async(),
-        );
+        let head = self.head(&self.names.main, &self.func.sig.output, RunsBody::Yes);
         let body = if self.func.is_async() {
             self.async_body()
         } else {
@@ -326,11 +322,7 @@ impl Expansion<'_> {
             self.link(&self.names.main)
         ));
         let attrs = self.helper_attrs();
-        let head = self.head(
-            &self.names.refresh,
-            &self.func.sig.output,
-            self.func.is_async(),
-        );
+        let head = self.head(&self.names.refresh, &self.func.sig.output, RunsBody::Yes);
         let key = match &self.args.key {
             Some(_) => self.key_before_lookup(),
             None => self.key(),
@@ -372,7 +364,7 @@ impl Expansion<'_> {
         ));
         let attrs = self.helper_attrs();
         let output = syn::parse_quote!(-> bool);
-        let head = self.head(&self.names.invalidate, &output, false);
+        let head = self.head(&self.names.invalidate, &output, RunsBody::No);
         let key = match &self.args.key {
             Some(_) => self.key_before_lookup(),
             None => TokenStream::new(),
@@ -567,16 +559,13 @@ impl Expansion<'_> {
     /// `#vis #asyncness #unsafety fn #name #generics (#inputs) #output #where`, with
     /// the parameters that wrappers take: the user's, with `mut` dropped and patterns
     /// replaced by `__ttl_cached_arg<i>` (bound again in [`Self::key_before_lookup`]).
-    /// `asyncness`: whether this one is `async` (for an `async fn`: the function itself
-    /// and `_refresh`).
-    fn head(&self, name: &Ident, output: &syn::ReturnType, asyncness: bool) -> TokenStream {
+    /// Only a function that runs the body keeps the user's `async` and `unsafe`.
+    fn head(&self, name: &Ident, output: &syn::ReturnType, runs_body: RunsBody) -> TokenStream {
         let vis = &self.func.vis;
-        let asyncness = if asyncness {
-            self.func.sig.asyncness
-        } else {
-            None
+        let (asyncness, unsafety) = match runs_body {
+            RunsBody::Yes => (self.func.sig.asyncness, self.func.sig.unsafety),
+            RunsBody::No => (None, None),
         };
-        let unsafety = &self.func.sig.unsafety;
         let generics = &self.func.sig.generics;
         let where_clause = &self.func.sig.generics.where_clause;
         let receiver = self.func.receiver.as_ref().map(|receiver| {
@@ -765,6 +754,16 @@ impl Expansion<'_> {
             None => call,
         }
     }
+}
+
+/// Whether a generated function may run the user's body. One that does keeps the
+/// function's `async` and `unsafe`; one that does not (`_invalidate`; `_clear` and
+/// `_cache` take no parameters and have their own heads) is never `async`, and never
+/// `unsafe`: the body's safety contract is not its caller's concern.
+#[derive(Clone, Copy)]
+enum RunsBody {
+    Yes,
+    No,
 }
 
 /// The name a wrapper gives parameter `index`: the user's name, or for a pattern,

@@ -64,7 +64,8 @@ use proc_macro::TokenStream;
 ///
 /// Next to `fetch_user`, with its visibility (inside an `impl` block: associated
 /// functions of the same `impl`). For an `async fn`, `_uncached` and `_refresh` are
-/// `async`:
+/// `async`; for an `unsafe fn`, they are `unsafe` (they run the body), while
+/// `_invalidate`, `_clear` and `_cache`, which never run it, are safe to call:
 ///
 /// | function | what it does |
 /// |---|---|
