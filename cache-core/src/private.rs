@@ -223,3 +223,34 @@ impl<T> Fallible for Option<T> {
         Some(ok)
     }
 }
+
+// ---------------------------------------------------------------------------------
+// The shape of an expansion: the named operations of one cached function. Added
+// apart from the single-flight items above, which do not depend on anything below.
+// ---------------------------------------------------------------------------------
+
+/// The operations on one cached function's map, as its hidden
+/// `__ttl_cached_<name>_ops()` returns them: named, so that an expansion reads
+/// `(ops.lookup)(&id, region)`.
+///
+/// Each field is a function pointer (for an `async fn`'s miss, the miss already
+/// started), so once the ops function is inlined a call is a direct call. The type
+/// parameters are the fields whose types differ from one cached function to another:
+/// their parameters are the function's parameters.
+pub struct Ops<Lookup, MissPath, Store, Remove, K: 'static, V: 'static> {
+    /// `fn(&B0, &B1, ..) -> Result<R, Miss<'static>>`: a hit, or the miss (the key's
+    /// hash, and the lead of its computation if the lookup took it).
+    pub lookup: Lookup,
+    /// `fn(Miss<'static>, K, &mut dyn FnMut() -> R) -> R`: computes, stores, returns.
+    /// For an `async fn`, `Option<impl Future<Output = R>>`: the miss given to the ops
+    /// function, started.
+    pub miss: MissPath,
+    /// `fn(K, &R)`: stores a result computed elsewhere (`_refresh`).
+    pub store: Store,
+    /// `fn(&B0, &B1, ..) -> bool`: removes one key (`_invalidate`).
+    pub remove: Remove,
+    /// Removes every entry (`_clear`).
+    pub clear: fn(),
+    /// The map, built on first use (`_cache`).
+    pub map: fn() -> &'static TtlMap<K, V>,
+}

@@ -29,7 +29,7 @@
 
 use crate::args::Args;
 use crate::model::Expansion;
-use crate::ops::{self, Op};
+use crate::ops;
 use crate::signature::{self, CallStyle, Param};
 use crate::tokens::{rename_self, replace_idents, respan, unraw, with_elided_lifetimes};
 use crate::valid;
@@ -132,27 +132,27 @@ impl Expansion<'_> {
     /// ```text
     /// pub fn fetch_user(id: u64, region: &str) -> User {
     ///     let __ttl_cached_ops = __ttl_cached_fetch_user_ops();
-    ///     match (__ttl_cached_ops.LOOKUP)(&id, region) {  // borrowed: a hit allocates nothing
+    ///     match (__ttl_cached_ops.lookup)(&id, region) {  // borrowed: a hit allocates nothing
     ///         Ok(value) => value,
     ///         Err(miss) => {  // the hash, and the lead of the computation if the lookup took it
     ///             let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
-    ///             (__ttl_cached_ops.MISS)(miss, key, &mut /* once */ || fetch_user_uncached(id, region))
+    ///             (__ttl_cached_ops.miss)(miss, key, &mut /* once */ || fetch_user_uncached(id, region))
     ///         }
     ///     }
     /// }
     /// ```
-    /// With `key = expr`: `let key = expr;` first, and the lookup is `(LOOKUP)(&key)`.
+    /// With `key = expr`: `let key = expr;` first, and the lookup is `(ops.lookup)(&key)`.
     ///
     /// An `async fn` returns a hit at once, and otherwise hands the miss (the body's
     /// future, not yet polled) to the ops function, which starts it (see [`crate::ops`]):
     /// ```text
     /// pub async fn fetch_user(id: u64, region: &str) -> User {
-    ///     let miss = match (__ttl_cached_fetch_user_ops::<Pending<User>>(None).LOOKUP)(&id, region) {
+    ///     let miss = match (__ttl_cached_fetch_user_ops::<Pending<User>>(None).lookup)(&id, region) {
     ///         Ok(value) => return value,
     ///         Err(miss) => miss,
     ///     };
     ///     let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
-    ///     match __ttl_cached_fetch_user_ops(Some((miss, key, fetch_user_uncached(id, region)))).MISS {
+    ///     match __ttl_cached_fetch_user_ops(Some((miss, key, fetch_user_uncached(id, region)))).miss {
     ///         Some(miss) => miss.await,
     ///         None => unreachable!(),
     ///     }
@@ -193,18 +193,16 @@ impl Expansion<'_> {
     /// locals bound outside keep their spans (and so their hygiene).
     fn async_body(&self) -> TokenStream {
         let lookup_ops = self.ops_call(None);
-        let lookup = Op::Lookup.index();
         let lookup_args = self.lookup_args();
         let key = self.key();
         let ops = self.sibling(&self.names.ops);
-        let miss = Op::Miss.index();
         let start_miss = quote! {
             match #ops(::core::option::Option::Some((
                 __TTL_CACHED_MISSED,
                 __TTL_CACHED_KEY,
                 __TTL_CACHED_BODY,
             )))
-            .#miss
+            .miss
             {
                 ::core::option::Option::Some(__ttl_cached_miss) => __ttl_cached_miss.await,
                 ::core::option::Option::None => ::core::unreachable!(
@@ -225,7 +223,7 @@ impl Expansion<'_> {
             ],
         );
         quote! {
-            let __ttl_cached_missed = match (#lookup_ops.#lookup)(#lookup_args) {
+            let __ttl_cached_missed = match (#lookup_ops.lookup)(#lookup_args) {
                 ::core::result::Result::Ok(__ttl_cached_value) => return __ttl_cached_value,
                 ::core::result::Result::Err(__ttl_cached_missed) => __ttl_cached_missed,
             };
@@ -238,19 +236,17 @@ impl Expansion<'_> {
     fn sync_body(&self) -> TokenStream {
         let ops = self.ops_call(None);
         let call = self.uncached_call();
-        let lookup = Op::Lookup.index();
-        let miss = Op::Miss.index();
         let key = self.key();
         let lookup_args = self.lookup_args();
         quote! {
             let __ttl_cached_ops = #ops;
-            match (__ttl_cached_ops.#lookup)(#lookup_args) {
+            match (__ttl_cached_ops.lookup)(#lookup_args) {
                 ::core::result::Result::Ok(__ttl_cached_value) => __ttl_cached_value,
                 ::core::result::Result::Err(__ttl_cached_missed) => {
                     #key
                     // The body, callable once through `&mut dyn FnMut`: no allocation.
                     let mut __ttl_cached_body = ::core::option::Option::Some(move || #call);
-                    (__ttl_cached_ops.#miss)(
+                    (__ttl_cached_ops.miss)(
                         __ttl_cached_missed,
                         __ttl_cached_key,
                         &mut || match ::core::option::Option::take(&mut __ttl_cached_body) {
@@ -310,7 +306,7 @@ impl Expansion<'_> {
     /// fn fetch_user_refresh(id: u64, region: &str) -> User {
     ///     let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
     ///     let result = fetch_user_uncached(id, region);
-    ///     (__ttl_cached_fetch_user_ops().STORE)(key, &result);
+    ///     (__ttl_cached_fetch_user_ops().store)(key, &result);
     ///     result
     /// }
     /// ```
@@ -334,14 +330,13 @@ impl Expansion<'_> {
             call
         };
         let ops = self.ops_call(None);
-        let store = Op::Store.index();
         quote! {
             #doc
             #attrs
             #head {
                 #key
                 let __ttl_cached_result = #call;
-                (#ops.#store)(__ttl_cached_key, &__ttl_cached_result);
+                (#ops.store)(__ttl_cached_key, &__ttl_cached_result);
                 __ttl_cached_result
             }
         }
@@ -353,7 +348,7 @@ impl Expansion<'_> {
     /// Output:
     /// ```text
     /// fn fetch_user_invalidate(id: u64, region: &str) -> bool {
-    ///     (__ttl_cached_fetch_user_ops().REMOVE)(&id, region)
+    ///     (__ttl_cached_fetch_user_ops().remove)(&id, region)
     /// }
     /// ```
     fn invalidate_fn(&self) -> TokenStream {
@@ -370,14 +365,13 @@ impl Expansion<'_> {
             None => TokenStream::new(),
         };
         let ops = self.ops_call(None);
-        let remove = Op::Remove.index();
         let lookup_args = self.lookup_args();
         quote! {
             #doc
             #attrs
             #head {
                 #key
-                (#ops.#remove)(#lookup_args)
+                (#ops.remove)(#lookup_args)
             }
         }
     }
@@ -385,7 +379,7 @@ impl Expansion<'_> {
     /// Removes every entry.
     ///
     /// Input: `fn fetch_user(id: u64, region: &str) -> User`
-    /// Output: `fn fetch_user_clear() { (__ttl_cached_fetch_user_ops().CLEAR)() }`
+    /// Output: `fn fetch_user_clear() { (__ttl_cached_fetch_user_ops().clear)() }`
     fn clear_fn(&self) -> TokenStream {
         let doc = doc(&format!(
             "Removes every cached result of {}.",
@@ -395,14 +389,13 @@ impl Expansion<'_> {
         let vis = &self.func.vis;
         let name = &self.names.clear;
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
-        let clear = Op::Clear.index();
         let key_type = self.key_type_binding();
         quote! {
             #doc
             #attrs
             #vis fn #name() {
                 #key_type
-                (#ops.#clear)()
+                (#ops.clear)()
             }
         }
     }
@@ -413,7 +406,7 @@ impl Expansion<'_> {
     /// Output:
     /// ```text
     /// fn fetch_user_cache() -> &'static TtlMap<(u64, String), User> {
-    ///     __ttl_cached_fetch_user_map((__ttl_cached_fetch_user_ops().INIT))
+    ///     (__ttl_cached_fetch_user_ops().map)()
     /// }
     /// ```
     /// With `key = expr`, the key type is `impl Hash + Eq + Send + Sync + 'static`: a
@@ -427,10 +420,8 @@ impl Expansion<'_> {
         let attrs = self.helper_attrs();
         let vis = &self.func.vis;
         let name = &self.names.cache;
-        let map = self.sibling(&self.names.map);
         let value = self.raw_value_type();
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
-        let init = Op::Init.index();
         let key = match &self.args.key {
             None => self.raw_key_type(),
             Some(_) => quote! {
@@ -438,26 +429,12 @@ impl Expansion<'_> {
             },
         };
         let key_type = self.key_type_binding();
-        let map_call = match &self.args.key {
-            None => quote!(#map(#ops.#init)),
-            Some(_) => quote! {
-                fn __ttl_cached_map_of<K: 'static, V: 'static>(
-                    _: ::core::marker::PhantomData<K>,
-                    map: fn(fn() -> ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>)
-                        -> &'static ::cache_core::TtlMap<K, V>,
-                    init: fn() -> ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>,
-                ) -> &'static ::cache_core::TtlMap<K, V> {
-                    map(init)
-                }
-                __ttl_cached_map_of(__ttl_cached_key_type, #map, #ops.#init)
-            },
-        };
         quote! {
             #doc
             #attrs
             #vis fn #name() -> &'static ::cache_core::TtlMap<#key, #value> {
                 #key_type
-                #map_call
+                (#ops.map)()
             }
         }
     }
@@ -609,6 +586,7 @@ impl Expansion<'_> {
             CallStyle::Associated => format!("[`{0}`](Self::{0})", unraw(name)),
         }
     }
+
     /// A call of the ops function. With `key = expr`, its key type is inferred from
     /// the use of the result, or tied to `key_type` (a `PhantomData<K>`) if given; the
     /// call is spanned at the expression, where an unfit key type is reported.
@@ -619,10 +597,10 @@ impl Expansion<'_> {
                 let ops = self.ops_invocation(None);
                 quote! {
                     {
-                        fn __ttl_cached_ops_for<K, R, T1, T2, T3, T4, T5>(
+                        fn __ttl_cached_ops_for<L, M, S, R, K, V>(
                             _: ::core::marker::PhantomData<K>,
-                            ops: (fn(&K) -> R, T1, T2, T3, T4, T5),
-                        ) -> (fn(&K) -> R, T1, T2, T3, T4, T5) {
+                            ops: ::cache_core::__private::Ops<L, M, S, R, K, V>,
+                        ) -> ::cache_core::__private::Ops<L, M, S, R, K, V> {
                             ops
                         }
                         __ttl_cached_ops_for(#key_type, #ops)

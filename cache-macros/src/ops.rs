@@ -1,10 +1,12 @@
 //! The one generated function that touches the typed map, and the checks that make a
 //! type unfit for the cache a single error at the user's token.
 //!
-//! `__ttl_cached_<name>_ops()` returns the cache's operations as plain function
-//! pointers whose signatures use the types as written (`fn(&u64, &str) -> Result<User,
-//! u64>`), which need no trait bounds. The closures behind them are the only code that
-//! needs `Hash`, `Eq`, `Clone`, `Send`, `Sync` of the key and the value. That code is
+//! `__ttl_cached_<name>_ops()` returns the cache's operations, named
+//! (`cache_core::__private::Ops { lookup, miss, store, remove, clear, map }`), as
+//! plain function pointers whose signatures use the types as written
+//! (`fn(&u64, &str) -> Result<User, Miss<'static>>`), which need no trait bounds. The
+//! closures behind them are the only code that needs `Hash`, `Eq`, `Clone`, `Send`,
+//! `Sync` of the key and the value. That code is
 //! type-checked once, so a missing bound is reported once, and never by the functions
 //! users call. (Without key = ..., all of it is in this one function. With key = ...,
 //! the key's own type is known only where the expression is, so its bounds are on this
@@ -30,7 +32,7 @@
 //! return type cannot be an unnamed future. So for an `async fn` the ops function is
 //! generic over the body's future type (`__TtlCachedBody`), takes the miss to start
 //! (`Option<(hash, key, body)>`), and returns it started as
-//! `Option<impl Future<Output = R>>`, in the place of the sync miss operation: the
+//! `Option<impl Future<Output = R>>`, in the `miss` field: the
 //! future's type stays opaque, and its auto traits leak to the caller as those of any
 //! `impl Future` do. Calls that start no miss pass `None` and name the body type as
 //! `Pending<R>`. The bounds stay here, checked once, whatever the body type.
@@ -45,48 +47,21 @@ use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::LitStr;
 
-/// The operations returned by the ops function, in tuple order.
-#[derive(Clone, Copy)]
-pub(crate) enum Op {
-    /// `fn(&B..) -> Result<R, Miss<'static>>`: a hit, or the miss (the key's hash,
-    /// and the lead of its computation if the lookup took it).
-    Lookup,
-    /// `fn(Miss<'static>, K, &mut dyn FnMut() -> R) -> R`: compute, store, return. For an
-    /// `async fn`, `Option<impl Future<Output = R>>`: the miss given to the ops
-    /// function, started.
-    Miss,
-    /// `fn(K, &R)`: store a result computed elsewhere (`_refresh`).
-    Store,
-    /// `fn(&B..) -> bool`: remove one key (`_invalidate`).
-    Remove,
-    /// `fn()`: remove everything (`_clear`).
-    Clear,
-    /// `fn() -> Box<dyn Any + Send + Sync>`: build the map, on first use.
-    Init,
-}
-
-impl Op {
-    /// The field of the ops tuple.
-    pub(crate) fn index(self) -> syn::Index {
-        syn::Index::from(self as usize)
-    }
-}
-
 /// The hidden ops function.
 ///
 /// Input: `#[ttl_cached(secs = 20)] fn fetch_user(id: u64, region: &str) -> User`
 /// Output (checks elided):
 /// ```text
-/// fn __ttl_cached_fetch_user_ops() -> (
-///     fn(&u64, &str) -> Result<User, Miss<'static>>,
-///     fn(Miss<'static>, (u64, String), &mut dyn FnMut() -> User) -> User,
-///     fn((u64, String), &User),
-///     fn(&u64, &str) -> bool,
-///     fn(),
-///     fn() -> Box<dyn Any + Send + Sync>,
-/// ) {
-///     (
-///         |id, region| {
+/// fn __ttl_cached_fetch_user_ops() -> Ops<
+///     fn(&u64, &str) -> Result<User, Miss<'static>>,         // lookup
+///     fn(Miss<'static>, (u64, String), &mut dyn FnMut() -> User) -> User, // miss
+///     fn((u64, String), &User),                               // store
+///     fn(&u64, &str) -> bool,                                 // remove
+///     (u64, String),                                          // the key type, for `map`
+///     User,                                                   // the value type, for `map`
+/// > {
+///     Ops {
+///         lookup: |id, region| {
 ///             let map = __ttl_cached_fetch_user_map::<(u64, String), User>(init);
 ///             let hash = hash_key(map, &(id, region));
 ///             match lookup(map, hash, |stored| stored.0 == *id && stored.1 == *region, Lead::AsThread) {
@@ -94,14 +69,18 @@ impl Op {
 ///                 Err(miss) => Err(miss),
 ///             }
 ///         },
-///         |miss, key, compute| compute_after_miss(map, miss, key, compute, to_value, from_value),
-///         |key, result| { map.insert(key, result.clone()); },
-///         |id, region| remove_hashed(map, hash_key(map, &(id, region)), ...).is_some(),
-///         || map.clear(),
-///         || Box::new(new_map::<(u64, String), User>(Duration::from_secs(20), None, false)),
-///     )
+///         miss: |miss, key, compute| compute_after_miss(map, miss, key, compute, to_value, from_value),
+///         store: |key, result| { map.insert(key, result.clone()); },
+///         remove: |id, region| remove_hashed(map, hash_key(map, &(id, region)), ...).is_some(),
+///         clear: || map.clear(),
+///         map: || __ttl_cached_fetch_user_map(init),  // typed as written, for `_cache()`
+///     }
 /// }
+/// // where `init` is
+/// || Box::new(new_map::<(u64, String), User>(Duration::from_secs(20), None, false))
 /// ```
+/// `Ops` is `cache_core::__private::Ops`, one struct for every cached function; its
+/// type parameters are the fields whose types differ from one function to another.
 /// With `key = expr`, the function is generic over the key type `K` (named
 /// `__TtlCachedKey`, which no user type in the signature can shadow), and the lookup
 /// and removal take `&K`.
@@ -110,36 +89,36 @@ impl Op {
 /// ```text
 /// fn __ttl_cached_fetch_user_ops<__TtlCachedBody>(
 ///     miss: Option<(Miss<'static>, (u64, String), __TtlCachedBody)>,
-/// ) -> (
+/// ) -> Ops<
 ///     fn(&u64, &str) -> Result<User, Miss<'static>>,
 ///     Option<impl Future<Output = User>>,
 ///     ...
-/// )
+/// >
 /// where
 ///     __TtlCachedBody: Future<Output = User>,
 /// {
-///     (
-///         ...,
-///         miss.map(|(miss, key, body)| {
+///     Ops {
+///         miss: miss.map(|(miss, key, body)| {
 ///             compute_after_miss_async(map, miss, key, move || body, to_value, from_value)
 ///         }),
-///         ...,
-///     )
+///         ...
+///     }
 /// }
 /// ```
 pub(crate) fn ops_fn(expansion: &Expansion) -> TokenStream {
-    Ops::new(expansion).function()
+    OpsFn::new(expansion).function()
 }
 
-struct Ops<'e, 'a> {
+/// The generator of the ops function.
+struct OpsFn<'e, 'a> {
     expansion: &'e Expansion<'a>,
     /// Only with `key = ...`: the key is the type parameter `__TtlCachedKey`.
     keyed: bool,
 }
 
-impl<'e, 'a> Ops<'e, 'a> {
+impl<'e, 'a> OpsFn<'e, 'a> {
     fn new(expansion: &'e Expansion<'a>) -> Self {
-        Ops {
+        OpsFn {
             expansion,
             keyed: expansion.args.key.is_some(),
         }
@@ -158,7 +137,6 @@ impl<'e, 'a> Ops<'e, 'a> {
             .iter()
             .filter(|attr| attr.path().is_ident("cfg"));
         let ret = self.return_type();
-        let any = any_box();
         let is_async = expansion.func.is_async();
         let miss_ticket = quote!(::cache_core::__private::Miss<'static>);
         let mut generics = Vec::new();
@@ -205,24 +183,32 @@ impl<'e, 'a> Ops<'e, 'a> {
         let store = self.store();
         let remove = self.remove();
         let clear = self.clear();
-        let init = self.init();
+        let map = self.map_op();
+        let value = expansion.raw_value_type();
         quote! {
             #(#cfgs)*
             #[doc(hidden)]
             #[inline]
             #[allow(dead_code, unused_variables, clippy::all)]
-            fn #name #generics (#parameter) -> (
+            fn #name #generics (#parameter) -> ::cache_core::__private::Ops<
                 fn(#borrowed) -> ::core::result::Result<#ret, #miss_ticket>,
                 #miss_type,
                 fn(#key, &#ret),
                 fn(#borrowed) -> bool,
-                fn(),
-                fn() -> #any,
-            )
+                #key,
+                #value,
+            >
             #where_clause
             {
                 #checks
-                (#lookup, #miss, #store, #remove, #clear, #init)
+                ::cache_core::__private::Ops {
+                    lookup: #lookup,
+                    miss: #miss,
+                    store: #store,
+                    remove: #remove,
+                    clear: #clear,
+                    map: #map,
+                }
             }
         }
     }
@@ -377,9 +363,21 @@ impl<'e, 'a> Ops<'e, 'a> {
         quote!(|| #map.clear())
     }
 
-    /// `fn() -> Box<dyn Any + Send + Sync>`: the `ttl = expr` expression is evaluated
-    /// here, once, when the map is first used.
-    fn init(&self) -> TokenStream {
+    /// `fn() -> &'static TtlMap<K, V>`, with the types as written: the hidden accessor
+    /// (see [`crate::expand`]) takes them from the field's type, which meets no bound;
+    /// the map is built with the checked types, behind the `Box<dyn Any>`.
+    fn map_op(&self) -> TokenStream {
+        let expansion = self.expansion;
+        let accessor = expansion.sibling(&expansion.names.map);
+        let new_map = self.new_map();
+        quote! {
+            || #accessor(|| ::std::boxed::Box::new(#new_map))
+        }
+    }
+
+    /// A block that builds the map: the `ttl = expr` expression is evaluated here,
+    /// once, when the map is first used.
+    fn new_map(&self) -> TokenStream {
         let args = self.args();
         let ttl = match args.ttl.as_ref().map(|given| &given.value) {
             Some(Ttl::Secs(secs)) => {
@@ -398,15 +396,15 @@ impl<'e, 'a> Ops<'e, 'a> {
                     .next()
                     .map_or_else(Span::call_site, |token| token.span());
                 let duration = respan(quote!(::cache_core::__private::Duration), span);
-                return self.init_with(quote!(let __ttl_cached_ttl: #duration = #expr;));
+                return self.new_map_with(quote!(let __ttl_cached_ttl: #duration = #expr;));
             }
             // Missing: reported by `valid::options`; any value lets the rest compile.
             None => quote!(::cache_core::__private::Duration::from_secs(1)),
         };
-        self.init_with(quote!(let __ttl_cached_ttl: ::cache_core::__private::Duration = #ttl;))
+        self.new_map_with(quote!(let __ttl_cached_ttl: ::cache_core::__private::Duration = #ttl;))
     }
 
-    fn init_with(&self, ttl: TokenStream) -> TokenStream {
+    fn new_map_with(&self, ttl: TokenStream) -> TokenStream {
         let args = self.args();
         let capacity = match &args.capacity {
             Some(capacity) => {
@@ -419,13 +417,13 @@ impl<'e, 'a> Ops<'e, 'a> {
         let key = self.checked_key_type();
         let value = self.checked_value_type();
         quote! {
-            || {
+            {
                 #ttl
-                ::std::boxed::Box::new(::cache_core::__private::new_map::<#key, #value>(
+                ::cache_core::__private::new_map::<#key, #value>(
                     __ttl_cached_ttl,
                     #capacity,
                     #refresh,
-                ))
+                )
             }
         }
     }
@@ -492,24 +490,17 @@ impl<'e, 'a> Ops<'e, 'a> {
         quote!((#(#parts,)*))
     }
 
-    /// The map, typed through the checks.
+    /// The map, typed through the checks, from the hidden accessor (see
+    /// [`crate::expand`]). Not from `ops().map`: that one is typed as written, and the
+    /// written types would be inferred for the checked ones, which must stay errors
+    /// when a check fails.
     fn map(&self) -> TokenStream {
         let expansion = self.expansion;
-        let map = expansion.sibling(&expansion.names.map);
-        let ops = expansion.sibling(&expansion.names.ops);
+        let accessor = expansion.sibling(&expansion.names.map);
         let key = self.checked_key_type();
         let value = self.checked_value_type();
-        let init = Op::Init.index();
-        let ops = match (self.keyed, expansion.func.is_async()) {
-            (false, false) => quote!(#ops()),
-            (true, false) => quote!(#ops::<__TtlCachedKey>()),
-            (keyed, true) => {
-                let key = keyed.then(|| quote!(__TtlCachedKey,));
-                let body = expansion.pending_body();
-                quote!(#ops::<#key #body>(::core::option::Option::None))
-            }
-        };
-        quote!(#map::<#key, #value>(#ops.#init))
+        let new_map = self.new_map();
+        quote!(#accessor::<#key, #value>(|| ::std::boxed::Box::new(#new_map)))
     }
 
     /// `(<u64 as __TtlCachedKeyPart<_>>::Owned, ...)`, or `__TtlCachedKey`.
@@ -731,11 +722,6 @@ fn spanned_call(
     let mut arguments = Group::new(Delimiter::Parenthesis, argument);
     arguments.set_span(last);
     quote!(#path #arguments)
-}
-
-/// `Box<dyn Any + Send + Sync>`, the type-erased map.
-fn any_box() -> TokenStream {
-    quote!(::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>)
 }
 
 fn literal(text: &str) -> LitStr {
