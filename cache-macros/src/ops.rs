@@ -14,14 +14,18 @@
 //!
 //! # How a missing bound is one error
 //!
-//! Key parts and values go through local traits (`__TtlCachedKeyPart`,
-//! `__TtlCachedValue`) that have two impls: the real one, bounded by what the cache
-//! needs, and one that no type can satisfy. With two candidate impls, rustc checks the
-//! bounds while selecting one, so for `f64` the projection
-//! `<f64 as __TtlCachedKeyPart<_>>::Owned` fails outright: one error, spanned at the
-//! parameter's type and worded by `#[diagnostic::on_unimplemented]`, and an error type
-//! afterwards, about which rustc reports nothing more. Raw types never meet a bounded
-//! function: they are converted through the same traits first.
+//! Key parts and values go through check traits defined once in
+//! `cache_core::__private` (`KeyPart` for each parameter; for the return value
+//! `CachedValue`, or `CachedOk` / `CachedSome` when only its success part is cached)
+//! that have two impls: the real one, bounded by what the cache needs, and one that no
+//! type can satisfy. With two candidate impls, rustc checks the bounds while selecting
+//! one, so for `f64` the projection `<f64 as KeyPart<_>>::Owned` fails outright: one
+//! error, spanned at the parameter's type and worded by the trait's
+//! `#[diagnostic::on_unimplemented]`, and an error type afterwards, about which rustc
+//! reports nothing more. Raw types never meet a bounded function: they are converted
+//! through the same traits first. The expansion declares no trait of its own: which
+//! value trait applies (the only thing `cache_err` and `cache_none` change) is chosen
+//! here, by name.
 //!
 //! # `async fn`: a miss is started, not returned as a function
 //!
@@ -42,10 +46,9 @@
 use crate::args::{Args, Ttl};
 use crate::model::Expansion;
 use crate::signature::Fallible;
-use crate::tokens::{respan, spans, unraw, with_elided_lifetimes};
+use crate::tokens::{respan, spans, with_elided_lifetimes};
 use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
-use syn::LitStr;
 
 /// The hidden ops function.
 ///
@@ -177,7 +180,6 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         } else {
             quote!(where #(#bounds,)*)
         };
-        let checks = self.checks();
         let lookup = self.lookup();
         let miss = self.miss();
         let store = self.store();
@@ -200,7 +202,6 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             >
             #where_clause
             {
-                #checks
                 ::cache_core::__private::Ops {
                     lookup: #lookup,
                     miss: #miss,
@@ -450,12 +451,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             .zip(&arguments)
             .map(|(param, argument)| {
                 let borrowed = param.borrowed.to_token_stream();
-                spanned_call(
-                    &borrowed,
-                    "__TtlCachedKeyPart",
-                    "__ttl_cached_part",
-                    quote!(#argument),
-                )
+                spanned_call(&borrowed, "KeyPart", "key_part", quote!(#argument))
             })
             .collect();
         let is_key = if parts.is_empty() {
@@ -463,7 +459,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         } else {
             let comparisons = parts.iter().enumerate().map(|(index, part)| {
                 let index = syn::Index::from(index);
-                quote!(__ttl_cached_eq(&__ttl_cached_stored.#index, #part))
+                quote!(::cache_core::__private::key_part_eq(&__ttl_cached_stored.#index, #part))
             });
             quote!(|__ttl_cached_stored| #(#comparisons)&&*)
         };
@@ -485,7 +481,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                 let borrowed = param.borrowed.to_token_stream();
                 let index = syn::Index::from(index);
                 let raw = quote!(__ttl_cached_key.#index);
-                spanned_call(&borrowed, "__TtlCachedKeyPart", "__ttl_cached_owned", raw)
+                spanned_call(&borrowed, "KeyPart", "owned_part", raw)
             });
         quote!((#(#parts,)*))
     }
@@ -503,7 +499,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         quote!(#accessor::<#key, #value>(|| ::std::boxed::Box::new(#new_map)))
     }
 
-    /// `(<u64 as __TtlCachedKeyPart<_>>::Owned, ...)`, or `__TtlCachedKey`.
+    /// `(<u64 as KeyPart<_>>::Owned, ...)`, or `__TtlCachedKey`.
     fn checked_key_type(&self) -> TokenStream {
         if self.keyed {
             return quote!(__TtlCachedKey);
@@ -511,7 +507,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         let parts = self.expansion.func.params.iter().map(|param| {
             let borrowed = &param.borrowed;
             let (first, _) = spans(borrowed);
-            quote_spanned!(first=> <#borrowed as __TtlCachedKeyPart<_>>::Owned)
+            quote_spanned!(first=> <#borrowed as ::cache_core::__private::KeyPart<_>>::Owned)
         });
         quote!((#(#parts,)*))
     }
@@ -524,184 +520,28 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     fn checked_value_type(&self) -> TokenStream {
         let ty = self.return_type();
         let (first, _) = spans(&ty);
-        quote_spanned!(first=> <#ty as __TtlCachedValue<_>>::Value)
+        let check = Ident::new(self.value_check(), first);
+        quote_spanned!(first=> <#ty as ::cache_core::__private::#check<_>>::Value)
     }
 
     /// `Option<V>` to store for `&R` `result`.
     fn value_of(&self, result: TokenStream) -> TokenStream {
         let ty = self.return_type();
-        spanned_call(&ty, "__TtlCachedValue", "__ttl_cached_to_value", result)
+        spanned_call(&ty, self.value_check(), "to_value", result)
     }
 
     /// The `R` for a stored `value`.
     fn result_of(&self, value: TokenStream) -> TokenStream {
         let ty = self.return_type();
-        spanned_call(&ty, "__TtlCachedValue", "__ttl_cached_from_value", value)
+        spanned_call(&ty, self.value_check(), "from_value", value)
     }
 
-    /// The local traits and helpers the closures use (see the module documentation).
-    fn checks(&self) -> TokenStream {
-        let fn_name = unraw(&self.expansion.names.main);
-        let key_part = if self.keyed {
-            TokenStream::new()
-        } else {
-            key_part_trait(&fn_name)
-        };
-        let value = self.value_trait(&fn_name);
-        quote! {
-            #[allow(non_camel_case_types, dead_code)]
-            trait __TtlCachedNever {}
-            #[allow(non_camel_case_types, dead_code)]
-            enum __TtlCachedNone {}
-            #[allow(dead_code)]
-            fn __ttl_cached_eq<O, B>(owned: &O, borrowed: &B) -> bool
-            where
-                O: ::core::borrow::Borrow<B>,
-                B: ?::core::marker::Sized + ::core::cmp::Eq,
-            {
-                ::core::borrow::Borrow::<B>::borrow(owned) == borrowed
-            }
-            #key_part
-            #value
-        }
-    }
-
-    /// `__TtlCachedValue`: what is stored for a return value, and back.
-    fn value_trait(&self, fn_name: &str) -> TokenStream {
-        let fallible = quote!(::cache_core::__private::Fallible);
-        let bounds = quote! {
-            ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static
-        };
-        let note = "values are cloned out of the cache on every hit: wrap large or \
-                    non-`Clone` values in `Arc`";
-        let (message, label, real_impl) = if self.expansion.ok_only {
-            let (part, option) = match self.expansion.func.output.fallible {
-                Some(Fallible::Option) => ("`Some`", "cache_none"),
-                _ => ("`Ok`", "cache_err"),
-            };
-            (
-                format!("the {part} value of `{{Self}}` cannot be cached by `{fn_name}`"),
-                format!(
-                    "only the {part} value is cached (unless `{option} = true`), and it must \
-                     be `Clone + Send + Sync + 'static`"
-                ),
-                quote! {
-                    impl<T> __TtlCachedValue<()> for T
-                    where
-                        T: #fallible,
-                        <T as #fallible>::Ok: #bounds,
-                    {
-                        type Value = <T as #fallible>::Ok;
-                        fn __ttl_cached_to_value(&self) -> ::core::option::Option<Self::Value> {
-                            ::core::option::Option::map(
-                                #fallible::ok_part(self),
-                                ::core::clone::Clone::clone,
-                            )
-                        }
-                        fn __ttl_cached_from_value(value: Self::Value) -> Self {
-                            #fallible::from_ok(value)
-                        }
-                    }
-                },
-            )
-        } else {
-            (
-                format!(
-                    "the return type of `{fn_name}` cannot be cached: `{{Self}}` is not \
-                     `Clone + Send + Sync + 'static`"
-                ),
-                "cached values must be `Clone + Send + Sync + 'static`".to_owned(),
-                quote! {
-                    impl<T> __TtlCachedValue<()> for T
-                    where
-                        T: #bounds,
-                    {
-                        type Value = T;
-                        fn __ttl_cached_to_value(&self) -> ::core::option::Option<T> {
-                            ::core::option::Option::Some(::core::clone::Clone::clone(self))
-                        }
-                        fn __ttl_cached_from_value(value: T) -> T {
-                            value
-                        }
-                    }
-                },
-            )
-        };
-        let message = literal(&message);
-        let label = literal(&label);
-        let note = literal(note);
-        quote! {
-            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-            #[allow(non_camel_case_types, dead_code)]
-            trait __TtlCachedValue<__TtlCachedPick>: ::core::marker::Sized {
-                type Value;
-                fn __ttl_cached_to_value(&self) -> ::core::option::Option<Self::Value>;
-                fn __ttl_cached_from_value(value: Self::Value) -> Self;
-            }
-            #real_impl
-            impl<T: __TtlCachedNever> __TtlCachedValue<__TtlCachedNone> for T {
-                type Value = ::core::convert::Infallible;
-                fn __ttl_cached_to_value(&self) -> ::core::option::Option<::core::convert::Infallible> {
-                    ::core::option::Option::None
-                }
-                fn __ttl_cached_from_value(value: ::core::convert::Infallible) -> Self {
-                    match value {}
-                }
-            }
-        }
-    }
-}
-
-/// `__TtlCachedKeyPart`: a parameter as part of the key, borrowed for lookups and
-/// owned for storage.
-fn key_part_trait(fn_name: &str) -> TokenStream {
-    let message = literal(&format!(
-        "`{{Self}}` cannot be part of the cache key of `{fn_name}`"
-    ));
-    let label = literal(
-        "a parameter must be `Hash + Eq`, with an owned form that is `Send + Sync + 'static`",
-    );
-    let note = literal(
-        "the cache key is the tuple of all parameters; to build it from other values, \
-         give `key = <expression>`",
-    );
-    quote! {
-        #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-        #[allow(non_camel_case_types, dead_code)]
-        trait __TtlCachedKeyPart<__TtlCachedPick> {
-            /// The part as looked up: `str` for a `&str` parameter.
-            type Borrowed: ?::core::marker::Sized;
-            /// The part as the caller made it, with `ToOwned`.
-            type Raw;
-            /// The part as stored: `String` for a `&str` parameter.
-            type Owned;
-            fn __ttl_cached_part(&self) -> &Self::Borrowed;
-            fn __ttl_cached_owned(raw: Self::Raw) -> Self::Owned;
-        }
-        impl<T> __TtlCachedKeyPart<()> for T
-        where
-            T: ?::core::marker::Sized + ::core::hash::Hash + ::core::cmp::Eq + ::std::borrow::ToOwned,
-            <T as ::std::borrow::ToOwned>::Owned:
-                ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static,
-        {
-            type Borrowed = T;
-            type Raw = <T as ::std::borrow::ToOwned>::Owned;
-            type Owned = <T as ::std::borrow::ToOwned>::Owned;
-            fn __ttl_cached_part(&self) -> &T {
-                self
-            }
-            fn __ttl_cached_owned(raw: Self::Raw) -> Self::Owned {
-                raw
-            }
-        }
-        impl<T: ?::core::marker::Sized + __TtlCachedNever> __TtlCachedKeyPart<__TtlCachedNone> for T {
-            type Borrowed = T;
-            type Raw = ();
-            type Owned = ();
-            fn __ttl_cached_part(&self) -> &T {
-                self
-            }
-            fn __ttl_cached_owned(raw: ()) {}
+    /// The check trait of the return type: all of it is cached, or its success part.
+    fn value_check(&self) -> &'static str {
+        match (self.expansion.ok_only, self.expansion.func.output.fallible) {
+            (false, _) => "CachedValue",
+            (true, Some(Fallible::Option)) => "CachedSome",
+            (true, _) => "CachedOk",
         }
     }
 }
@@ -718,12 +558,8 @@ fn spanned_call(
     let (first, last) = spans(ty);
     let trait_name = Ident::new(trait_name, first);
     let method = Ident::new(method, first);
-    let path = quote_spanned!(first=> <#ty as #trait_name<_>>::#method);
+    let path = quote_spanned!(first=> <#ty as ::cache_core::__private::#trait_name<_>>::#method);
     let mut arguments = Group::new(Delimiter::Parenthesis, argument);
     arguments.set_span(last);
     quote!(#path #arguments)
-}
-
-fn literal(text: &str) -> LitStr {
-    LitStr::new(text, Span::call_site())
 }
