@@ -19,8 +19,13 @@
 //!
 //! # Where the cache lives
 //!
-//! A `static` cannot be an associated item, and a function-local `static` cannot name
-//! `Self` or a type inferred from `key = ...`. So the map lives, type-erased, in a
+//! A free function without `key = ...` keeps its map in a plain typed static,
+//! `LazyLock<TtlMap<K, V>>`, inside its ops function (see [`crate::ops`]): no erasure,
+//! no `unsafe`.
+//!
+//! Elsewhere a static cannot name the types: a `static` cannot be an associated item,
+//! and a function-local `static` cannot name `Self` or a type inferred from
+//! `key = ...`. So there the map lives, type-erased, in a
 //! `__private::MapCell` (a `OnceLock<Box<dyn Any + Send + Sync>>` with the `TypeId`
 //! read once) inside one hidden generic accessor (`__ttl_cached_<name>_map::<K, V>(init)`),
 //! which callers use with the types they know, and which casts back to `TtlMap<K, V>`
@@ -439,7 +444,8 @@ impl Expansion<'_> {
         }
     }
 
-    /// The one place the map is stored.
+    /// The one place the map is stored, in an `impl` block or with `key = ...` (a free
+    /// function without `key` has a typed static instead; see [`Expansion::typed_static`]).
     ///
     /// Output:
     /// ```text
@@ -453,6 +459,9 @@ impl Expansion<'_> {
     /// }
     /// ```
     fn map_fn(&self) -> TokenStream {
+        if self.typed_static() {
+            return TokenStream::new();
+        }
         let name = &self.names.map;
         let panic_message = LitStr::new(
             &format!(
@@ -777,4 +786,71 @@ fn expect_as_allow(mut attr: Attribute) -> Attribute {
         }
     }
     attr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ttl_cached;
+    use quote::quote;
+
+    fn expand(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> String {
+        ttl_cached(args, item).to_string()
+    }
+
+    #[test]
+    fn a_free_function_without_key_keeps_its_map_in_a_typed_static() {
+        let sync = expand(
+            quote!(secs = 5),
+            quote!(
+                fn f(id: u64, name: &str) -> u64 {
+                    id
+                }
+            ),
+        );
+        let asynchronous = expand(
+            quote!(secs = 5),
+            quote!(
+                async fn f(id: u64) -> u64 {
+                    id
+                }
+            ),
+        );
+        for expansion in [sync, asynchronous] {
+            assert!(expansion.contains("static __TTL_CACHED_MAP"), "{expansion}");
+            assert!(!expansion.contains("MapCell"), "{expansion}");
+            assert!(!expansion.contains("Any"), "{expansion}");
+        }
+    }
+
+    #[test]
+    fn a_map_whose_types_a_static_cannot_name_stays_in_a_map_cell() {
+        let keyed = expand(
+            quote!(secs = 5, key = id),
+            quote!(
+                fn f(id: u64) -> u64 {
+                    id
+                }
+            ),
+        );
+        let method = expand(
+            quote!(secs = 5, key = self.id),
+            quote!(
+                fn f(&self) -> u64 {
+                    self.id
+                }
+            ),
+        );
+        let associated = expand(
+            quote!(secs = 5),
+            quote!(
+                fn f(id: u64) -> Self {
+                    Self(id)
+                }
+            ),
+        );
+        for expansion in [keyed, method, associated] {
+            assert!(expansion.contains("MapCell"), "{expansion}");
+            assert!(!expansion.contains("__TTL_CACHED_MAP"), "{expansion}");
+        }
+    }
 }

@@ -73,6 +73,14 @@ impl<'a> Expansion<'a> {
         }
     }
 
+    /// Whether the map lives in a typed `static` in the ops function: a free function
+    /// without `key = ...`. Elsewhere it lives type-erased in a `MapCell` (see
+    /// [`crate::expand`]): inside an `impl` block, a static cannot name `Self`; and the
+    /// type of a `key = ...` expression cannot be written.
+    pub(crate) fn typed_static(&self) -> bool {
+        self.args.key.is_none() && self.func.call_style == CallStyle::Free
+    }
+
     /// How one generated function names another.
     pub(crate) fn sibling(&self, name: &Ident) -> TokenStream {
         match self.func.call_style {

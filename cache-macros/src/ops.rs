@@ -63,9 +63,12 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 ///     (u64, String),                                          // the key type, for `map`
 ///     User,                                                   // the value type, for `map`
 /// > {
+///     const __TTL_CACHED_CHECKED: bool = /* the checks */;
+///     static __TTL_CACHED_MAP: LazyLock<TtlMap<(u64, String), User>> =  // see `typed_static`
+///         LazyLock::new(|| new_map(Duration::from_secs(20), None, false));
 ///     Ops {
 ///         lookup: |id, region| {
-///             let map = __ttl_cached_fetch_user_map::<(u64, String), User>(init);
+///             let map = LazyLock::force(&__TTL_CACHED_MAP);
 ///             let hash = hash_key(map, &(id, region));
 ///             match lookup(map, hash, |stored| stored.0 == *id && stored.1 == *region, Lead::AsThread) {
 ///                 Ok(value) => Ok(value),
@@ -76,12 +79,14 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 ///         store: |key, result| { map.insert(key, result.clone()); },
 ///         remove: |id, region| remove_hashed(map, hash_key(map, &(id, region)), ...).is_some(),
 ///         clear: || map.clear(),
-///         map: || __ttl_cached_fetch_user_map(init),  // typed as written, for `_cache()`
+///         map: || LazyLock::force(&__TTL_CACHED_MAP),
 ///     }
 /// }
-/// // where `init` is
-/// || Box::new(new_map::<(u64, String), User>(Duration::from_secs(20), None, false))
 /// ```
+/// In an `impl` block or with `key = expr`, there is no static: each operation asks
+/// the hidden accessor, `__ttl_cached_fetch_user_map::<K, V>(init)` (see
+/// [`crate::expand`]), with `init` being
+/// `|| Box::new(new_map::<K, V>(Duration::from_secs(20), None, false))`.
 /// `Ops` is `cache_core::__private::Ops`, one struct for every cached function; its
 /// type parameters are the fields whose types differ from one function to another.
 /// With `key = expr`, the function is generic over the key type `K` (named
@@ -187,6 +192,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         let clear = self.clear();
         let map = self.map_op();
         let value = expansion.raw_value_type();
+        let typed_static = self.typed_static();
         quote! {
             #(#cfgs)*
             #[doc(hidden)]
@@ -202,6 +208,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             >
             #where_clause
             {
+                #typed_static
                 ::cache_core::__private::Ops {
                     lookup: #lookup,
                     miss: #miss,
@@ -367,10 +374,14 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     /// `fn() -> &'static TtlMap<K, V>`, with the types as written: the hidden accessor
     /// (see [`crate::expand`]) takes them from the field's type, which meets no bound;
     /// the map is built with the checked types, behind the `Box<dyn Any>`.
+    /// For a typed static (see [`Self::typed_static`]), the static, typed as written.
     fn map_op(&self) -> TokenStream {
         let expansion = self.expansion;
+        if expansion.typed_static() {
+            return quote!(|| ::std::sync::LazyLock::force(&__TTL_CACHED_MAP));
+        }
         let accessor = expansion.sibling(&expansion.names.map);
-        let new_map = self.new_map();
+        let new_map = self.new_map(false);
         quote! {
             || #accessor(|| ::std::boxed::Box::new(#new_map))
         }
@@ -378,7 +389,9 @@ impl<'e, 'a> OpsFn<'e, 'a> {
 
     /// A block that builds the map: the `ttl = expr` expression is evaluated here,
     /// once, when the map is first used.
-    fn new_map(&self) -> TokenStream {
+    /// With `typed`, the types are those the map is given to (the typed static's);
+    /// otherwise, the checked ones.
+    fn new_map(&self, typed: bool) -> TokenStream {
         let args = self.args();
         let ttl = match args.ttl.as_ref().map(|given| &given.value) {
             Some(Ttl::Secs(secs)) => {
@@ -397,15 +410,18 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                     .next()
                     .map_or_else(Span::call_site, |token| token.span());
                 let duration = respan(quote!(::cache_core::__private::Duration), span);
-                return self.new_map_with(quote!(let __ttl_cached_ttl: #duration = #expr;));
+                return self.new_map_with(quote!(let __ttl_cached_ttl: #duration = #expr;), typed);
             }
             // Missing: reported by `valid::options`; any value lets the rest compile.
             None => quote!(::cache_core::__private::Duration::from_secs(1)),
         };
-        self.new_map_with(quote!(let __ttl_cached_ttl: ::cache_core::__private::Duration = #ttl;))
+        self.new_map_with(
+            quote!(let __ttl_cached_ttl: ::cache_core::__private::Duration = #ttl;),
+            typed,
+        )
     }
 
-    fn new_map_with(&self, ttl: TokenStream) -> TokenStream {
+    fn new_map_with(&self, ttl: TokenStream, typed: bool) -> TokenStream {
         let args = self.args();
         let capacity = match &args.capacity {
             Some(capacity) => {
@@ -415,12 +431,17 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             None => quote!(::core::option::Option::None),
         };
         let refresh = Args::is_on(&args.refresh);
-        let key = self.checked_key_type();
-        let value = self.checked_value_type();
+        let types = if typed {
+            TokenStream::new()
+        } else {
+            let key = self.checked_key_type();
+            let value = self.checked_value_type();
+            quote!(::<#key, #value>)
+        };
         quote! {
             {
                 #ttl
-                ::cache_core::__private::new_map::<#key, #value>(
+                ::cache_core::__private::new_map #types (
                     __ttl_cached_ttl,
                     #capacity,
                     #refresh,
@@ -490,13 +511,79 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     /// [`crate::expand`]). Not from `ops().map`: that one is typed as written, and the
     /// written types would be inferred for the checked ones, which must stay errors
     /// when a check fails.
+    /// For a typed static (see [`Self::typed_static`]), the static: its types are the
+    /// checked ones.
     fn map(&self) -> TokenStream {
         let expansion = self.expansion;
+        if expansion.typed_static() {
+            let key = self.checked_key_type();
+            let value = self.checked_value_type();
+            return quote! {
+                {
+                    let __ttl_cached_map: &'static ::cache_core::TtlMap<#key, #value> =
+                        ::std::sync::LazyLock::force(&__TTL_CACHED_MAP);
+                    __ttl_cached_map
+                }
+            };
+        }
         let accessor = expansion.sibling(&expansion.names.map);
         let key = self.checked_key_type();
         let value = self.checked_value_type();
-        let new_map = self.new_map();
+        let new_map = self.new_map(false);
         quote!(#accessor::<#key, #value>(|| ::std::boxed::Box::new(#new_map)))
+    }
+
+    /// Where the map of a free function without `key = ...` lives: a typed static,
+    /// in this function, built on first use. Empty for other functions, whose map is
+    /// in the hidden accessor's `MapCell`.
+    ///
+    /// Output:
+    /// ```text
+    /// const __TTL_CACHED_CHECKED: bool = {
+    ///     let _ = PhantomData::<(<u64 as KeyPart<_>>::Owned, <str as KeyPart<_>>::Owned)>;
+    ///     let _ = PhantomData::<<User as CachedValue<_>>::Value>;
+    ///     true
+    /// };
+    /// static __TTL_CACHED_MAP: LazyLock<TtlMap<
+    ///     (<u64 as KeyPart<Checked<{ __TTL_CACHED_CHECKED }>>>::Owned,
+    ///      <str as KeyPart<Checked<{ __TTL_CACHED_CHECKED }>>>::Owned),
+    ///     <User as CachedValue<Checked<{ __TTL_CACHED_CHECKED }>>>::Value,
+    /// >> = LazyLock::new(|| new_map::<(u64, String), User>(Duration::from_secs(20), None, false));
+    /// ```
+    /// The static's type must be written, and an item's type cannot contain `_`, so
+    /// it cannot ask the check traits with two candidate impls, as the closures do;
+    /// nor can it use the types as written (`(u64, String)`, `User`): a static must be
+    /// `Sync`, and `Rc<u64>` would be a second error, at the static. So it names the
+    /// real impls through `__TTL_CACHED_CHECKED`, a constant whose body makes the same
+    /// checks as the closures (at the same tokens: rustc reports each once). If one
+    /// fails, the constant is an error, and so is every type that names it: nothing
+    /// about the static is reported. Otherwise it is `true`, and the types are the
+    /// ones written.
+    fn typed_static(&self) -> TokenStream {
+        if !self.expansion.typed_static() {
+            return TokenStream::new();
+        }
+        let checked = quote!(::cache_core::__private::Checked<{ __TTL_CACHED_CHECKED }>);
+        let key = self.expansion.func.params.iter().map(|param| {
+            let borrowed = &param.borrowed;
+            quote!(<#borrowed as ::cache_core::__private::KeyPart<#checked>>::Owned)
+        });
+        let ty = self.return_type();
+        let check = Ident::new(self.value_check(), Span::call_site());
+        let value = quote!(<#ty as ::cache_core::__private::#check<#checked>>::Value);
+        let checked_key = self.checked_key_type();
+        let checked_value = self.checked_value_type();
+        let new_map = self.new_map(true);
+        quote! {
+            const __TTL_CACHED_CHECKED: bool = {
+                let _ = ::core::marker::PhantomData::<#checked_key>;
+                let _ = ::core::marker::PhantomData::<#checked_value>;
+                true
+            };
+            static __TTL_CACHED_MAP: ::std::sync::LazyLock<
+                ::cache_core::TtlMap<(#(#key,)*), #value>,
+            > = ::std::sync::LazyLock::new(|| #new_map);
+        }
     }
 
     /// `(<u64 as KeyPart<_>>::Owned, ...)`, or `__TtlCachedKey`.
