@@ -1,5 +1,7 @@
-//! Where each `#[ttl_cached]` function keeps its map: a `static` that the generated code
-//! reads on every call.
+//! Where a `#[ttl_cached]` function keeps its map when a static cannot name its types:
+//! a method or associated function (a static cannot name `Self`), or a function with
+//! `key = ...` (the key's type is inferred). A free function without `key` keeps its
+//! map in a plain typed `LazyLock` static instead, and never comes here.
 //!
 //! The static lives in a generic accessor (a function-local `static` cannot name `Self`
 //! or an inferred key type, and is one static whatever the type arguments), so it holds

@@ -155,3 +155,230 @@ impl<T> Fallible for Option<T> {
         Some(ok)
     }
 }
+
+// ---------------------------------------------------------------------------------
+// The shape of an expansion: the named operations of one cached function. Added
+// apart from the single-flight items above, which do not depend on anything below.
+// ---------------------------------------------------------------------------------
+
+/// The operations on one cached function's map, as its hidden
+/// `__ttl_cached_<name>_ops()` returns them: named, so that an expansion reads
+/// `(ops.lookup)(&id, region)`.
+///
+/// Each field is a function pointer (for an `async fn`'s miss, the miss already
+/// started), so once the ops function is inlined a call is a direct call. The type
+/// parameters are the fields whose types differ from one cached function to another:
+/// their parameters are the function's parameters.
+pub struct Ops<Lookup, MissPath, Store, Remove, K: 'static, V: 'static> {
+    /// `fn(&B0, &B1, ..) -> Result<R, Miss<'static>>`: a hit, or the miss (the key's
+    /// hash, and the lead of its computation if the lookup took it).
+    pub lookup: Lookup,
+    /// `fn(Miss<'static>, K, &mut dyn FnMut() -> R) -> R`: computes, stores, returns.
+    /// For an `async fn`, `Option<impl Future<Output = R>>`: the miss given to the ops
+    /// function, started.
+    pub miss: MissPath,
+    /// `fn(K, &R)`: stores a result computed elsewhere (`_refresh`).
+    pub store: Store,
+    /// `fn(&B0, &B1, ..) -> bool`: removes one key (`_invalidate`).
+    pub remove: Remove,
+    /// Removes every entry (`_clear`).
+    pub clear: fn(),
+    /// The map, built on first use (`_cache`).
+    pub map: fn() -> &'static TtlMap<K, V>,
+}
+
+// ---------------------------------------------------------------------------------
+// The checks: what makes a key or value type unfit for the cache one error, at the
+// user's token, with words about the cache. Shared by every expansion, which only
+// names them (`<f64 as KeyPart<_>>::Owned`).
+// ---------------------------------------------------------------------------------
+
+use std::borrow::Borrow;
+use std::convert::Infallible;
+
+/// The pick of the impl of a check trait ([`KeyPart`], [`CachedValue`], [`CachedOk`],
+/// [`CachedSome`]) that a fit type has: `Checked<true>`.
+///
+/// Each check trait has two impls: this one, bounded by what the cache needs, and one
+/// for [`Unfit`] that no type has (its bound is a trait nobody outside this module can
+/// name). Generated code asks `<T as KeyPart<_>>::Owned`: with two candidates, rustc
+/// checks the bounds while it picks one, so an unfit `T` is one error, "`T` cannot be
+/// part of a cache key", spanned at `T` and worded by the trait's
+/// `#[diagnostic::on_unimplemented]`; and an error type afterwards, about which rustc
+/// reports nothing more. (With one impl, rustc would pick it, then report each of its
+/// bounds that fails: `Hash`, then `Eq`.)
+///
+/// `OK` lets an item, whose type cannot contain `_`, name the fit impl through a
+/// constant that is an error when a check failed (see the typed static of a free
+/// function in `cache-macros`).
+pub struct Checked<const OK: bool>;
+
+/// The pick of the impl of a check trait that no type has; see [`Checked`].
+pub enum Unfit {}
+
+mod sealed {
+    /// Implemented by no type, and unnameable outside this module: the bound of the
+    /// check traits' impls for [`Unfit`](super::Unfit).
+    pub trait Never {}
+}
+
+/// A parameter as part of the cache key: borrowed for lookups, owned for storage.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a cache key",
+    label = "a parameter must be `Hash + Eq`, with an owned form that is `Send + Sync + 'static`",
+    note = "the cache key is the tuple of all parameters; to build it from other values, give `key = <expression>`"
+)]
+pub trait KeyPart<Pick> {
+    /// The part as looked up: `str` for a `&str` parameter.
+    type Borrowed: ?Sized;
+    /// The part as the caller made it, with `ToOwned`.
+    type Raw;
+    /// The part as stored: `String` for a `&str` parameter.
+    type Owned;
+    /// The part as looked up.
+    fn key_part(&self) -> &Self::Borrowed;
+    /// The part as stored, from the one the caller made.
+    fn owned_part(raw: Self::Raw) -> Self::Owned;
+}
+
+impl<T> KeyPart<Checked<true>> for T
+where
+    T: ?Sized + Hash + Eq + ToOwned,
+    <T as ToOwned>::Owned: Hash + Eq + Send + Sync + 'static,
+{
+    type Borrowed = T;
+    type Raw = <T as ToOwned>::Owned;
+    type Owned = <T as ToOwned>::Owned;
+    #[inline]
+    fn key_part(&self) -> &T {
+        self
+    }
+    #[inline]
+    fn owned_part(raw: Self::Raw) -> Self::Owned {
+        raw
+    }
+}
+
+impl<T: ?Sized + sealed::Never> KeyPart<Unfit> for T {
+    type Borrowed = T;
+    type Raw = ();
+    type Owned = ();
+    fn key_part(&self) -> &T {
+        self
+    }
+    fn owned_part(_: ()) {}
+}
+
+/// Whether a stored key part equals a borrowed one (`String` and `str`).
+#[inline]
+pub fn key_part_eq<O, B>(owned: &O, borrowed: &B) -> bool
+where
+    O: Borrow<B>,
+    B: ?Sized + Eq,
+{
+    owned.borrow() == borrowed
+}
+
+/// A return value, all of it cached.
+#[diagnostic::on_unimplemented(
+    message = "the return type cannot be cached: `{Self}` is not `Clone + Send + Sync + 'static`",
+    label = "cached values must be `Clone + Send + Sync + 'static`",
+    note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
+)]
+pub trait CachedValue<Pick>: Sized {
+    /// What is stored.
+    type Value;
+    /// What to store for this return value, if anything.
+    fn to_value(&self) -> Option<Self::Value>;
+    /// The return value for a stored value.
+    fn from_value(value: Self::Value) -> Self;
+}
+
+impl<T: Clone + Send + Sync + 'static> CachedValue<Checked<true>> for T {
+    type Value = T;
+    #[inline]
+    fn to_value(&self) -> Option<T> {
+        Some(self.clone())
+    }
+    #[inline]
+    fn from_value(value: T) -> T {
+        value
+    }
+}
+
+impl<T: sealed::Never> CachedValue<Unfit> for T {
+    type Value = Infallible;
+    fn to_value(&self) -> Option<Infallible> {
+        None
+    }
+    fn from_value(value: Infallible) -> Self {
+        match value {}
+    }
+}
+
+/// Implements a check trait whose value is the success part of a [`Fallible`]. The
+/// two such traits differ only in their words (`Ok` and `cache_err`, `Some` and
+/// `cache_none`), which `#[diagnostic::on_unimplemented]` takes from the trait.
+macro_rules! success_part_check {
+    ($check:ident) => {
+        impl<T> $check<Checked<true>> for T
+        where
+            T: Fallible,
+            <T as Fallible>::Ok: Clone + Send + Sync + 'static,
+        {
+            type Value = <T as Fallible>::Ok;
+            #[inline]
+            fn to_value(&self) -> Option<Self::Value> {
+                self.ok_part().cloned()
+            }
+            #[inline]
+            fn from_value(value: Self::Value) -> Self {
+                T::from_ok(value)
+            }
+        }
+
+        impl<T: sealed::Never> $check<Unfit> for T {
+            type Value = Infallible;
+            fn to_value(&self) -> Option<Infallible> {
+                None
+            }
+            fn from_value(value: Infallible) -> Self {
+                match value {}
+            }
+        }
+    };
+}
+
+/// A `Result`, of which only `Ok` values are cached (no `cache_err = true`).
+#[diagnostic::on_unimplemented(
+    message = "the `Ok` value of `{Self}` cannot be cached",
+    label = "only the `Ok` value is cached (unless `cache_err = true`), and it must be `Clone + Send + Sync + 'static`",
+    note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
+)]
+pub trait CachedOk<Pick>: Sized {
+    /// What is stored: the `Ok` value.
+    type Value;
+    /// The `Ok` value to store, if this is one.
+    fn to_value(&self) -> Option<Self::Value>;
+    /// `Ok(value)`.
+    fn from_value(value: Self::Value) -> Self;
+}
+
+success_part_check!(CachedOk);
+
+/// An `Option`, of which only `Some` values are cached (no `cache_none = true`).
+#[diagnostic::on_unimplemented(
+    message = "the `Some` value of `{Self}` cannot be cached",
+    label = "only the `Some` value is cached (unless `cache_none = true`), and it must be `Clone + Send + Sync + 'static`",
+    note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
+)]
+pub trait CachedSome<Pick>: Sized {
+    /// What is stored: the `Some` value.
+    type Value;
+    /// The `Some` value to store, if this is one.
+    fn to_value(&self) -> Option<Self::Value>;
+    /// `Some(value)`.
+    fn from_value(value: Self::Value) -> Self;
+}
+
+success_part_check!(CachedSome);

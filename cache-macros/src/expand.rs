@@ -19,8 +19,13 @@
 //!
 //! # Where the cache lives
 //!
-//! A `static` cannot be an associated item, and a function-local `static` cannot name
-//! `Self` or a type inferred from `key = ...`. So the map lives, type-erased, in a
+//! A free function without `key = ...` keeps its map in a plain typed static,
+//! `LazyLock<TtlMap<K, V>>`, inside its ops function (see [`crate::ops`]): no erasure,
+//! no `unsafe`.
+//!
+//! Elsewhere a static cannot name the types: a `static` cannot be an associated item,
+//! and a function-local `static` cannot name `Self` or a type inferred from
+//! `key = ...`. So there the map lives, type-erased, in a
 //! `__private::MapCell` (a `OnceLock<Box<dyn Any + Send + Sync>>` with the `TypeId`
 //! read once) inside one hidden generic accessor (`__ttl_cached_<name>_map::<K, V>(init)`),
 //! which callers use with the types they know, and which casts back to `TtlMap<K, V>`
@@ -28,13 +33,14 @@
 //! whatever the type arguments.
 
 use crate::args::Args;
-use crate::ops::{self, Op};
-use crate::signature::{self, CachedFn, CallStyle, Fallible, Param};
+use crate::model::Expansion;
+use crate::ops;
+use crate::signature::{self, CallStyle, Param};
+use crate::tokens::{rename_self, replace_idents, respan, unraw, with_elided_lifetimes};
 use crate::valid;
-use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
-use syn::visit_mut::{self, VisitMut};
-use syn::{Attribute, Error, ItemFn, LitStr, Type};
+use syn::{Attribute, Error, ItemFn, LitStr};
 
 /// Parses, checks and expands one `#[ttl_cached(args)] item`.
 ///
@@ -93,73 +99,11 @@ fn with_errors(tokens: TokenStream, errors: Option<Error>) -> TokenStream {
     quote!(#tokens #errors)
 }
 
-/// The names of the generated functions.
-pub(crate) struct Names {
-    pub(crate) main: Ident,
-    invalidate: Ident,
-    clear: Ident,
-    cache: Ident,
-    uncached: Ident,
-    refresh: Ident,
-    /// Hidden: the generic accessor of the type-erased map.
-    pub(crate) map: Ident,
-    /// Hidden: every operation on the typed map (see [`crate::ops`]).
-    pub(crate) ops: Ident,
-    /// Hidden, `key = ...` only: names the key's type where no key is at hand.
-    key_type: Ident,
-}
-
-impl Names {
-    fn new(main: &Ident) -> Self {
-        // Helpers share the function's span, so "go to definition" and errors about a
-        // helper lead to the cached function.
-        let base = unraw(main);
-        let name = |format: &str| Ident::new(&format.replace("{}", &base), main.span());
-        Names {
-            main: main.clone(),
-            invalidate: name("{}_invalidate"),
-            clear: name("{}_clear"),
-            cache: name("{}_cache"),
-            uncached: name("{}_uncached"),
-            refresh: name("{}_refresh"),
-            map: name("__ttl_cached_{}_map"),
-            ops: name("__ttl_cached_{}_ops"),
-            key_type: name("__ttl_cached_{}_key_type"),
-        }
-    }
-}
-
-/// The name of `ident` without the `r#` of a raw identifier.
-pub(crate) fn unraw(ident: &Ident) -> String {
-    let name = ident.to_string();
-    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
-}
-
-/// Everything needed to generate one cached function.
-pub(crate) struct Expansion<'a> {
-    pub(crate) args: &'a Args,
-    pub(crate) func: &'a CachedFn,
-    pub(crate) names: Names,
-    /// Only the `Ok` / `Some` part of the return value is cached.
-    pub(crate) ok_only: bool,
-}
-
-impl<'a> Expansion<'a> {
-    fn new(args: &'a Args, func: &'a CachedFn) -> Self {
-        let ok_only = match func.output.fallible {
-            Some(Fallible::Result) => !Args::is_on(&args.cache_err),
-            Some(Fallible::Option) => !Args::is_on(&args.cache_none),
-            None => false,
-        };
-        Expansion {
-            args,
-            func,
-            names: Names::new(&func.sig.ident),
-            ok_only,
-        }
-    }
-
-    fn expand(&self) -> TokenStream {
+// The generators of the functions users call. (`Expansion` itself, and what `ops`
+// shares with these, is in `crate::model`.)
+impl Expansion<'_> {
+    /// Everything generated for one cached function.
+    pub(crate) fn expand(&self) -> TokenStream {
         let main = self.main_fn();
         let uncached = self.uncached_fn();
         let refresh = self.refresh_fn();
@@ -193,27 +137,27 @@ impl<'a> Expansion<'a> {
     /// ```text
     /// pub fn fetch_user(id: u64, region: &str) -> User {
     ///     let __ttl_cached_ops = __ttl_cached_fetch_user_ops();
-    ///     match (__ttl_cached_ops.LOOKUP)(&id, region) {  // borrowed: a hit allocates nothing
+    ///     match (__ttl_cached_ops.lookup)(&id, region) {  // borrowed: a hit allocates nothing
     ///         Ok(value) => value,
     ///         Err(miss) => {  // the hash, and the lead of the computation if the lookup took it
     ///             let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
-    ///             (__ttl_cached_ops.MISS)(miss, key, &mut /* once */ || fetch_user_uncached(id, region))
+    ///             (__ttl_cached_ops.miss)(miss, key, &mut /* once */ || fetch_user_uncached(id, region))
     ///         }
     ///     }
     /// }
     /// ```
-    /// With `key = expr`: `let key = expr;` first, and the lookup is `(LOOKUP)(&key)`.
+    /// With `key = expr`: `let key = expr;` first, and the lookup is `(ops.lookup)(&key)`.
     ///
     /// An `async fn` returns a hit at once, and otherwise hands the miss (the body's
     /// future, not yet polled) to the ops function, which starts it (see [`crate::ops`]):
     /// ```text
     /// pub async fn fetch_user(id: u64, region: &str) -> User {
-    ///     let miss = match (__ttl_cached_fetch_user_ops::<Pending<User>>(None).LOOKUP)(&id, region) {
+    ///     let miss = match (__ttl_cached_fetch_user_ops::<Pending<User>>(None).lookup)(&id, region) {
     ///         Ok(value) => return value,
     ///         Err(miss) => miss,
     ///     };
     ///     let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
-    ///     match __ttl_cached_fetch_user_ops(Some((miss, key, fetch_user_uncached(id, region)))).MISS {
+    ///     match __ttl_cached_fetch_user_ops(Some((miss, key, fetch_user_uncached(id, region)))).miss {
     ///         Some(miss) => miss.await,
     ///         None => unreachable!(),
     ///     }
@@ -225,11 +169,7 @@ impl<'a> Expansion<'a> {
             .outer_attrs
             .iter()
             .map(|attr| expect_as_allow(attr.clone()));
-        let head = self.head(
-            &self.names.main,
-            &self.func.sig.output,
-            self.func.is_async(),
-        );
+        let head = self.head(&self.names.main, &self.func.sig.output, RunsBody::Yes);
         let body = if self.func.is_async() {
             self.async_body()
         } else {
@@ -258,18 +198,16 @@ impl<'a> Expansion<'a> {
     /// locals bound outside keep their spans (and so their hygiene).
     fn async_body(&self) -> TokenStream {
         let lookup_ops = self.ops_call(None);
-        let lookup = Op::Lookup.index();
         let lookup_args = self.lookup_args();
         let key = self.key();
         let ops = self.sibling(&self.names.ops);
-        let miss = Op::Miss.index();
         let start_miss = quote! {
             match #ops(::core::option::Option::Some((
                 __TTL_CACHED_MISSED,
                 __TTL_CACHED_KEY,
                 __TTL_CACHED_BODY,
             )))
-            .#miss
+            .miss
             {
                 ::core::option::Option::Some(__ttl_cached_miss) => __ttl_cached_miss.await,
                 ::core::option::Option::None => ::core::unreachable!(
@@ -290,7 +228,7 @@ impl<'a> Expansion<'a> {
             ],
         );
         quote! {
-            let __ttl_cached_missed = match (#lookup_ops.#lookup)(#lookup_args) {
+            let __ttl_cached_missed = match (#lookup_ops.lookup)(#lookup_args) {
                 ::core::result::Result::Ok(__ttl_cached_value) => return __ttl_cached_value,
                 ::core::result::Result::Err(__ttl_cached_missed) => __ttl_cached_missed,
             };
@@ -303,19 +241,17 @@ impl<'a> Expansion<'a> {
     fn sync_body(&self) -> TokenStream {
         let ops = self.ops_call(None);
         let call = self.uncached_call();
-        let lookup = Op::Lookup.index();
-        let miss = Op::Miss.index();
         let key = self.key();
         let lookup_args = self.lookup_args();
         quote! {
             let __ttl_cached_ops = #ops;
-            match (__ttl_cached_ops.#lookup)(#lookup_args) {
+            match (__ttl_cached_ops.lookup)(#lookup_args) {
                 ::core::result::Result::Ok(__ttl_cached_value) => __ttl_cached_value,
                 ::core::result::Result::Err(__ttl_cached_missed) => {
                     #key
                     // The body, callable once through `&mut dyn FnMut`: no allocation.
                     let mut __ttl_cached_body = ::core::option::Option::Some(move || #call);
-                    (__ttl_cached_ops.#miss)(
+                    (__ttl_cached_ops.miss)(
                         __ttl_cached_missed,
                         __ttl_cached_key,
                         &mut || match ::core::option::Option::take(&mut __ttl_cached_body) {
@@ -375,7 +311,7 @@ impl<'a> Expansion<'a> {
     /// fn fetch_user_refresh(id: u64, region: &str) -> User {
     ///     let key = (ToOwned::to_owned(&id), ToOwned::to_owned(region));
     ///     let result = fetch_user_uncached(id, region);
-    ///     (__ttl_cached_fetch_user_ops().STORE)(key, &result);
+    ///     (__ttl_cached_fetch_user_ops().store)(key, &result);
     ///     result
     /// }
     /// ```
@@ -387,11 +323,7 @@ impl<'a> Expansion<'a> {
             self.link(&self.names.main)
         ));
         let attrs = self.helper_attrs();
-        let head = self.head(
-            &self.names.refresh,
-            &self.func.sig.output,
-            self.func.is_async(),
-        );
+        let head = self.head(&self.names.refresh, &self.func.sig.output, RunsBody::Yes);
         let key = match &self.args.key {
             Some(_) => self.key_before_lookup(),
             None => self.key(),
@@ -403,14 +335,13 @@ impl<'a> Expansion<'a> {
             call
         };
         let ops = self.ops_call(None);
-        let store = Op::Store.index();
         quote! {
             #doc
             #attrs
             #head {
                 #key
                 let __ttl_cached_result = #call;
-                (#ops.#store)(__ttl_cached_key, &__ttl_cached_result);
+                (#ops.store)(__ttl_cached_key, &__ttl_cached_result);
                 __ttl_cached_result
             }
         }
@@ -422,7 +353,7 @@ impl<'a> Expansion<'a> {
     /// Output:
     /// ```text
     /// fn fetch_user_invalidate(id: u64, region: &str) -> bool {
-    ///     (__ttl_cached_fetch_user_ops().REMOVE)(&id, region)
+    ///     (__ttl_cached_fetch_user_ops().remove)(&id, region)
     /// }
     /// ```
     fn invalidate_fn(&self) -> TokenStream {
@@ -433,20 +364,19 @@ impl<'a> Expansion<'a> {
         ));
         let attrs = self.helper_attrs();
         let output = syn::parse_quote!(-> bool);
-        let head = self.head(&self.names.invalidate, &output, false);
+        let head = self.head(&self.names.invalidate, &output, RunsBody::No);
         let key = match &self.args.key {
             Some(_) => self.key_before_lookup(),
             None => TokenStream::new(),
         };
         let ops = self.ops_call(None);
-        let remove = Op::Remove.index();
         let lookup_args = self.lookup_args();
         quote! {
             #doc
             #attrs
             #head {
                 #key
-                (#ops.#remove)(#lookup_args)
+                (#ops.remove)(#lookup_args)
             }
         }
     }
@@ -454,7 +384,7 @@ impl<'a> Expansion<'a> {
     /// Removes every entry.
     ///
     /// Input: `fn fetch_user(id: u64, region: &str) -> User`
-    /// Output: `fn fetch_user_clear() { (__ttl_cached_fetch_user_ops().CLEAR)() }`
+    /// Output: `fn fetch_user_clear() { (__ttl_cached_fetch_user_ops().clear)() }`
     fn clear_fn(&self) -> TokenStream {
         let doc = doc(&format!(
             "Removes every cached result of {}.",
@@ -464,14 +394,13 @@ impl<'a> Expansion<'a> {
         let vis = &self.func.vis;
         let name = &self.names.clear;
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
-        let clear = Op::Clear.index();
         let key_type = self.key_type_binding();
         quote! {
             #doc
             #attrs
             #vis fn #name() {
                 #key_type
-                (#ops.#clear)()
+                (#ops.clear)()
             }
         }
     }
@@ -482,7 +411,7 @@ impl<'a> Expansion<'a> {
     /// Output:
     /// ```text
     /// fn fetch_user_cache() -> &'static TtlMap<(u64, String), User> {
-    ///     __ttl_cached_fetch_user_map((__ttl_cached_fetch_user_ops().INIT))
+    ///     (__ttl_cached_fetch_user_ops().map)()
     /// }
     /// ```
     /// With `key = expr`, the key type is `impl Hash + Eq + Send + Sync + 'static`: a
@@ -496,10 +425,8 @@ impl<'a> Expansion<'a> {
         let attrs = self.helper_attrs();
         let vis = &self.func.vis;
         let name = &self.names.cache;
-        let map = self.sibling(&self.names.map);
         let value = self.raw_value_type();
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
-        let init = Op::Init.index();
         let key = match &self.args.key {
             None => self.raw_key_type(),
             Some(_) => quote! {
@@ -507,31 +434,18 @@ impl<'a> Expansion<'a> {
             },
         };
         let key_type = self.key_type_binding();
-        let map_call = match &self.args.key {
-            None => quote!(#map(#ops.#init)),
-            Some(_) => quote! {
-                fn __ttl_cached_map_of<K: 'static, V: 'static>(
-                    _: ::core::marker::PhantomData<K>,
-                    map: fn(fn() -> ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>)
-                        -> &'static ::cache_core::TtlMap<K, V>,
-                    init: fn() -> ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>,
-                ) -> &'static ::cache_core::TtlMap<K, V> {
-                    map(init)
-                }
-                __ttl_cached_map_of(__ttl_cached_key_type, #map, #ops.#init)
-            },
-        };
         quote! {
             #doc
             #attrs
             #vis fn #name() -> &'static ::cache_core::TtlMap<#key, #value> {
                 #key_type
-                #map_call
+                (#ops.map)()
             }
         }
     }
 
-    /// The one place the map is stored.
+    /// The one place the map is stored, in an `impl` block or with `key = ...` (a free
+    /// function without `key` has a typed static instead; see [`Expansion::typed_static`]).
     ///
     /// Output:
     /// ```text
@@ -545,6 +459,9 @@ impl<'a> Expansion<'a> {
     /// }
     /// ```
     fn map_fn(&self) -> TokenStream {
+        if self.typed_static() {
+            return TokenStream::new();
+        }
         let name = &self.names.map;
         let panic_message = LitStr::new(
             &format!(
@@ -628,16 +545,13 @@ impl<'a> Expansion<'a> {
     /// `#vis #asyncness #unsafety fn #name #generics (#inputs) #output #where`, with
     /// the parameters that wrappers take: the user's, with `mut` dropped and patterns
     /// replaced by `__ttl_cached_arg<i>` (bound again in [`Self::key_before_lookup`]).
-    /// `asyncness`: whether this one is `async` (for an `async fn`: the function itself
-    /// and `_refresh`).
-    fn head(&self, name: &Ident, output: &syn::ReturnType, asyncness: bool) -> TokenStream {
+    /// Only a function that runs the body keeps the user's `async` and `unsafe`.
+    fn head(&self, name: &Ident, output: &syn::ReturnType, runs_body: RunsBody) -> TokenStream {
         let vis = &self.func.vis;
-        let asyncness = if asyncness {
-            self.func.sig.asyncness
-        } else {
-            None
+        let (asyncness, unsafety) = match runs_body {
+            RunsBody::Yes => (self.func.sig.asyncness, self.func.sig.unsafety),
+            RunsBody::No => (None, None),
         };
-        let unsafety = &self.func.sig.unsafety;
         let generics = &self.func.sig.generics;
         let where_clause = &self.func.sig.generics.where_clause;
         let receiver = self.func.receiver.as_ref().map(|receiver| {
@@ -682,14 +596,6 @@ impl<'a> Expansion<'a> {
         }
     }
 
-    /// How one generated function names another.
-    pub(crate) fn sibling(&self, name: &Ident) -> TokenStream {
-        match self.func.call_style {
-            CallStyle::Free => quote!(#name),
-            CallStyle::Associated => quote!(Self::#name),
-        }
-    }
-
     /// A call of the ops function. With `key = expr`, its key type is inferred from
     /// the use of the result, or tied to `key_type` (a `PhantomData<K>`) if given; the
     /// call is spanned at the expression, where an unfit key type is reported.
@@ -700,10 +606,10 @@ impl<'a> Expansion<'a> {
                 let ops = self.ops_invocation(None);
                 quote! {
                     {
-                        fn __ttl_cached_ops_for<K, R, T1, T2, T3, T4, T5>(
+                        fn __ttl_cached_ops_for<L, M, S, R, K, V>(
                             _: ::core::marker::PhantomData<K>,
-                            ops: (fn(&K) -> R, T1, T2, T3, T4, T5),
-                        ) -> (fn(&K) -> R, T1, T2, T3, T4, T5) {
+                            ops: ::cache_core::__private::Ops<L, M, S, R, K, V>,
+                        ) -> ::cache_core::__private::Ops<L, M, S, R, K, V> {
                             ops
                         }
                         __ttl_cached_ops_for(#key_type, #ops)
@@ -730,12 +636,6 @@ impl<'a> Expansion<'a> {
             Some(span) => respan(call, span),
             None => call,
         }
-    }
-
-    /// The stand-in for the body's future type where no body is at hand.
-    pub(crate) fn pending_body(&self) -> TokenStream {
-        let ret = with_elided_lifetimes(self.func.output.ty.clone());
-        quote!(::core::future::Pending<#ret>)
     }
 
     /// With `key = expr`, the span at which an unfit key type is reported.
@@ -841,22 +741,16 @@ impl<'a> Expansion<'a> {
             None => call,
         }
     }
+}
 
-    /// The key type as users read it: `(u64, String)`.
-    pub(crate) fn raw_key_type(&self) -> TokenStream {
-        let parts = self.func.params.iter().map(Param::owned_type);
-        quote!((#(#parts,)*))
-    }
-
-    /// The stored value type as users read it: `User`, or `<Result<User, E> as Fallible>::Ok`.
-    fn raw_value_type(&self) -> TokenStream {
-        let ty = &self.func.output.ty;
-        if self.ok_only {
-            quote!(<#ty as ::cache_core::__private::Fallible>::Ok)
-        } else {
-            ty.to_token_stream()
-        }
-    }
+/// Whether a generated function may run the user's body. One that does keeps the
+/// function's `async` and `unsafe`; one that does not (`_invalidate`; `_clear` and
+/// `_cache` take no parameters and have their own heads) is never `async`, and never
+/// `unsafe`: the body's safety contract is not its caller's concern.
+#[derive(Clone, Copy)]
+enum RunsBody {
+    Yes,
+    No,
 }
 
 /// The name a wrapper gives parameter `index`: the user's name, or for a pattern,
@@ -866,24 +760,6 @@ fn argument(index: usize, param: &Param) -> Ident {
         Some(name) => name.clone(),
         None => format_ident!("__ttl_cached_arg{}", index),
     }
-}
-
-/// `tokens` with every span set to `span`.
-pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut token| {
-            if let TokenTree::Group(group) = &token {
-                let mut new_group =
-                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
-                new_group.set_span(span);
-                token = TokenTree::Group(new_group);
-            } else {
-                token.set_span(span);
-            }
-            token
-        })
-        .collect()
 }
 
 fn doc(text: &str) -> TokenStream {
@@ -912,76 +788,69 @@ fn expect_as_allow(mut attr: Attribute) -> Attribute {
     attr
 }
 
-/// `tokens` with each placeholder identifier replaced by its tokens, whose spans are
-/// kept.
-fn replace_idents(tokens: TokenStream, replacements: &[(&str, TokenStream)]) -> TokenStream {
-    tokens
-        .into_iter()
-        .flat_map(|token| match token {
-            TokenTree::Ident(ident) => {
-                match replacements
-                    .iter()
-                    .find(|(placeholder, _)| ident == placeholder)
-                {
-                    Some((_, replacement)) => replacement.clone(),
-                    None => TokenTree::Ident(ident).into(),
-                }
-            }
-            TokenTree::Group(group) => {
-                let stream = replace_idents(group.stream(), replacements);
-                let mut new_group = Group::new(group.delimiter(), stream);
-                new_group.set_span(group.span());
-                TokenTree::Group(new_group).into()
-            }
-            other => other.into(),
-        })
-        .collect()
-}
+#[cfg(test)]
+mod tests {
+    use super::ttl_cached;
+    use quote::quote;
 
-/// `self` → `__ttl_cached_self`, except in paths (`self::module`).
-fn rename_self(tokens: TokenStream) -> TokenStream {
-    let mut renamed = Vec::new();
-    let mut tokens = tokens.into_iter().peekable();
-    while let Some(token) = tokens.next() {
-        match token {
-            TokenTree::Ident(ident) if ident == "self" => {
-                let is_path = matches!(
-                    tokens.peek(),
-                    Some(TokenTree::Punct(punct)) if punct.as_char() == ':'
-                );
-                if is_path {
-                    renamed.push(TokenTree::Ident(ident));
-                } else {
-                    let span = ident.span();
-                    renamed.push(TokenTree::Ident(Ident::new("__ttl_cached_self", span)));
+    fn expand(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> String {
+        ttl_cached(args, item).to_string()
+    }
+
+    #[test]
+    fn a_free_function_without_key_keeps_its_map_in_a_typed_static() {
+        let sync = expand(
+            quote!(secs = 5),
+            quote!(
+                fn f(id: u64, name: &str) -> u64 {
+                    id
                 }
-            }
-            TokenTree::Group(group) => {
-                let mut new_group =
-                    proc_macro2::Group::new(group.delimiter(), rename_self(group.stream()));
-                new_group.set_span(group.span());
-                renamed.push(TokenTree::Group(new_group));
-            }
-            other => renamed.push(other),
+            ),
+        );
+        let asynchronous = expand(
+            quote!(secs = 5),
+            quote!(
+                async fn f(id: u64) -> u64 {
+                    id
+                }
+            ),
+        );
+        for expansion in [sync, asynchronous] {
+            assert!(expansion.contains("static __TTL_CACHED_MAP"), "{expansion}");
+            assert!(!expansion.contains("MapCell"), "{expansion}");
+            assert!(!expansion.contains("Any"), "{expansion}");
         }
     }
-    renamed.into_iter().collect()
-}
 
-/// `ty` with every named lifetime but `'static` replaced by `'_`, for types in a
-/// function that does not declare those lifetimes (closure parameters, fn pointers).
-pub(crate) fn with_elided_lifetimes(mut ty: Type) -> Type {
-    struct Elide;
-    impl VisitMut for Elide {
-        fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
-            if lifetime.ident != "static" {
-                lifetime.ident = Ident::new("_", lifetime.ident.span());
-            }
-        }
-        fn visit_type_mut(&mut self, ty: &mut Type) {
-            visit_mut::visit_type_mut(self, ty);
+    #[test]
+    fn a_map_whose_types_a_static_cannot_name_stays_in_a_map_cell() {
+        let keyed = expand(
+            quote!(secs = 5, key = id),
+            quote!(
+                fn f(id: u64) -> u64 {
+                    id
+                }
+            ),
+        );
+        let method = expand(
+            quote!(secs = 5, key = self.id),
+            quote!(
+                fn f(&self) -> u64 {
+                    self.id
+                }
+            ),
+        );
+        let associated = expand(
+            quote!(secs = 5),
+            quote!(
+                fn f(id: u64) -> Self {
+                    Self(id)
+                }
+            ),
+        );
+        for expansion in [keyed, method, associated] {
+            assert!(expansion.contains("MapCell"), "{expansion}");
+            assert!(!expansion.contains("__TTL_CACHED_MAP"), "{expansion}");
         }
     }
-    Elide.visit_type_mut(&mut ty);
-    ty
 }

@@ -7,8 +7,10 @@
 //! crate using the attribute must depend on `cache-core` directly.
 //!
 //! The pipeline is the usual one: `args` parses the options, `signature` reads the
-//! function, `valid` checks the two together, and `expand` and `ops` generate the
-//! code. Errors point at the offending token, are all reported at once, and never hide
+//! function, `valid` checks the two together, and `expand` generates the code: the
+//! functions users call itself, the hidden ops function through `ops`. Both build on
+//! `model` (the cached function as the generators see it), which builds on `tokens`
+//! (span and identifier helpers); no module imports one that imports it back. Errors point at the offending token, are all reported at once, and never hide
 //! the function: after an error the function is still emitted, so its callers compile.
 //!
 //! The full documentation, with examples, is on [`macro@ttl_cached`].
@@ -17,8 +19,10 @@ mod args;
 mod expand;
 #[cfg(test)]
 mod hostile_input;
+mod model;
 mod ops;
 mod signature;
+mod tokens;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -60,7 +64,8 @@ use proc_macro::TokenStream;
 ///
 /// Next to `fetch_user`, with its visibility (inside an `impl` block: associated
 /// functions of the same `impl`). For an `async fn`, `_uncached` and `_refresh` are
-/// `async`:
+/// `async`; for an `unsafe fn`, they are `unsafe` (they run the body), while
+/// `_invalidate`, `_clear` and `_cache`, which never run it, are safe to call:
 ///
 /// | function | what it does |
 /// |---|---|

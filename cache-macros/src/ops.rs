@@ -1,10 +1,12 @@
 //! The one generated function that touches the typed map, and the checks that make a
 //! type unfit for the cache a single error at the user's token.
 //!
-//! `__ttl_cached_<name>_ops()` returns the cache's operations as plain function
-//! pointers whose signatures use the types as written (`fn(&u64, &str) -> Result<User,
-//! u64>`), which need no trait bounds. The closures behind them are the only code that
-//! needs `Hash`, `Eq`, `Clone`, `Send`, `Sync` of the key and the value. That code is
+//! `__ttl_cached_<name>_ops()` returns the cache's operations, named
+//! (`cache_core::__private::Ops { lookup, miss, store, remove, clear, map }`), as
+//! plain function pointers whose signatures use the types as written
+//! (`fn(&u64, &str) -> Result<User, Miss<'static>>`), which need no trait bounds. The
+//! closures behind them are the only code that needs `Hash`, `Eq`, `Clone`, `Send`,
+//! `Sync` of the key and the value. That code is
 //! type-checked once, so a missing bound is reported once, and never by the functions
 //! users call. (Without key = ..., all of it is in this one function. With key = ...,
 //! the key's own type is known only where the expression is, so its bounds are on this
@@ -12,14 +14,18 @@
 //!
 //! # How a missing bound is one error
 //!
-//! Key parts and values go through local traits (`__TtlCachedKeyPart`,
-//! `__TtlCachedValue`) that have two impls: the real one, bounded by what the cache
-//! needs, and one that no type can satisfy. With two candidate impls, rustc checks the
-//! bounds while selecting one, so for `f64` the projection
-//! `<f64 as __TtlCachedKeyPart<_>>::Owned` fails outright: one error, spanned at the
-//! parameter's type and worded by `#[diagnostic::on_unimplemented]`, and an error type
-//! afterwards, about which rustc reports nothing more. Raw types never meet a bounded
-//! function: they are converted through the same traits first.
+//! Key parts and values go through check traits defined once in
+//! `cache_core::__private` (`KeyPart` for each parameter; for the return value
+//! `CachedValue`, or `CachedOk` / `CachedSome` when only its success part is cached)
+//! that have two impls: the real one, bounded by what the cache needs, and one that no
+//! type can satisfy. With two candidate impls, rustc checks the bounds while selecting
+//! one, so for `f64` the projection `<f64 as KeyPart<_>>::Owned` fails outright: one
+//! error, spanned at the parameter's type and worded by the trait's
+//! `#[diagnostic::on_unimplemented]`, and an error type afterwards, about which rustc
+//! reports nothing more. Raw types never meet a bounded function: they are converted
+//! through the same traits first. The expansion declares no trait of its own: which
+//! value trait applies (the only thing `cache_err` and `cache_none` change) is chosen
+//! here, by name.
 //!
 //! # `async fn`: a miss is started, not returned as a function
 //!
@@ -30,7 +36,7 @@
 //! return type cannot be an unnamed future. So for an `async fn` the ops function is
 //! generic over the body's future type (`__TtlCachedBody`), takes the miss to start
 //! (`Option<(hash, key, body)>`), and returns it started as
-//! `Option<impl Future<Output = R>>`, in the place of the sync miss operation: the
+//! `Option<impl Future<Output = R>>`, in the `miss` field: the
 //! future's type stays opaque, and its auto traits leak to the caller as those of any
 //! `impl Future` do. Calls that start no miss pass `None` and name the body type as
 //! `Pending<R>`. The bounds stay here, checked once, whatever the body type.
@@ -38,69 +44,51 @@
 //! This module must never make the functions in [`crate::expand`] need a bound.
 
 use crate::args::{Args, Ttl};
-use crate::expand::{respan, unraw, with_elided_lifetimes, Expansion};
+use crate::model::Expansion;
 use crate::signature::Fallible;
+use crate::tokens::{respan, spans, with_elided_lifetimes};
 use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
-use syn::LitStr;
-
-/// The operations returned by the ops function, in tuple order.
-#[derive(Clone, Copy)]
-pub(crate) enum Op {
-    /// `fn(&B..) -> Result<R, Miss<'static>>`: a hit, or the miss (the key's hash,
-    /// and the lead of its computation if the lookup took it).
-    Lookup,
-    /// `fn(Miss<'static>, K, &mut dyn FnMut() -> R) -> R`: compute, store, return. For an
-    /// `async fn`, `Option<impl Future<Output = R>>`: the miss given to the ops
-    /// function, started.
-    Miss,
-    /// `fn(K, &R)`: store a result computed elsewhere (`_refresh`).
-    Store,
-    /// `fn(&B..) -> bool`: remove one key (`_invalidate`).
-    Remove,
-    /// `fn()`: remove everything (`_clear`).
-    Clear,
-    /// `fn() -> Box<dyn Any + Send + Sync>`: build the map, on first use.
-    Init,
-}
-
-impl Op {
-    /// The field of the ops tuple.
-    pub(crate) fn index(self) -> syn::Index {
-        syn::Index::from(self as usize)
-    }
-}
 
 /// The hidden ops function.
 ///
 /// Input: `#[ttl_cached(secs = 20)] fn fetch_user(id: u64, region: &str) -> User`
 /// Output (checks elided):
 /// ```text
-/// fn __ttl_cached_fetch_user_ops() -> (
-///     fn(&u64, &str) -> Result<User, Miss<'static>>,
-///     fn(Miss<'static>, (u64, String), &mut dyn FnMut() -> User) -> User,
-///     fn((u64, String), &User),
-///     fn(&u64, &str) -> bool,
-///     fn(),
-///     fn() -> Box<dyn Any + Send + Sync>,
-/// ) {
-///     (
-///         |id, region| {
-///             let map = __ttl_cached_fetch_user_map::<(u64, String), User>(init);
+/// fn __ttl_cached_fetch_user_ops() -> Ops<
+///     fn(&u64, &str) -> Result<User, Miss<'static>>,         // lookup
+///     fn(Miss<'static>, (u64, String), &mut dyn FnMut() -> User) -> User, // miss
+///     fn((u64, String), &User),                               // store
+///     fn(&u64, &str) -> bool,                                 // remove
+///     (u64, String),                                          // the key type, for `map`
+///     User,                                                   // the value type, for `map`
+/// > {
+///     const __TTL_CACHED_CHECKED: bool = /* the checks */;
+///     static __TTL_CACHED_MAP: LazyLock<TtlMap<(u64, String), User>> =  // see `typed_static`
+///         LazyLock::new(|| new_map(Duration::from_secs(20), None, false));
+///     Ops {
+///         lookup: |id, region| {
+///             let map = LazyLock::force(&__TTL_CACHED_MAP);
 ///             let hash = hash_key(map, &(id, region));
 ///             match lookup(map, hash, |stored| stored.0 == *id && stored.1 == *region, Lead::AsThread) {
 ///                 Ok(value) => Ok(value),
 ///                 Err(miss) => Err(miss),
 ///             }
 ///         },
-///         |miss, key, compute| compute_after_miss(map, miss, key, compute, to_value, from_value),
-///         |key, result| { map.insert(key, result.clone()); },
-///         |id, region| remove_hashed(map, hash_key(map, &(id, region)), ...).is_some(),
-///         || map.clear(),
-///         || Box::new(new_map::<(u64, String), User>(Duration::from_secs(20), None, false)),
-///     )
+///         miss: |miss, key, compute| compute_after_miss(map, miss, key, compute, to_value, from_value),
+///         store: |key, result| { map.insert(key, result.clone()); },
+///         remove: |id, region| remove_hashed(map, hash_key(map, &(id, region)), ...).is_some(),
+///         clear: || map.clear(),
+///         map: || LazyLock::force(&__TTL_CACHED_MAP),
+///     }
 /// }
 /// ```
+/// In an `impl` block or with `key = expr`, there is no static: each operation asks
+/// the hidden accessor, `__ttl_cached_fetch_user_map::<K, V>(init)` (see
+/// [`crate::expand`]), with `init` being
+/// `|| Box::new(new_map::<K, V>(Duration::from_secs(20), None, false))`.
+/// `Ops` is `cache_core::__private::Ops`, one struct for every cached function; its
+/// type parameters are the fields whose types differ from one function to another.
 /// With `key = expr`, the function is generic over the key type `K` (named
 /// `__TtlCachedKey`, which no user type in the signature can shadow), and the lookup
 /// and removal take `&K`.
@@ -109,36 +97,36 @@ impl Op {
 /// ```text
 /// fn __ttl_cached_fetch_user_ops<__TtlCachedBody>(
 ///     miss: Option<(Miss<'static>, (u64, String), __TtlCachedBody)>,
-/// ) -> (
+/// ) -> Ops<
 ///     fn(&u64, &str) -> Result<User, Miss<'static>>,
 ///     Option<impl Future<Output = User>>,
 ///     ...
-/// )
+/// >
 /// where
 ///     __TtlCachedBody: Future<Output = User>,
 /// {
-///     (
-///         ...,
-///         miss.map(|(miss, key, body)| {
+///     Ops {
+///         miss: miss.map(|(miss, key, body)| {
 ///             compute_after_miss_async(map, miss, key, move || body, to_value, from_value)
 ///         }),
-///         ...,
-///     )
+///         ...
+///     }
 /// }
 /// ```
 pub(crate) fn ops_fn(expansion: &Expansion) -> TokenStream {
-    Ops::new(expansion).function()
+    OpsFn::new(expansion).function()
 }
 
-struct Ops<'e, 'a> {
+/// The generator of the ops function.
+struct OpsFn<'e, 'a> {
     expansion: &'e Expansion<'a>,
     /// Only with `key = ...`: the key is the type parameter `__TtlCachedKey`.
     keyed: bool,
 }
 
-impl<'e, 'a> Ops<'e, 'a> {
+impl<'e, 'a> OpsFn<'e, 'a> {
     fn new(expansion: &'e Expansion<'a>) -> Self {
-        Ops {
+        OpsFn {
             expansion,
             keyed: expansion.args.key.is_some(),
         }
@@ -157,7 +145,6 @@ impl<'e, 'a> Ops<'e, 'a> {
             .iter()
             .filter(|attr| attr.path().is_ident("cfg"));
         let ret = self.return_type();
-        let any = any_box();
         let is_async = expansion.func.is_async();
         let miss_ticket = quote!(::cache_core::__private::Miss<'static>);
         let mut generics = Vec::new();
@@ -198,30 +185,38 @@ impl<'e, 'a> Ops<'e, 'a> {
         } else {
             quote!(where #(#bounds,)*)
         };
-        let checks = self.checks();
         let lookup = self.lookup();
         let miss = self.miss();
         let store = self.store();
         let remove = self.remove();
         let clear = self.clear();
-        let init = self.init();
+        let map = self.map_op();
+        let value = expansion.raw_value_type();
+        let typed_static = self.typed_static();
         quote! {
             #(#cfgs)*
             #[doc(hidden)]
             #[inline]
             #[allow(dead_code, unused_variables, clippy::all)]
-            fn #name #generics (#parameter) -> (
+            fn #name #generics (#parameter) -> ::cache_core::__private::Ops<
                 fn(#borrowed) -> ::core::result::Result<#ret, #miss_ticket>,
                 #miss_type,
                 fn(#key, &#ret),
                 fn(#borrowed) -> bool,
-                fn(),
-                fn() -> #any,
-            )
+                #key,
+                #value,
+            >
             #where_clause
             {
-                #checks
-                (#lookup, #miss, #store, #remove, #clear, #init)
+                #typed_static
+                ::cache_core::__private::Ops {
+                    lookup: #lookup,
+                    miss: #miss,
+                    store: #store,
+                    remove: #remove,
+                    clear: #clear,
+                    map: #map,
+                }
             }
         }
     }
@@ -376,9 +371,27 @@ impl<'e, 'a> Ops<'e, 'a> {
         quote!(|| #map.clear())
     }
 
-    /// `fn() -> Box<dyn Any + Send + Sync>`: the `ttl = expr` expression is evaluated
-    /// here, once, when the map is first used.
-    fn init(&self) -> TokenStream {
+    /// `fn() -> &'static TtlMap<K, V>`, with the types as written: the hidden accessor
+    /// (see [`crate::expand`]) takes them from the field's type, which meets no bound;
+    /// the map is built with the checked types, behind the `Box<dyn Any>`.
+    /// For a typed static (see [`Self::typed_static`]), the static, typed as written.
+    fn map_op(&self) -> TokenStream {
+        let expansion = self.expansion;
+        if expansion.typed_static() {
+            return quote!(|| ::std::sync::LazyLock::force(&__TTL_CACHED_MAP));
+        }
+        let accessor = expansion.sibling(&expansion.names.map);
+        let new_map = self.new_map(false);
+        quote! {
+            || #accessor(|| ::std::boxed::Box::new(#new_map))
+        }
+    }
+
+    /// A block that builds the map: the `ttl = expr` expression is evaluated here,
+    /// once, when the map is first used.
+    /// With `typed`, the types are those the map is given to (the typed static's);
+    /// otherwise, the checked ones.
+    fn new_map(&self, typed: bool) -> TokenStream {
         let args = self.args();
         let ttl = match args.ttl.as_ref().map(|given| &given.value) {
             Some(Ttl::Secs(secs)) => {
@@ -397,15 +410,18 @@ impl<'e, 'a> Ops<'e, 'a> {
                     .next()
                     .map_or_else(Span::call_site, |token| token.span());
                 let duration = respan(quote!(::cache_core::__private::Duration), span);
-                return self.init_with(quote!(let __ttl_cached_ttl: #duration = #expr;));
+                return self.new_map_with(quote!(let __ttl_cached_ttl: #duration = #expr;), typed);
             }
             // Missing: reported by `valid::options`; any value lets the rest compile.
             None => quote!(::cache_core::__private::Duration::from_secs(1)),
         };
-        self.init_with(quote!(let __ttl_cached_ttl: ::cache_core::__private::Duration = #ttl;))
+        self.new_map_with(
+            quote!(let __ttl_cached_ttl: ::cache_core::__private::Duration = #ttl;),
+            typed,
+        )
     }
 
-    fn init_with(&self, ttl: TokenStream) -> TokenStream {
+    fn new_map_with(&self, ttl: TokenStream, typed: bool) -> TokenStream {
         let args = self.args();
         let capacity = match &args.capacity {
             Some(capacity) => {
@@ -415,16 +431,21 @@ impl<'e, 'a> Ops<'e, 'a> {
             None => quote!(::core::option::Option::None),
         };
         let refresh = Args::is_on(&args.refresh);
-        let key = self.checked_key_type();
-        let value = self.checked_value_type();
+        let types = if typed {
+            TokenStream::new()
+        } else {
+            let key = self.checked_key_type();
+            let value = self.checked_value_type();
+            quote!(::<#key, #value>)
+        };
         quote! {
-            || {
+            {
                 #ttl
-                ::std::boxed::Box::new(::cache_core::__private::new_map::<#key, #value>(
+                ::cache_core::__private::new_map #types (
                     __ttl_cached_ttl,
                     #capacity,
                     #refresh,
-                ))
+                )
             }
         }
     }
@@ -451,12 +472,7 @@ impl<'e, 'a> Ops<'e, 'a> {
             .zip(&arguments)
             .map(|(param, argument)| {
                 let borrowed = param.borrowed.to_token_stream();
-                spanned_call(
-                    &borrowed,
-                    "__TtlCachedKeyPart",
-                    "__ttl_cached_part",
-                    quote!(#argument),
-                )
+                spanned_call(&borrowed, "KeyPart", "key_part", quote!(#argument))
             })
             .collect();
         let is_key = if parts.is_empty() {
@@ -464,7 +480,7 @@ impl<'e, 'a> Ops<'e, 'a> {
         } else {
             let comparisons = parts.iter().enumerate().map(|(index, part)| {
                 let index = syn::Index::from(index);
-                quote!(__ttl_cached_eq(&__ttl_cached_stored.#index, #part))
+                quote!(::cache_core::__private::key_part_eq(&__ttl_cached_stored.#index, #part))
             });
             quote!(|__ttl_cached_stored| #(#comparisons)&&*)
         };
@@ -486,32 +502,91 @@ impl<'e, 'a> Ops<'e, 'a> {
                 let borrowed = param.borrowed.to_token_stream();
                 let index = syn::Index::from(index);
                 let raw = quote!(__ttl_cached_key.#index);
-                spanned_call(&borrowed, "__TtlCachedKeyPart", "__ttl_cached_owned", raw)
+                spanned_call(&borrowed, "KeyPart", "owned_part", raw)
             });
         quote!((#(#parts,)*))
     }
 
-    /// The map, typed through the checks.
+    /// The map, typed through the checks, from the hidden accessor (see
+    /// [`crate::expand`]). Not from `ops().map`: that one is typed as written, and the
+    /// written types would be inferred for the checked ones, which must stay errors
+    /// when a check fails.
+    /// For a typed static (see [`Self::typed_static`]), the static: its types are the
+    /// checked ones.
     fn map(&self) -> TokenStream {
         let expansion = self.expansion;
-        let map = expansion.sibling(&expansion.names.map);
-        let ops = expansion.sibling(&expansion.names.ops);
+        if expansion.typed_static() {
+            let key = self.checked_key_type();
+            let value = self.checked_value_type();
+            return quote! {
+                {
+                    let __ttl_cached_map: &'static ::cache_core::TtlMap<#key, #value> =
+                        ::std::sync::LazyLock::force(&__TTL_CACHED_MAP);
+                    __ttl_cached_map
+                }
+            };
+        }
+        let accessor = expansion.sibling(&expansion.names.map);
         let key = self.checked_key_type();
         let value = self.checked_value_type();
-        let init = Op::Init.index();
-        let ops = match (self.keyed, expansion.func.is_async()) {
-            (false, false) => quote!(#ops()),
-            (true, false) => quote!(#ops::<__TtlCachedKey>()),
-            (keyed, true) => {
-                let key = keyed.then(|| quote!(__TtlCachedKey,));
-                let body = expansion.pending_body();
-                quote!(#ops::<#key #body>(::core::option::Option::None))
-            }
-        };
-        quote!(#map::<#key, #value>(#ops.#init))
+        let new_map = self.new_map(false);
+        quote!(#accessor::<#key, #value>(|| ::std::boxed::Box::new(#new_map)))
     }
 
-    /// `(<u64 as __TtlCachedKeyPart<_>>::Owned, ...)`, or `__TtlCachedKey`.
+    /// Where the map of a free function without `key = ...` lives: a typed static,
+    /// in this function, built on first use. Empty for other functions, whose map is
+    /// in the hidden accessor's `MapCell`.
+    ///
+    /// Output:
+    /// ```text
+    /// const __TTL_CACHED_CHECKED: bool = {
+    ///     let _ = PhantomData::<(<u64 as KeyPart<_>>::Owned, <str as KeyPart<_>>::Owned)>;
+    ///     let _ = PhantomData::<<User as CachedValue<_>>::Value>;
+    ///     true
+    /// };
+    /// static __TTL_CACHED_MAP: LazyLock<TtlMap<
+    ///     (<u64 as KeyPart<Checked<{ __TTL_CACHED_CHECKED }>>>::Owned,
+    ///      <str as KeyPart<Checked<{ __TTL_CACHED_CHECKED }>>>::Owned),
+    ///     <User as CachedValue<Checked<{ __TTL_CACHED_CHECKED }>>>::Value,
+    /// >> = LazyLock::new(|| new_map::<(u64, String), User>(Duration::from_secs(20), None, false));
+    /// ```
+    /// The static's type must be written, and an item's type cannot contain `_`, so
+    /// it cannot ask the check traits with two candidate impls, as the closures do;
+    /// nor can it use the types as written (`(u64, String)`, `User`): a static must be
+    /// `Sync`, and `Rc<u64>` would be a second error, at the static. So it names the
+    /// real impls through `__TTL_CACHED_CHECKED`, a constant whose body makes the same
+    /// checks as the closures (at the same tokens: rustc reports each once). If one
+    /// fails, the constant is an error, and so is every type that names it: nothing
+    /// about the static is reported. Otherwise it is `true`, and the types are the
+    /// ones written.
+    fn typed_static(&self) -> TokenStream {
+        if !self.expansion.typed_static() {
+            return TokenStream::new();
+        }
+        let checked = quote!(::cache_core::__private::Checked<{ __TTL_CACHED_CHECKED }>);
+        let key = self.expansion.func.params.iter().map(|param| {
+            let borrowed = &param.borrowed;
+            quote!(<#borrowed as ::cache_core::__private::KeyPart<#checked>>::Owned)
+        });
+        let ty = self.return_type();
+        let check = Ident::new(self.value_check(), Span::call_site());
+        let value = quote!(<#ty as ::cache_core::__private::#check<#checked>>::Value);
+        let checked_key = self.checked_key_type();
+        let checked_value = self.checked_value_type();
+        let new_map = self.new_map(true);
+        quote! {
+            const __TTL_CACHED_CHECKED: bool = {
+                let _ = ::core::marker::PhantomData::<#checked_key>;
+                let _ = ::core::marker::PhantomData::<#checked_value>;
+                true
+            };
+            static __TTL_CACHED_MAP: ::std::sync::LazyLock<
+                ::cache_core::TtlMap<(#(#key,)*), #value>,
+            > = ::std::sync::LazyLock::new(|| #new_map);
+        }
+    }
+
+    /// `(<u64 as KeyPart<_>>::Owned, ...)`, or `__TtlCachedKey`.
     fn checked_key_type(&self) -> TokenStream {
         if self.keyed {
             return quote!(__TtlCachedKey);
@@ -519,7 +594,7 @@ impl<'e, 'a> Ops<'e, 'a> {
         let parts = self.expansion.func.params.iter().map(|param| {
             let borrowed = &param.borrowed;
             let (first, _) = spans(borrowed);
-            quote_spanned!(first=> <#borrowed as __TtlCachedKeyPart<_>>::Owned)
+            quote_spanned!(first=> <#borrowed as ::cache_core::__private::KeyPart<_>>::Owned)
         });
         quote!((#(#parts,)*))
     }
@@ -532,184 +607,28 @@ impl<'e, 'a> Ops<'e, 'a> {
     fn checked_value_type(&self) -> TokenStream {
         let ty = self.return_type();
         let (first, _) = spans(&ty);
-        quote_spanned!(first=> <#ty as __TtlCachedValue<_>>::Value)
+        let check = Ident::new(self.value_check(), first);
+        quote_spanned!(first=> <#ty as ::cache_core::__private::#check<_>>::Value)
     }
 
     /// `Option<V>` to store for `&R` `result`.
     fn value_of(&self, result: TokenStream) -> TokenStream {
         let ty = self.return_type();
-        spanned_call(&ty, "__TtlCachedValue", "__ttl_cached_to_value", result)
+        spanned_call(&ty, self.value_check(), "to_value", result)
     }
 
     /// The `R` for a stored `value`.
     fn result_of(&self, value: TokenStream) -> TokenStream {
         let ty = self.return_type();
-        spanned_call(&ty, "__TtlCachedValue", "__ttl_cached_from_value", value)
+        spanned_call(&ty, self.value_check(), "from_value", value)
     }
 
-    /// The local traits and helpers the closures use (see the module documentation).
-    fn checks(&self) -> TokenStream {
-        let fn_name = unraw(&self.expansion.names.main);
-        let key_part = if self.keyed {
-            TokenStream::new()
-        } else {
-            key_part_trait(&fn_name)
-        };
-        let value = self.value_trait(&fn_name);
-        quote! {
-            #[allow(non_camel_case_types, dead_code)]
-            trait __TtlCachedNever {}
-            #[allow(non_camel_case_types, dead_code)]
-            enum __TtlCachedNone {}
-            #[allow(dead_code)]
-            fn __ttl_cached_eq<O, B>(owned: &O, borrowed: &B) -> bool
-            where
-                O: ::core::borrow::Borrow<B>,
-                B: ?::core::marker::Sized + ::core::cmp::Eq,
-            {
-                ::core::borrow::Borrow::<B>::borrow(owned) == borrowed
-            }
-            #key_part
-            #value
-        }
-    }
-
-    /// `__TtlCachedValue`: what is stored for a return value, and back.
-    fn value_trait(&self, fn_name: &str) -> TokenStream {
-        let fallible = quote!(::cache_core::__private::Fallible);
-        let bounds = quote! {
-            ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static
-        };
-        let note = "values are cloned out of the cache on every hit: wrap large or \
-                    non-`Clone` values in `Arc`";
-        let (message, label, real_impl) = if self.expansion.ok_only {
-            let (part, option) = match self.expansion.func.output.fallible {
-                Some(Fallible::Option) => ("`Some`", "cache_none"),
-                _ => ("`Ok`", "cache_err"),
-            };
-            (
-                format!("the {part} value of `{{Self}}` cannot be cached by `{fn_name}`"),
-                format!(
-                    "only the {part} value is cached (unless `{option} = true`), and it must \
-                     be `Clone + Send + Sync + 'static`"
-                ),
-                quote! {
-                    impl<T> __TtlCachedValue<()> for T
-                    where
-                        T: #fallible,
-                        <T as #fallible>::Ok: #bounds,
-                    {
-                        type Value = <T as #fallible>::Ok;
-                        fn __ttl_cached_to_value(&self) -> ::core::option::Option<Self::Value> {
-                            ::core::option::Option::map(
-                                #fallible::ok_part(self),
-                                ::core::clone::Clone::clone,
-                            )
-                        }
-                        fn __ttl_cached_from_value(value: Self::Value) -> Self {
-                            #fallible::from_ok(value)
-                        }
-                    }
-                },
-            )
-        } else {
-            (
-                format!(
-                    "the return type of `{fn_name}` cannot be cached: `{{Self}}` is not \
-                     `Clone + Send + Sync + 'static`"
-                ),
-                "cached values must be `Clone + Send + Sync + 'static`".to_owned(),
-                quote! {
-                    impl<T> __TtlCachedValue<()> for T
-                    where
-                        T: #bounds,
-                    {
-                        type Value = T;
-                        fn __ttl_cached_to_value(&self) -> ::core::option::Option<T> {
-                            ::core::option::Option::Some(::core::clone::Clone::clone(self))
-                        }
-                        fn __ttl_cached_from_value(value: T) -> T {
-                            value
-                        }
-                    }
-                },
-            )
-        };
-        let message = literal(&message);
-        let label = literal(&label);
-        let note = literal(note);
-        quote! {
-            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-            #[allow(non_camel_case_types, dead_code)]
-            trait __TtlCachedValue<__TtlCachedPick>: ::core::marker::Sized {
-                type Value;
-                fn __ttl_cached_to_value(&self) -> ::core::option::Option<Self::Value>;
-                fn __ttl_cached_from_value(value: Self::Value) -> Self;
-            }
-            #real_impl
-            impl<T: __TtlCachedNever> __TtlCachedValue<__TtlCachedNone> for T {
-                type Value = ::core::convert::Infallible;
-                fn __ttl_cached_to_value(&self) -> ::core::option::Option<::core::convert::Infallible> {
-                    ::core::option::Option::None
-                }
-                fn __ttl_cached_from_value(value: ::core::convert::Infallible) -> Self {
-                    match value {}
-                }
-            }
-        }
-    }
-}
-
-/// `__TtlCachedKeyPart`: a parameter as part of the key, borrowed for lookups and
-/// owned for storage.
-fn key_part_trait(fn_name: &str) -> TokenStream {
-    let message = literal(&format!(
-        "`{{Self}}` cannot be part of the cache key of `{fn_name}`"
-    ));
-    let label = literal(
-        "a parameter must be `Hash + Eq`, with an owned form that is `Send + Sync + 'static`",
-    );
-    let note = literal(
-        "the cache key is the tuple of all parameters; to build it from other values, \
-         give `key = <expression>`",
-    );
-    quote! {
-        #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-        #[allow(non_camel_case_types, dead_code)]
-        trait __TtlCachedKeyPart<__TtlCachedPick> {
-            /// The part as looked up: `str` for a `&str` parameter.
-            type Borrowed: ?::core::marker::Sized;
-            /// The part as the caller made it, with `ToOwned`.
-            type Raw;
-            /// The part as stored: `String` for a `&str` parameter.
-            type Owned;
-            fn __ttl_cached_part(&self) -> &Self::Borrowed;
-            fn __ttl_cached_owned(raw: Self::Raw) -> Self::Owned;
-        }
-        impl<T> __TtlCachedKeyPart<()> for T
-        where
-            T: ?::core::marker::Sized + ::core::hash::Hash + ::core::cmp::Eq + ::std::borrow::ToOwned,
-            <T as ::std::borrow::ToOwned>::Owned:
-                ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static,
-        {
-            type Borrowed = T;
-            type Raw = <T as ::std::borrow::ToOwned>::Owned;
-            type Owned = <T as ::std::borrow::ToOwned>::Owned;
-            fn __ttl_cached_part(&self) -> &T {
-                self
-            }
-            fn __ttl_cached_owned(raw: Self::Raw) -> Self::Owned {
-                raw
-            }
-        }
-        impl<T: ?::core::marker::Sized + __TtlCachedNever> __TtlCachedKeyPart<__TtlCachedNone> for T {
-            type Borrowed = T;
-            type Raw = ();
-            type Owned = ();
-            fn __ttl_cached_part(&self) -> &T {
-                self
-            }
-            fn __ttl_cached_owned(raw: ()) {}
+    /// The check trait of the return type: all of it is cached, or its success part.
+    fn value_check(&self) -> &'static str {
+        match (self.expansion.ok_only, self.expansion.func.output.fallible) {
+            (false, _) => "CachedValue",
+            (true, Some(Fallible::Option)) => "CachedSome",
+            (true, _) => "CachedOk",
         }
     }
 }
@@ -726,27 +645,8 @@ fn spanned_call(
     let (first, last) = spans(ty);
     let trait_name = Ident::new(trait_name, first);
     let method = Ident::new(method, first);
-    let path = quote_spanned!(first=> <#ty as #trait_name<_>>::#method);
+    let path = quote_spanned!(first=> <#ty as ::cache_core::__private::#trait_name<_>>::#method);
     let mut arguments = Group::new(Delimiter::Parenthesis, argument);
     arguments.set_span(last);
     quote!(#path #arguments)
-}
-
-/// The spans of the first and the last token of `tokens`.
-fn spans(tokens: &impl ToTokens) -> (Span, Span) {
-    let mut tokens = tokens.to_token_stream().into_iter();
-    let first = tokens
-        .next()
-        .map_or_else(Span::call_site, |token| token.span());
-    let last = tokens.last().map_or(first, |token| token.span());
-    (first, last)
-}
-
-/// `Box<dyn Any + Send + Sync>`, the type-erased map.
-fn any_box() -> TokenStream {
-    quote!(::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>)
-}
-
-fn literal(text: &str) -> LitStr {
-    LitStr::new(text, Span::call_site())
 }

@@ -141,3 +141,27 @@ fn helpers_have_the_function_visibility() {
     assert_eq!(visibility::double_cache().len(), 1);
     visibility::double_clear();
 }
+
+/// # Safety
+/// `n` must be below 100 (a stand-in for a real contract).
+#[ttl_cached(secs = 60)]
+unsafe fn checked_double(n: u64) -> u64 {
+    n * 2
+}
+
+#[test]
+fn the_helpers_that_never_run_the_body_of_an_unsafe_fn_are_safe() {
+    // SAFETY: 21 < 100.
+    assert_eq!(unsafe { checked_double(21) }, 42);
+    // No `unsafe` block: these would not compile if they were `unsafe fn`.
+    let map: &'static TtlMap<(u64,), u64> = checked_double_cache();
+    assert_eq!(map.len(), 1);
+    assert!(checked_double_invalidate(21));
+    checked_double_clear();
+    assert_eq!(checked_double_cache().len(), 0);
+    // Those that run the body keep the contract.
+    // SAFETY: 4 < 100.
+    assert_eq!(unsafe { checked_double_refresh(4) }, 8);
+    // SAFETY: 4 < 100.
+    assert_eq!(unsafe { checked_double_uncached(4) }, 8);
+}

@@ -1,0 +1,113 @@
+//! The expansion model: one cached function as the generators see it (its options,
+//! its signature, the names of everything generated for it), and the few facts about
+//! it that more than one generator needs (how siblings name each other, the key and
+//! value types as users read them).
+//!
+//! This module describes; it never generates a whole item. Both [`crate::expand`]
+//! (the functions users call) and [`crate::ops`] (the hidden ops function) build on
+//! it, and it must never depend on either of them.
+
+use crate::args::Args;
+use crate::signature::{CachedFn, CallStyle, Fallible, Param};
+use crate::tokens::{unraw, with_elided_lifetimes};
+use proc_macro2::{Ident, TokenStream};
+use quote::{quote, ToTokens};
+
+/// The names of the generated functions.
+pub(crate) struct Names {
+    pub(crate) main: Ident,
+    pub(crate) invalidate: Ident,
+    pub(crate) clear: Ident,
+    pub(crate) cache: Ident,
+    pub(crate) uncached: Ident,
+    pub(crate) refresh: Ident,
+    /// Hidden: the generic accessor of the type-erased map.
+    pub(crate) map: Ident,
+    /// Hidden: every operation on the typed map (see [`crate::ops`]).
+    pub(crate) ops: Ident,
+    /// Hidden, `key = ...` only: names the key's type where no key is at hand.
+    pub(crate) key_type: Ident,
+}
+
+impl Names {
+    fn new(main: &Ident) -> Self {
+        // Helpers share the function's span, so "go to definition" and errors about a
+        // helper lead to the cached function.
+        let base = unraw(main);
+        let name = |format: &str| Ident::new(&format.replace("{}", &base), main.span());
+        Names {
+            main: main.clone(),
+            invalidate: name("{}_invalidate"),
+            clear: name("{}_clear"),
+            cache: name("{}_cache"),
+            uncached: name("{}_uncached"),
+            refresh: name("{}_refresh"),
+            map: name("__ttl_cached_{}_map"),
+            ops: name("__ttl_cached_{}_ops"),
+            key_type: name("__ttl_cached_{}_key_type"),
+        }
+    }
+}
+
+/// Everything needed to generate one cached function.
+pub(crate) struct Expansion<'a> {
+    pub(crate) args: &'a Args,
+    pub(crate) func: &'a CachedFn,
+    pub(crate) names: Names,
+    /// Only the `Ok` / `Some` part of the return value is cached.
+    pub(crate) ok_only: bool,
+}
+
+impl<'a> Expansion<'a> {
+    pub(crate) fn new(args: &'a Args, func: &'a CachedFn) -> Self {
+        let ok_only = match func.output.fallible {
+            Some(Fallible::Result) => !Args::is_on(&args.cache_err),
+            Some(Fallible::Option) => !Args::is_on(&args.cache_none),
+            None => false,
+        };
+        Expansion {
+            args,
+            func,
+            names: Names::new(&func.sig.ident),
+            ok_only,
+        }
+    }
+
+    /// Whether the map lives in a typed `static` in the ops function: a free function
+    /// without `key = ...`. Elsewhere it lives type-erased in a `MapCell` (see
+    /// [`crate::expand`]): inside an `impl` block, a static cannot name `Self`; and the
+    /// type of a `key = ...` expression cannot be written.
+    pub(crate) fn typed_static(&self) -> bool {
+        self.args.key.is_none() && self.func.call_style == CallStyle::Free
+    }
+
+    /// How one generated function names another.
+    pub(crate) fn sibling(&self, name: &Ident) -> TokenStream {
+        match self.func.call_style {
+            CallStyle::Free => quote!(#name),
+            CallStyle::Associated => quote!(Self::#name),
+        }
+    }
+
+    /// The stand-in for the body's future type where no body is at hand.
+    pub(crate) fn pending_body(&self) -> TokenStream {
+        let ret = with_elided_lifetimes(self.func.output.ty.clone());
+        quote!(::core::future::Pending<#ret>)
+    }
+
+    /// The key type as users read it: `(u64, String)`.
+    pub(crate) fn raw_key_type(&self) -> TokenStream {
+        let parts = self.func.params.iter().map(Param::owned_type);
+        quote!((#(#parts,)*))
+    }
+
+    /// The stored value type as users read it: `User`, or `<Result<User, E> as Fallible>::Ok`.
+    pub(crate) fn raw_value_type(&self) -> TokenStream {
+        let ty = &self.func.output.ty;
+        if self.ok_only {
+            quote!(<#ty as ::cache_core::__private::Fallible>::Ok)
+        } else {
+            ty.to_token_stream()
+        }
+    }
+}
