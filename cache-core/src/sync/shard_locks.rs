@@ -287,6 +287,22 @@ impl<T, E> ShardLocks<T, E> {
         if slot.waiting_readers.load(Relaxed) > 0 {
             return None;
         }
+        // Before raising `WRITER`, wait briefly for the readers now in the shard to
+        // leave, so that the flag goes up only when it will most likely stay up: a
+        // flag raised and then taken down again makes every lookup that meets it wait
+        // for nothing. `Relaxed`: a hint; the `SeqCst` scan below decides.
+        let used = self.used_stripes.load(Relaxed);
+        for stripe in (0..=self.stripe_mask).filter(|stripe| used & (1 << stripe) != 0) {
+            let readers = self.reader_count(stripe, shard);
+            let mut spins = 0;
+            while readers.load(Relaxed) != 0 {
+                if spins == WRITER_SPINS {
+                    return None;
+                }
+                spins += 1;
+                hint::spin_loop();
+            }
+        }
         // As in `write`: success `SeqCst`, the writer's half of Dekker's pattern;
         // failure `Relaxed`, it only sends us away.
         slot.state
