@@ -2,9 +2,7 @@
 //! signatures here change without notice.
 
 use crate::{flight, TtlMap};
-use std::fmt;
 use std::hash::Hash;
-use std::marker::PhantomData;
 
 pub use crate::map_cell::MapCell;
 pub use std::time::Duration;
@@ -35,48 +33,26 @@ where
 }
 
 /// A lookup by hash and equality closure: no owned key, no allocation. Counts a hit
-/// or a miss; a miss hands the key's hash on to the miss path.
+/// or a miss; a miss hands the key's hash on to the miss path. (Who computes a missed
+/// key is settled on the miss path, by key: a lookup registers nothing.)
 #[inline]
-pub fn lookup<'a, K, V>(
-    map: &'a TtlMap<K, V>,
+pub fn lookup<K, V>(
+    map: &TtlMap<K, V>,
     hash: u64,
     is_key: impl FnMut(&K) -> bool,
-    lead: Lead,
-) -> Result<V, Miss<'a>>
+) -> Result<V, Miss>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    // Every caller looks up alike: who leads is settled on the miss path, by key.
-    let _ = lead;
-    map.inner().get_hashed(hash, is_key).ok_or(Miss {
-        hash,
-        _map: PhantomData,
-    })
-}
-
-/// Who calls [`lookup`]. Kept for generated code; a lookup no longer leads.
-#[derive(Clone, Copy, Debug)]
-pub enum Lead {
-    /// Not a single-flight caller (`single_flight = false`).
-    Never,
-    /// A sync caller.
-    AsThread,
-    /// An async caller.
-    AsTask,
+    map.inner().get_hashed(hash, is_key).ok_or(Miss { hash })
 }
 
 /// What [`lookup`] hands to the miss path: the key's hash.
+#[derive(Debug)]
 #[must_use = "a miss is passed on to the miss path"]
-pub struct Miss<'a> {
+pub struct Miss {
     hash: u64,
-    _map: PhantomData<&'a ()>,
-}
-
-impl fmt::Debug for Miss<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Miss").field("hash", &self.hash).finish()
-    }
 }
 
 /// Removes by hash and equality closure; the live value removed, if any.
@@ -92,10 +68,10 @@ where
     map.inner().remove_hashed(hash, is_key)
 }
 
-/// The single-flight miss path, after [`lookup`] (with [`Lead::AsThread`]) missed.
+/// The single-flight miss path, after [`lookup`] missed, for a sync function.
 pub fn compute_after_miss<K, V, R>(
     map: &TtlMap<K, V>,
-    miss: Miss<'_>,
+    miss: Miss,
     key: K,
     compute: impl FnOnce() -> R,
     to_cache: impl FnOnce(&R) -> Option<V>,
@@ -108,10 +84,10 @@ where
     flight::compute_after_miss(map.inner(), miss.hash, key, compute, to_cache, from_cache)
 }
 
-/// The async single-flight miss path, after [`lookup`] (with [`Lead::AsTask`]) missed.
+/// The async single-flight miss path, after [`lookup`] missed, for an `async fn`.
 pub async fn compute_after_miss_async<K, V, R, F>(
     map: &TtlMap<K, V>,
-    miss: Miss<'_>,
+    miss: Miss,
     key: K,
     compute: impl FnOnce() -> F,
     to_cache: impl FnOnce(&R) -> Option<V>,
@@ -170,10 +146,10 @@ impl<T> Fallible for Option<T> {
 /// parameters are the fields whose types differ from one cached function to another:
 /// their parameters are the function's parameters.
 pub struct Ops<Lookup, MissPath, Store, Remove, K: 'static, V: 'static> {
-    /// `fn(&B0, &B1, ..) -> Result<R, Miss<'static>>`: a hit, or the miss (the key's
-    /// hash, and the lead of its computation if the lookup took it).
+    /// `fn(&B0, &B1, ..) -> Result<R, Miss>`: a hit, or the miss (the key's
+    /// hash).
     pub lookup: Lookup,
-    /// `fn(Miss<'static>, K, &mut dyn FnMut() -> R) -> R`: computes, stores, returns.
+    /// `fn(Miss, K, &mut dyn FnMut() -> R) -> R`: computes, stores, returns.
     /// For an `async fn`, `Option<impl Future<Output = R>>`: the miss given to the ops
     /// function, started.
     pub miss: MissPath,

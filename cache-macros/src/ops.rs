@@ -4,7 +4,7 @@
 //! `__ttl_cached_<name>_ops()` returns the cache's operations, named
 //! (`cache_core::__private::Ops { lookup, miss, store, remove, clear, map }`), as
 //! plain function pointers whose signatures use the types as written
-//! (`fn(&u64, &str) -> Result<User, Miss<'static>>`), which need no trait bounds. The
+//! (`fn(&u64, &str) -> Result<User, Miss>`), which need no trait bounds. The
 //! closures behind them are the only code that needs `Hash`, `Eq`, `Clone`, `Send`,
 //! `Sync` of the key and the value. That code is
 //! type-checked once, so a missing bound is reported once, and never by the functions
@@ -56,8 +56,8 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 /// Output (checks elided):
 /// ```text
 /// fn __ttl_cached_fetch_user_ops() -> Ops<
-///     fn(&u64, &str) -> Result<User, Miss<'static>>,         // lookup
-///     fn(Miss<'static>, (u64, String), &mut dyn FnMut() -> User) -> User, // miss
+///     fn(&u64, &str) -> Result<User, Miss>,         // lookup
+///     fn(Miss, (u64, String), &mut dyn FnMut() -> User) -> User, // miss
 ///     fn((u64, String), &User),                               // store
 ///     fn(&u64, &str) -> bool,                                 // remove
 ///     (u64, String),                                          // the key type, for `map`
@@ -70,7 +70,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 ///         lookup: |id, region| {
 ///             let map = LazyLock::force(&__TTL_CACHED_MAP);
 ///             let hash = hash_key(map, &(id, region));
-///             match lookup(map, hash, |stored| stored.0 == *id && stored.1 == *region, Lead::AsThread) {
+///             match lookup(map, hash, |stored| stored.0 == *id && stored.1 == *region) {
 ///                 Ok(value) => Ok(value),
 ///                 Err(miss) => Err(miss),
 ///             }
@@ -96,9 +96,9 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 /// For an `async fn` (see the module documentation):
 /// ```text
 /// fn __ttl_cached_fetch_user_ops<__TtlCachedBody>(
-///     miss: Option<(Miss<'static>, (u64, String), __TtlCachedBody)>,
+///     miss: Option<(Miss, (u64, String), __TtlCachedBody)>,
 /// ) -> Ops<
-///     fn(&u64, &str) -> Result<User, Miss<'static>>,
+///     fn(&u64, &str) -> Result<User, Miss>,
 ///     Option<impl Future<Output = User>>,
 ///     ...
 /// >
@@ -146,7 +146,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             .filter(|attr| attr.path().is_ident("cfg"));
         let ret = self.return_type();
         let is_async = expansion.func.is_async();
-        let miss_ticket = quote!(::cache_core::__private::Miss<'static>);
+        let miss_ticket = quote!(::cache_core::__private::Miss);
         let mut generics = Vec::new();
         let mut bounds = Vec::new();
         let (borrowed, key) = if self.keyed {
@@ -221,16 +221,11 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         }
     }
 
-    /// `fn(&B0, &B1) -> Result<R, Miss<'static>>`.
+    /// `fn(&B0, &B1) -> Result<R, Miss>`.
     fn lookup(&self) -> TokenStream {
         let map = self.map();
         let from_value = self.result_of(quote!(__ttl_cached_value));
         let (params, hashed, is_key) = self.key_lookup();
-        let lead = match (self.single_flight(), self.expansion.func.is_async()) {
-            (false, _) => quote!(Never),
-            (true, false) => quote!(AsThread),
-            (true, true) => quote!(AsTask),
-        };
         quote! {
             |#params| {
                 let __ttl_cached_map = #map;
@@ -239,7 +234,6 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                     __ttl_cached_map,
                     __ttl_cached_hash,
                     #is_key,
-                    ::cache_core::__private::Lead::#lead,
                 ) {
                     ::core::result::Result::Ok(__ttl_cached_value) => {
                         ::core::result::Result::Ok(#from_value)
@@ -252,7 +246,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         }
     }
 
-    /// `fn(Miss<'static>, K, &mut dyn FnMut() -> R) -> R`, or for an `async fn` the started
+    /// `fn(Miss, K, &mut dyn FnMut() -> R) -> R`, or for an `async fn` the started
     /// miss ([`Self::miss_async`]).
     fn miss(&self) -> TokenStream {
         if self.expansion.func.is_async() {
