@@ -153,7 +153,9 @@ fn a_slow_clone_never_stalls_lookups_of_other_keys_behind_the_sweeper() {
     }
     assert!(slow_reader.join().unwrap());
     assert!(
-        slowest < Duration::from_millis(300),
+        // The stall this guards against is the whole clone, 1.5 s; 700 ms leaves room
+        // for a loaded machine to preempt this thread.
+        slowest < Duration::from_millis(700),
         "a lookup waited {slowest:?} behind the sweeper"
     );
     // And the sweeper still got every expired entry out in the end.
