@@ -2,10 +2,10 @@
 //! cache user needs, so they live here rather than at the crate root, and only with the
 //! `lock-stats` feature (the benchmark suite in `benches/` turns it on).
 //!
-//! This module only reads counters kept elsewhere (`shard_locks::waits`); it must never
+//! This module only reads counters kept elsewhere (`sync/wait_counts.rs`); it must never
 //! add work to the lookup fast path, which those counters never touch.
 
-use crate::sync::shard_locks;
+use crate::sync::wait_counts;
 
 /// How often lookups had to wait for a writer of their shard, across every map of the
 /// process since it started: from [`lock_stats`].
@@ -55,7 +55,7 @@ pub struct LockStats {
 /// );
 /// ```
 pub fn lock_stats() -> LockStats {
-    let counts = shard_locks::waits::snapshot();
+    let counts = wait_counts::snapshot();
     LockStats {
         lookups_that_waited: counts.lookups_that_waited,
         lookups_that_waited_for_several_writers: counts.lookups_that_met_several_writers,

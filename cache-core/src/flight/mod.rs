@@ -31,7 +31,7 @@ mod signal;
 pub(crate) use protocol::{compute_after_miss, compute_after_miss_async, FlightHost};
 pub(crate) use signal::Signal;
 
-use crate::sync::shim;
+use crate::sync::{shim, thread_identity};
 use std::cell::RefCell;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -130,14 +130,14 @@ impl<K, V> Flights<K, V> {
 }
 
 /// Who leads a flight: a number that is never 0. Odd for a thread
-/// ([`shim::current_thread`]), even for an async task ([`Leader::new_task`]).
+/// ([`thread_identity::current_thread`]), even for an async task ([`Leader::new_task`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Leader(u64);
 
 impl Leader {
     /// The calling thread, for a sync `init`.
     pub(crate) fn this_thread() -> Self {
-        Leader(shim::current_thread())
+        Leader(thread_identity::current_thread())
     }
 
     /// A fresh token for an async `init`: tasks share threads, so a task is known by
@@ -153,7 +153,7 @@ impl Leader {
     /// thread itself, or a task whose `init` is being polled on it. Waiting for such a
     /// flight would wait forever.
     pub(crate) fn is_up_the_stack(self) -> bool {
-        self.0 == shim::current_thread()
+        self.0 == thread_identity::current_thread()
             || POLLING
                 .try_with(|polling| polling.borrow().contains(&self.0))
                 .unwrap_or(false)

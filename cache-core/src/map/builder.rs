@@ -82,7 +82,7 @@ where
 
     /// At most `capacity` entries: when full, an insert of a new key evicts the entry
     /// closest to expiry (entries without a TTL count as expiring after every entry with
-    /// one, oldest first). Evictions are counted in [`CacheStats::evictions`]. A
+    /// one, oldest first). Evictions are counted in [`CacheStats::evictions`](crate::CacheStats::evictions). A
     /// capacity of 0 stores nothing.
     ///
     /// # Examples

@@ -80,7 +80,7 @@ use std::time::Duration;
 /// its variants, `#[ttl_cached]`) takes its deadline from the CPU's cycle counter
 /// where that is cheaper and steady (x86_64), anchored to the precise clock by the
 /// ticker: it lives its TTL and about 250 µs more (under 0.4 ms), never less. Maps
-/// built with a [`MockClock`] read only it, exactly.
+/// built with a [`MockClock`](crate::MockClock) read only it, exactly.
 ///
 /// # Examples
 ///

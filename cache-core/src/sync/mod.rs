@@ -6,3 +6,5 @@
 
 pub(crate) mod shard_locks;
 pub(crate) mod shim;
+pub(crate) mod thread_identity;
+pub(crate) mod wait_counts;

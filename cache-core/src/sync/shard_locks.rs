@@ -34,6 +34,8 @@
 
 #![allow(unsafe_code)]
 
+use super::thread_identity::stripe_number as thread_number;
+use super::wait_counts as waits;
 use crate::sync::shim::{self, AtomicUsize, Condvar, Mutex};
 use std::cell::UnsafeCell;
 use std::hint;
@@ -486,132 +488,6 @@ fn wake_sleepers(parking: &Parking) {
     drop(parking.lock.lock().unwrap_or_else(PoisonError::into_inner));
     parking.wakeup.notify_all();
 }
-
-/// How lookups waited for writers, counted process-wide with the `lock-stats` feature
-/// (see [`crate::diagnostics::lock_stats`]); without it, nothing is counted and this
-/// compiles away.
-/// Only waits are counted, never the fast path.
-pub(crate) mod waits {
-    #[cfg(feature = "lock-stats")]
-    pub(crate) use counted::*;
-    #[cfg(not(feature = "lock-stats"))]
-    pub(crate) use uncounted::*;
-
-    #[cfg(not(feature = "lock-stats"))]
-    mod uncounted {
-        #[inline]
-        pub(crate) fn lookup_waited(_writers_met: u32) {}
-        #[inline]
-        pub(crate) fn slept() {}
-    }
-
-    #[cfg(feature = "lock-stats")]
-    mod counted {
-        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
-        /// The counters at one moment (`diagnostics::LockStats` is built from them).
-        pub(crate) struct Snapshot {
-            pub(crate) lookups_that_waited: u64,
-            pub(crate) lookups_that_met_several_writers: u64,
-            pub(crate) sleeps: u64,
-        }
-
-        static LOOKUPS_THAT_WAITED: AtomicU64 = AtomicU64::new(0);
-        static LOOKUPS_THAT_MET_SEVERAL_WRITERS: AtomicU64 = AtomicU64::new(0);
-        static SLEEPS: AtomicU64 = AtomicU64::new(0);
-
-        pub(crate) fn lookup_waited(writers_met: u32) {
-            LOOKUPS_THAT_WAITED.fetch_add(1, Relaxed);
-            if writers_met > 1 {
-                LOOKUPS_THAT_MET_SEVERAL_WRITERS.fetch_add(1, Relaxed);
-            }
-        }
-
-        pub(crate) fn slept() {
-            SLEEPS.fetch_add(1, Relaxed);
-        }
-
-        pub(crate) fn snapshot() -> Snapshot {
-            Snapshot {
-                lookups_that_waited: LOOKUPS_THAT_WAITED.load(Relaxed),
-                lookups_that_met_several_writers: LOOKUPS_THAT_MET_SEVERAL_WRITERS.load(Relaxed),
-                sleeps: SLEEPS.load(Relaxed),
-            }
-        }
-    }
-}
-
-/// Live threads get distinct small numbers, reused after a thread exits, so that the
-/// threads running at any moment spread over different stripes.
-mod thread_numbers {
-    use crate::sync::shim;
-    use std::cell::Cell;
-    use std::sync::{Mutex, PoisonError};
-
-    /// Numbers handed out so far, and those given back by exited threads.
-    static NUMBERS: Mutex<(usize, Vec<usize>)> = Mutex::new((0, Vec::new()));
-
-    /// What a thread without a number reads.
-    const UNASSIGNED: usize = usize::MAX;
-
-    shim::thread_local! {
-        /// A plain `Cell` with a `const` initialiser: reading it is one load, with no
-        /// lazy-initialisation check, on every lookup.
-        static NUMBER: Cell<usize> = const { Cell::new(UNASSIGNED) };
-        /// Gives the number back when the thread exits.
-        static OWNER: Owner = const { Owner(Cell::new(UNASSIGNED)) };
-    }
-
-    struct Owner(Cell<usize>);
-
-    impl Drop for Owner {
-        fn drop(&mut self) {
-            let number = self.0.get();
-            if number != UNASSIGNED {
-                let _ = NUMBER.try_with(|cell| cell.set(UNASSIGNED));
-                let mut numbers = NUMBERS.lock().unwrap_or_else(PoisonError::into_inner);
-                numbers.1.push(number);
-            }
-        }
-    }
-
-    /// The calling thread's number. A thread whose thread-locals are being destroyed (a
-    /// lookup from another thread-local's `Drop`) uses 0: slower, never wrong.
-    #[inline]
-    pub(super) fn current() -> usize {
-        match NUMBER.try_with(Cell::get) {
-            Ok(UNASSIGNED) => assign(),
-            Ok(number) => number,
-            Err(_) => 0,
-        }
-    }
-
-    #[cold]
-    fn assign() -> usize {
-        let number = {
-            let mut numbers = NUMBERS.lock().unwrap_or_else(PoisonError::into_inner);
-            let (next, free) = &mut *numbers;
-            free.pop().unwrap_or_else(|| {
-                *next += 1;
-                *next - 1
-            })
-        };
-        // Only a thread whose `Owner` can give the number back keeps it.
-        match OWNER.try_with(|owner| owner.0.set(number)) {
-            Ok(()) => {
-                let _ = NUMBER.try_with(|cell| cell.set(number));
-            }
-            Err(_) => NUMBERS
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .1
-                .push(number),
-        }
-        number
-    }
-}
-
-use thread_numbers::current as thread_number;
 
 #[cfg(all(test, not(shuttle)))]
 mod tests {
