@@ -85,7 +85,7 @@ fn assign() -> usize {
 /// would compute its own value and not store it, neither a wrong value nor a hang.
 pub(crate) fn current_thread() -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    thread_local! {
+    shim::thread_local! {
         static NUMBER: Cell<u64> = const { Cell::new(0) };
     }
     fn uncached() -> u64 {
