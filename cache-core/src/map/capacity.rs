@@ -28,12 +28,6 @@ where
         })
     }
 
-    pub(super) fn evict_over_capacity(&self) {
-        if let Some(capacity) = self.capacity {
-            self.evict_over(capacity);
-        }
-    }
-
     /// Uncounts removed entries: call it under the lock of the shard they left (see
     /// [`count_new_entry`](Self::count_new_entry)).
     pub(super) fn forget(&self, removed: usize) {
@@ -42,11 +36,15 @@ where
         }
     }
 
-    /// Evicts oldest entries until the map is back within `capacity`. Each eviction is
-    /// first claimed on the shared count, so concurrent inserters never evict more
-    /// than the excess between them.
-    pub(super) fn evict_over(&self, capacity: usize) {
-        // Bounded so that a count disturbed by a racing `clear` cannot spin forever.
+    /// Evicts oldest entries until the map is back within its capacity (if it has one).
+    /// Each eviction is first claimed on the shared count, so concurrent inserters
+    /// never evict more than the excess between them.
+    pub(super) fn evict_over_capacity(&self) {
+        let Some(capacity) = self.capacity else {
+            return;
+        };
+        // Bounded so that claims racing removals (each claim lowers the count before its
+        // entry leaves) cannot keep it looping.
         let mut attempts = self.shards.len() * 2 + 8;
         while attempts > 0 {
             attempts -= 1;
