@@ -28,3 +28,37 @@ pub(crate) use shuttle::sync::{Condvar, Mutex, MutexGuard};
 pub(crate) use shuttle::thread::yield_now;
 #[cfg(shuttle)]
 pub(crate) use shuttle::thread_local;
+
+/// Sleeps on `condvar` (whose mutex is `mutex`, held as `guard`) until woken or until
+/// `timeout` has passed, whichever comes first.
+///
+/// Shuttle's `wait_timeout` never times out, so under shuttle the timeout always
+/// fires at once: the lock is let go, the thread yields and takes it again. The model
+/// then checks that waiters never hang even when every wake-up is missed.
+#[cfg(not(shuttle))]
+pub(crate) fn wait_at_most<'a>(
+    condvar: &Condvar,
+    _mutex: &'a Mutex<()>,
+    guard: MutexGuard<'a, ()>,
+    timeout: std::time::Duration,
+) -> MutexGuard<'a, ()> {
+    match condvar.wait_timeout(guard, timeout) {
+        Ok((guard, _)) => guard,
+        Err(poisoned) => poisoned.into_inner().0,
+    }
+}
+
+/// See the std version above.
+#[cfg(shuttle)]
+pub(crate) fn wait_at_most<'a>(
+    _condvar: &Condvar,
+    mutex: &'a Mutex<()>,
+    guard: MutexGuard<'a, ()>,
+    _timeout: std::time::Duration,
+) -> MutexGuard<'a, ()> {
+    drop(guard);
+    yield_now();
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
