@@ -251,6 +251,41 @@ fn len_never_counts_expired_entries_after_overwrites() {
     assert_eq!(map.entries().len(), 20_000);
 }
 
+/// The same overwrites: one sweep after the first deadline frees every entry that
+/// passed it, even behind stale deadline records that kept their tag (about 1 in 512
+/// of the 20,000 overwrites) and so look due only at the overwritten key's new
+/// deadline.
+#[test]
+fn a_sweep_frees_every_expired_entry_despite_overwrites() {
+    let clock = MockClock::new();
+    let map = TtlMap::builder()
+        .ttl(Duration::from_secs(10))
+        .clock(clock.clone())
+        .build();
+    // Uneven steps apart, so that deadlines, and how far each overwrite moves its
+    // key's deadline, differ as they do on a real clock (the tags then agree by chance).
+    let mut step = 0_u64;
+    let mut advance = || {
+        step = (step * 7_919 + 104_729) % 1_009;
+        clock.advance(Duration::from_nanos(1_000 + step));
+    };
+    for key in 0..20_000_u64 {
+        map.insert(key, key); // expires at 10 s
+        map.insert(100_000 + key, key); // overwritten at 5 s: expires at 15 s
+        advance();
+    }
+    clock.advance(Duration::from_secs(5));
+    for key in 0..20_000_u64 {
+        map.insert(100_000 + key, key + 1);
+        advance();
+    }
+    clock.advance(Duration::from_secs(6));
+    // One sweep (the background sweeper may have taken a share: count them all).
+    map.sweep();
+    assert_eq!(map.stats().expirations, 20_000);
+    assert_eq!(map.len(), 20_000);
+}
+
 /// A mock clock stops short of the far-future deadlines that mean "never": advanced as
 /// far as it goes, entries that never expire stay live everywhere, and an entry
 /// inserted then with a TTL is not made immortal.

@@ -82,9 +82,11 @@ pub(crate) struct SpareIndex {
 /// the entry with the record's hash that the record [`is_for`](Queued::is_for), if
 /// any) and keeps it in `front_at`. Records with no such entry are stale (the entry was
 /// removed or overwritten) and dropped then. If an overwrite kept the tag (1 in 512),
-/// the stale record takes the new, later deadline: records queued behind it are then
-/// handed out up to that much later, never early, and lookups still expire entries
-/// exactly. Two kinds of maps use the heap alone: sliding expiry moves deadlines
+/// the stale record takes the new, later deadline; a sweep that finds nothing due
+/// sees it out of order against the record behind it and moves it to the heap (see
+/// `unblock_queue`), so the records queued behind it are not held back. Records are
+/// never handed out early, and lookups expire entries exactly whatever the index
+/// says. Two kinds of maps use the heap alone: sliding expiry moves deadlines
 /// without pushing records, which the tag would take for staleness; and a
 /// capacity-bounded map evicts the entry closest to expiry, which a wrong tag could
 /// make it get wrong.
@@ -170,12 +172,71 @@ impl DeadlineIndex {
     pub(crate) fn pop_due(
         &mut self,
         now: Nanos,
-        resolve: impl FnMut(Queued) -> Option<Nanos>,
+        mut resolve: impl FnMut(Queued) -> Option<Nanos>,
     ) -> Option<Due> {
-        match self.peek() {
-            Some(due) if due.at <= now => self.pop(resolve),
-            _ => None,
+        if self.any_due(now, &mut resolve) {
+            self.pop(resolve)
+        } else {
+            None
         }
+    }
+
+    /// Whether a record is due at `now`. Not [`peek`](Self::peek): a stale front that
+    /// kept its tag can hide due records behind it, and this moves it out of their
+    /// way first (see `unblock_queue`).
+    pub(crate) fn any_due(
+        &mut self,
+        now: Nanos,
+        mut resolve: impl FnMut(Queued) -> Option<Nanos>,
+    ) -> bool {
+        loop {
+            match self.peek() {
+                Some(due) if due.at <= now => return true,
+                _ if self.unblock_queue(now, &mut resolve) => {}
+                _ => return false,
+            }
+        }
+    }
+
+    /// When nothing is due: checks that the queue's front is not a stale record whose
+    /// tag an overwrite kept (1 in 512), which took its entry's new, later deadline
+    /// and would hold back every record behind it until then (and the memory of their
+    /// expired entries). Queued records are in deadline order, so if the record behind
+    /// the front is for an entry due earlier than the front's, the front is out of
+    /// place: it moves to the heap, at its entry's deadline, where it comes due exactly
+    /// then (stale or not, that is right), and the queue goes on. Returns whether it
+    /// moved one. Stale records met behind the front are dropped on the way.
+    ///
+    /// One look per sweep round that finds nothing due. Not caught: a front whose next
+    /// record is itself stale with a kept tag and an even later deadline (1 in 512 of
+    /// the 1 in 512); such a front holds the queue back until its own deadline.
+    fn unblock_queue(
+        &mut self,
+        now: Nanos,
+        resolve: &mut impl FnMut(Queued) -> Option<Nanos>,
+    ) -> bool {
+        while self.front_at > now && self.queue.len() >= 2 {
+            match resolve(self.queue[1]) {
+                None => {
+                    self.queue.remove(1);
+                }
+                Some(next_at) if next_at < self.front_at => {
+                    let out_of_place = self.queue.pop_front().map(Queued::hash);
+                    if let Some(hash) = out_of_place {
+                        self.heap.push(Reverse(Due {
+                            at: self.front_at,
+                            hash,
+                        }));
+                        // Queued records always come due.
+                        self.heap_expiring += 1;
+                    }
+                    self.front_at = next_at;
+                    return true;
+                }
+                Some(_) => return false,
+            }
+        }
+        false
     }
 
     /// Drops stale records off the queue's front until one resolves to a deadline.
@@ -372,6 +433,44 @@ mod tests {
                 Due { at: 70, hash: 7 }
             ]
         );
+        assert!(!index.has_expiring());
+    }
+
+    #[test]
+    fn a_stale_record_that_kept_its_tag_does_not_hold_back_the_records_behind_it() {
+        // Entry 1 was overwritten: deadline 10 became a much later one with the same
+        // tag, and a new record was pushed for it. Entries 2 and 3 come due at 20 and
+        // 30. (Entry 0 puts entry 1's record second, so that it takes its deadline
+        // from the entry when it reaches the front.)
+        let kept_tag = (1_000..)
+            .find(|&at| Queued::new(Due { at: 10, hash: 1 }).is_for(at))
+            .unwrap();
+        let entries = Entries::new(&[(0, 5), (1, kept_tag), (2, 20), (3, 30)]);
+        let mut index = DeadlineIndex::new(false);
+        for (hash, at) in [(0, 5), (1, 10), (2, 20), (3, 30), (1, kept_tag)] {
+            index.push(Due { at, hash });
+        }
+        assert_eq!(
+            pop_all_due(&mut index, 100, &entries),
+            [
+                Due { at: 5, hash: 0 },
+                Due { at: 20, hash: 2 },
+                Due { at: 30, hash: 3 }
+            ]
+        );
+        // Entry 1 still comes due exactly at its deadline, through the moved record
+        // and its own (the shard removes the entry at the first; the second then
+        // finds none).
+        assert_eq!(index.pop_due(kept_tag - 1, entries.resolve()), None);
+        let entry_1 = Due {
+            at: kept_tag,
+            hash: 1,
+        };
+        assert_eq!(
+            pop_all_due(&mut index, kept_tag, &entries),
+            [entry_1, entry_1]
+        );
+        assert!(index.is_empty());
         assert!(!index.has_expiring());
     }
 

@@ -247,7 +247,9 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
                 self.repush_moved(due, policy, hasher);
             }
         }
-        let more = self.index.peek().is_some_and(|due| due.at <= now);
+        let more = self
+            .index
+            .any_due(now, |record| queued_deadline(&self.table, hasher, record));
         if !more {
             let expired_some = swept.expired.len() > start;
             self.shrink_if_sparse(hasher, swept, now, expired_some);
