@@ -51,13 +51,14 @@
 
 #![warn(missing_docs)]
 // The exceptions allow it for themselves: `sync/shard_locks.rs`, `map_cell.rs`,
-// `time/cycle_counter.rs` and `time/after_fork.rs`.
+// `time/cycle_counter.rs` and `fork.rs`.
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(feature = "lock-stats")]
 pub mod diagnostics;
 mod flight;
+mod fork;
 mod hash;
 mod map;
 mod map_cell;

@@ -18,9 +18,14 @@
 //!   while the sweeper held it) is caught, and that map is swept again next time; other
 //!   maps go on.
 //! - In a child process made by `fork()`, which inherits no thread, the next insert of
-//!   an expiring entry starts a new sweeper.
+//!   an expiring entry starts a new sweeper. A fork waits for the batch in progress
+//!   (`crate::fork`'s gate, held around each batch and each use of the registry), so
+//!   the child never finds a lock held by this thread; a shard that one of the user's
+//!   threads held at the fork is skipped, never waited for (the sweeper only ever
+//!   tries a shard's locks).
 //! - It never keeps the process alive: Rust does not wait for spawned threads at exit.
 
+use crate::fork;
 use crate::time;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -54,19 +59,25 @@ struct Sweeper {
     /// work, expiry stays passive (lookups, writes, `sweep`) and lookups read the
     /// precise clock.
     thread: Mutex<Option<Thread>>,
-    /// The fork generation (`time::fork_generation`) `thread` was started in: a forked
+    /// The fork generation (`fork::generation`) `thread` was started in: a forked
     /// child, which inherits no thread, starts its own.
     started_in: AtomicU64,
 }
 
 fn sweeper() -> &'static Sweeper {
     static SWEEPER: OnceLock<Sweeper> = OnceLock::new();
+    if let Some(sweeper) = SWEEPER.get() {
+        return sweeper;
+    }
+    // Forks held off for the whole initialisation: a child forked halfway would find
+    // the `OnceLock` forever being initialised.
+    let _no_fork = fork::hold_off_forks();
     SWEEPER.get_or_init(|| {
         let sweeper = Sweeper {
             maps: Mutex::new(Vec::new()),
             idle: AtomicBool::new(false),
             thread: Mutex::new(None),
-            started_in: AtomicU64::new(time::fork_generation()),
+            started_in: AtomicU64::new(fork::generation()),
         };
         *sweeper.lock_thread() = spawn_thread();
         sweeper
@@ -74,6 +85,9 @@ fn sweeper() -> &'static Sweeper {
 }
 
 fn spawn_thread() -> Option<Thread> {
+    // Before the sweeper first asks the ticker to tick: a child forked from then on
+    // must know it is one.
+    fork::register();
     let spawned = thread::Builder::new()
         .name(SWEEPER_THREAD_NAME.into())
         .spawn(|| run(sweeper()));
@@ -88,7 +102,7 @@ pub(crate) fn schedule<M: Sweep + 'static>(map: &Arc<M>, registered: &AtomicBool
         let weak: Weak<dyn Sweep> = Arc::downgrade(map) as Weak<dyn Sweep>;
         sweeper.lock_maps().push(weak);
     }
-    let generation = time::fork_generation();
+    let generation = fork::generation();
     if sweeper.started_in.load(Ordering::Relaxed) != generation {
         // A forked child: the thread we know of was the parent's.
         let mut thread = sweeper.lock_thread();
@@ -107,12 +121,23 @@ pub(crate) fn schedule<M: Sweep + 'static>(map: &Arc<M>, registered: &AtomicBool
 }
 
 impl Sweeper {
-    fn lock_thread(&self) -> std::sync::MutexGuard<'_, Option<Thread>> {
-        self.thread.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The sweeper's thread handle, with forks held off (a child would find the lock
+    /// held forever), as for every lock of the registry.
+    fn lock_thread(&self) -> Locked<'_, Option<Thread>> {
+        let no_fork = fork::hold_off_forks();
+        Locked {
+            guard: self.thread.lock().unwrap_or_else(PoisonError::into_inner),
+            _no_fork: no_fork,
+        }
     }
 
-    fn lock_maps(&self) -> std::sync::MutexGuard<'_, Vec<Weak<dyn Sweep>>> {
-        self.maps.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The registered maps, with forks held off (see `lock_thread`).
+    fn lock_maps(&self) -> Locked<'_, Vec<Weak<dyn Sweep>>> {
+        let no_fork = fork::hold_off_forks();
+        Locked {
+            guard: self.maps.lock().unwrap_or_else(PoisonError::into_inner),
+            _no_fork: no_fork,
+        }
     }
 
     /// The maps still alive; forgets the dropped ones.
@@ -147,20 +172,47 @@ impl Sweeper {
     }
 }
 
+/// A lock of the sweeper's registry, held with forks held off. The fields drop in
+/// order: the lock is released before the fork gate.
+struct Locked<'a, T> {
+    guard: std::sync::MutexGuard<'a, T>,
+    _no_fork: fork::NoFork,
+}
+
+impl<T> std::ops::Deref for Locked<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for Locked<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
 /// Lets the ticker rest if the loop ever ends, so lookups stop trusting the coarse
 /// clock.
 struct TickingGuard;
 
 impl Drop for TickingGuard {
     fn drop(&mut self) {
-        time::keep_ticking(false);
+        keep_ticking(false);
     }
+}
+
+/// [`time::keep_ticking`], with forks held off: its first call starts the ticker
+/// thread (a `OnceLock` that a child forked halfway would find forever in progress).
+fn keep_ticking(wanted: bool) {
+    let _no_fork = fork::hold_off_forks();
+    time::keep_ticking(wanted);
 }
 
 fn run(sweeper: &'static Sweeper) {
     let _ticking = TickingGuard;
     loop {
-        time::keep_ticking(true);
+        keep_ticking(true);
         if sweeper.sweep_all() {
             thread::sleep(SWEEP_INTERVAL);
             continue;
@@ -172,7 +224,7 @@ fn run(sweeper: &'static Sweeper) {
             thread::sleep(SWEEP_INTERVAL);
             continue;
         }
-        time::keep_ticking(false);
+        keep_ticking(false);
         thread::park_timeout(IDLE_RECHECK);
         sweeper.idle.store(false, Ordering::SeqCst);
     }

@@ -54,12 +54,51 @@ fn a_forked_child_never_serves_late_and_sweeps_again() {
     thread::sleep(Duration::from_millis(250));
     let inserted = Instant::now();
     map.insert(1, 1);
-    // SAFETY: the child only runs this test's code and exits with `_exit`, never
-    // returning into the test harness.
+    in_a_child(|| in_the_child(&map, inserted));
+}
+
+/// A fork while the sweeper is busy sweeping a big map (holding one shard lock after
+/// another): the child must find every shard free to read and write, and the
+/// sweeper's registry free for a new map. Several forks at different moments.
+#[test]
+fn a_child_forked_while_the_sweeper_sweeps_finds_every_lock_free() {
+    const KEYS: u32 = 200_000;
+    let map = TtlMap::with_ttl(Duration::from_millis(200));
+    for round in 0..3 {
+        let base = round * KEYS;
+        for key in base..base + KEYS {
+            map.insert(key, key);
+        }
+        let expired_before = map.stats().expirations;
+        let start = Instant::now();
+        while map.stats().expirations == expired_before {
+            assert!(start.elapsed() < Duration::from_secs(20), "no sweep began");
+            thread::yield_now();
+        }
+        for _ in 0..4 {
+            in_a_child(|| {
+                for key in base..base + KEYS {
+                    let _ = map.get(&key);
+                }
+                for key in 0..2_000 {
+                    map.insert(u32::MAX - key, key);
+                }
+                let fresh = TtlMap::with_ttl(Duration::from_secs(1));
+                fresh.insert(1, 1);
+                Ok(())
+            });
+        }
+    }
+}
+
+/// Runs `check` in a forked child and fails the test if it fails, panics or hangs.
+fn in_a_child(check: impl FnOnce() -> Result<(), String>) {
+    // SAFETY: the child only runs `check` and exits with `_exit`, never returning into
+    // the test harness.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| in_the_child(&map, inserted)));
+        let outcome = panic::catch_unwind(AssertUnwindSafe(check));
         let code = match outcome {
             Ok(Ok(())) => 0,
             Ok(Err(why)) => {

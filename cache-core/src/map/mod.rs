@@ -76,6 +76,15 @@ use std::time::Duration;
 /// that thread for over 150 ms. Lookups stop trusting it as soon as it is found
 /// lagging, and in a child process after `fork()`.
 ///
+/// # `fork()`
+///
+/// A child process inherits the maps and none of the crate's threads; it restarts
+/// the sweeper on its next insert, and a fork waits for the sweeper's batch in
+/// progress, so the child never finds a shard locked by it. As with a `Mutex`, a map
+/// that one of *your* threads was reading or writing at the instant of the fork can
+/// stay locked in the child: fork before other threads use the maps, or `exec` after
+/// the fork.
+///
 /// A value computed on a miss ([`get_or_insert_with`](Self::get_or_insert_with) and
 /// its variants, `#[ttl_cached]`) takes its deadline from the CPU's cycle counter
 /// where that is cheaper and steady (x86_64), anchored to the precise clock by the

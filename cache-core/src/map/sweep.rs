@@ -5,6 +5,7 @@
 //! a value's `Drop` under one.
 
 use super::inner::Inner;
+use crate::fork;
 use crate::shard::{Shard, Swept};
 use crate::sweeper::Sweep;
 use crate::sync::shim;
@@ -58,6 +59,9 @@ where
             pending.retain(|shard| {
                 // Lookups waiting for this shard (behind our last batch, or an insert) go
                 // first: we come back to it next round.
+                // Forks wait for this batch: a child would find the shard locked
+                // forever. Taken before the shard lock, as always.
+                let no_fork = fork::hold_off_forks();
                 let Some(mut state) = shard.write_unless_readers_wait() else {
                     return true;
                 };
@@ -67,6 +71,7 @@ where
                 let count = swept.expired.len();
                 self.forget(count);
                 drop(state);
+                drop(no_fork);
                 shard.counters().expired(count as u64);
                 total += count;
                 // Values and spare allocations are dropped here, with no lock held,
@@ -95,7 +100,15 @@ where
     }
 
     pub(super) fn has_expiring(&self) -> bool {
-        self.shards().any(|shard| shard.read().index.has_expiring())
+        // Forks wait for these reads, as for a sweep batch. A shard held by a writer
+        // is taken to have some: the sweeper never queues behind a writer (and in a
+        // forked child, a shard some parent thread was writing is never let go).
+        let _no_fork = fork::hold_off_forks();
+        self.shards().any(|shard| {
+            shard
+                .try_read()
+                .is_none_or(|state| state.index.has_expiring())
+        })
     }
 }
 

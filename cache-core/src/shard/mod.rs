@@ -452,6 +452,12 @@ impl<'a, K, V> Shard<'a, K, V> {
         self.shards.write(self.index)
     }
 
+    /// The read lock, unless a writer holds the shard: for the sweeper, which never
+    /// queues behind a writer (and in a forked child, never behind one that is gone).
+    pub(crate) fn try_read(self) -> Option<ReadGuard<'a, ShardState<K, V>>> {
+        self.shards.try_read(self.index)
+    }
+
     /// The write lock, unless lookups are waiting for this shard (see
     /// `ShardLocks::write_unless_readers_wait`): for the sweeper, which can come back.
     pub(crate) fn write_unless_readers_wait(self) -> Option<ShardWriteGuard<'a, K, V>> {

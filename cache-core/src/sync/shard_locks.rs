@@ -241,6 +241,28 @@ impl<T, E> ShardLocks<T, E> {
         }
     }
 
+    /// Shared access to shard `shard`, or `None` at once if a writer holds it.
+    pub(crate) fn try_read(&self, shard: usize) -> Option<ReadGuard<'_, T>> {
+        let slot = &self.slots[shard];
+        let stripe = thread_number() & self.stripe_mask;
+        // `SeqCst` throughout, for the reasons given in `read`.
+        if self.used_stripes.load(SeqCst) & (1 << stripe) == 0 {
+            self.use_stripe(stripe);
+        }
+        let readers = self.reader_count(stripe, shard);
+        readers.fetch_add(1, SeqCst);
+        if slot.state.load(SeqCst) & WRITER != 0 {
+            readers.fetch_sub(1, SeqCst);
+            return None;
+        }
+        // Counted before it saw no writer, as in `read`: the guard's `Deref` relies on it.
+        Some(ReadGuard {
+            value: &slot.value,
+            readers,
+            stripe,
+        })
+    }
+
     /// Exclusive access to shard `shard`. Waits for the readers in it to leave and
     /// keeps new ones out until the guard is dropped.
     pub(crate) fn write(&self, shard: usize) -> WriteGuard<'_, T, E> {
@@ -544,6 +566,24 @@ mod tests {
     }
 
     #[test]
+    fn try_read_gives_up_at_once_while_a_writer_holds_the_shard() {
+        let locks = locks(2, 2);
+        let guard = locks.write(0);
+        thread::scope(|scope| {
+            let other =
+                scope.spawn(|| (locks.try_read(0).is_none(), locks.try_read(1).map(|r| r.0)));
+            assert_eq!(other.join().unwrap(), (true, Some(0)));
+        });
+        drop(guard);
+        assert_eq!(locks.try_read(0).map(|r| r.0), Some(0));
+        // A reader taken by `try_read` keeps writers out like any other.
+        let reader = locks.try_read(1).unwrap();
+        assert!(locks.write_unless_readers_wait(1).is_none());
+        drop(reader);
+        assert!(locks.write_unless_readers_wait(1).is_some());
+    }
+
+    #[test]
     fn readers_of_one_shard_do_not_exclude_each_other() {
         let locks = locks(1, 1);
         let first = locks.read(0);
@@ -656,10 +696,14 @@ mod tests {
     /// (see the module docs): that sleeper must still wake, soon.
     #[test]
     fn a_sleeper_whose_wake_up_was_missed_still_wakes() {
-        let locks: &'static _ = Box::leak(Box::new(locks(1, 2)));
+        let locks = std::sync::Arc::new(locks(1, 2));
         let guard = locks.write(0);
         let (sender, woken) = std::sync::mpsc::channel();
-        thread::spawn(move || sender.send(locks.read(0).0));
+        let reader = {
+            let locks = std::sync::Arc::clone(&locks);
+            // Not scoped: if it never wakes, the test fails instead of hanging.
+            thread::spawn(move || sender.send(locks.read(0).0))
+        };
         wait_until(
             || locks.slots[0].state.load(SeqCst) & PARKED != 0,
             "the reader sleeps",
@@ -670,6 +714,7 @@ mod tests {
         locks.slots[0].state.store(0, Release);
         let read = woken.recv_timeout(std::time::Duration::from_secs(30));
         assert_eq!(read, Ok(0), "the sleeper never woke");
+        reader.join().unwrap().unwrap();
     }
 
     /// Yields until `condition` holds; fails after a minute, so that a broken protocol

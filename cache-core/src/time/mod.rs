@@ -32,20 +32,17 @@
 //! This folder must never let a deadline read early: the coarse clock never runs ahead
 //! of real time, the cycle counter never reads behind the precise clock.
 
-mod after_fork;
 pub(crate) mod coarse;
 mod cycle_counter;
 pub(crate) mod deadline;
 mod mock;
 
-pub(crate) use after_fork::generation as fork_generation;
 pub(crate) use deadline::Nanos;
 pub use mock::MockClock;
 
 /// Asks the ticker to keep the coarse clock (`true`) or lets it rest (`false`): the
-/// sweeper's call. The fork handler is registered before the ticker first starts.
+/// sweeper's call (after registering the fork handlers, `crate::fork`).
 pub(crate) fn keep_ticking(wanted: bool) {
-    after_fork::register();
     coarse::keep_ticking(wanted);
 }
 
