@@ -84,6 +84,16 @@ where
     flight::compute_after_miss(map.inner(), miss.hash, key, compute, to_cache, from_cache)
 }
 
+/// Counts a computation of the missed key, for functions with `single_flight = false`,
+/// whose callers each compute (the single-flight paths count their own).
+pub fn count_computation<K, V>(map: &TtlMap<K, V>, _miss: &Miss)
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    map.inner().count_unshared_computation();
+}
+
 /// The async single-flight miss path, after [`lookup`] missed, for an `async fn`.
 pub async fn compute_after_miss_async<K, V, R, F>(
     map: &TtlMap<K, V>,

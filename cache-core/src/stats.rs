@@ -8,6 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// - `hits` / `misses`: lookups (`get`, `get_or_insert_with`, …) that found a live
 ///   value, or did not. `contains_key` counts in neither.
+/// - `computations`: runs of the value's computation (`get_or_insert_with`'s `init`
+///   and its variants, a `#[ttl_cached]` function's body), whatever they returned, a
+///   panic included. Callers that waited for another caller's computation of the same
+///   key count as misses, not computations: 50 callers coalesced into one read as 50
+///   misses and 1 computation.
 /// - `insertions`: values stored, by `insert` or by a computed miss.
 /// - `evictions`: live entries removed to stay within the capacity.
 /// - `expirations`: entries removed because they expired, whoever removed them (the
@@ -24,9 +29,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// map.insert(1, "one");
 /// map.get(&1);
 /// map.get(&2);
+/// assert_eq!(map.get_or_insert_with(3, || "three"), "three");
 /// assert_eq!(
 ///     map.stats(),
-///     CacheStats { hits: 1, misses: 1, insertions: 1, evictions: 0, expirations: 0 }
+///     CacheStats {
+///         hits: 1,
+///         misses: 2,
+///         computations: 1,
+///         insertions: 2,
+///         evictions: 0,
+///         expirations: 0,
+///     }
 /// );
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,6 +48,8 @@ pub struct CacheStats {
     pub hits: u64,
     /// Lookups that found no live value.
     pub misses: u64,
+    /// Runs of a computation of a missing value (see above).
+    pub computations: u64,
     /// Values stored.
     pub insertions: u64,
     /// Live entries removed to respect the capacity.
@@ -70,6 +85,9 @@ impl CacheStats {
 pub(crate) struct LookupCounters {
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Computations of callers that compute without single flight (no lock to count
+    /// them under).
+    computations: AtomicU64,
 }
 
 impl LookupCounters {
@@ -81,16 +99,21 @@ impl LookupCounters {
     pub(crate) fn miss(&self) {
         self.misses.fetch_add(1, Ordering::Relaxed);
     }
+    pub(crate) fn computed(&self) {
+        self.computations.fetch_add(1, Ordering::Relaxed);
+    }
 
     pub(crate) fn add_to(&self, total: &mut CacheStats) {
         total.hits += self.hits.load(Ordering::Relaxed);
         total.misses += self.misses.load(Ordering::Relaxed);
+        total.computations += self.computations.load(Ordering::Relaxed);
     }
 }
 
 /// One shard's counters of what writers did.
 #[derive(Default, Debug)]
 pub(crate) struct Counters {
+    computations: AtomicU64,
     insertions: AtomicU64,
     evictions: AtomicU64,
     expirations: AtomicU64,
@@ -104,6 +127,12 @@ impl Counters {
         let insertions = self.insertions.load(Ordering::Relaxed);
         self.insertions.store(insertions + 1, Ordering::Relaxed);
     }
+    /// Counts a computation that a caller is about to run; only ever called with the
+    /// shard's write lock held (see `inserted_under_lock`).
+    pub(crate) fn computed_under_lock(&self) {
+        let computations = self.computations.load(Ordering::Relaxed);
+        self.computations.store(computations + 1, Ordering::Relaxed);
+    }
     pub(crate) fn evicted(&self, count: u64) {
         if count > 0 {
             self.evictions.fetch_add(count, Ordering::Relaxed);
@@ -116,6 +145,7 @@ impl Counters {
     }
 
     pub(crate) fn add_to(&self, total: &mut CacheStats) {
+        total.computations += self.computations.load(Ordering::Relaxed);
         total.insertions += self.insertions.load(Ordering::Relaxed);
         total.evictions += self.evictions.load(Ordering::Relaxed);
         total.expirations += self.expirations.load(Ordering::Relaxed);

@@ -273,9 +273,13 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         } else {
             let to_value = self.value_of(quote!(&__ttl_cached_result));
             quote! {
-                |_, __ttl_cached_key, __ttl_cached_compute| {
+                |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_compute| {
                     let __ttl_cached_map = #map;
                     let __ttl_cached_key = #key;
+                    ::cache_core::__private::count_computation(
+                        __ttl_cached_map,
+                        &__ttl_cached_missed,
+                    );
                     let __ttl_cached_result = __ttl_cached_compute();
                     if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
                         let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);
@@ -310,9 +314,13 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         } else {
             let to_value = self.value_of(quote!(&__ttl_cached_result));
             quote! {
-                |(_, __ttl_cached_key, __ttl_cached_body)| async move {
+                |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| async move {
                     let __ttl_cached_map = #map;
                     let __ttl_cached_key = #key;
+                    ::cache_core::__private::count_computation(
+                        __ttl_cached_map,
+                        &__ttl_cached_missed,
+                    );
                     let __ttl_cached_result = __ttl_cached_body.await;
                     if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
                         let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);

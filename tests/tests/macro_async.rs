@@ -110,6 +110,7 @@ async fn without_single_flight_concurrent_misses_each_run_the_body() {
         2,
         "then it is cached"
     );
+    assert_eq!(every_caller_runs_cache().stats().computations, 2);
 }
 
 #[ttl_cached(secs = 60)]

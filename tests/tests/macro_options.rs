@@ -137,4 +137,8 @@ fn without_single_flight_concurrent_misses_each_run_the_body() {
     });
     assert!(UNCOALESCED_RUNS.load(Ordering::SeqCst) > 1);
     assert_eq!(uncoalesced_cache().len(), 1);
+    assert_eq!(
+        uncoalesced_cache().stats().computations,
+        UNCOALESCED_RUNS.load(Ordering::SeqCst) as u64
+    );
 }

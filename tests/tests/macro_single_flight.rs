@@ -30,6 +30,9 @@ fn concurrent_misses_of_one_key_run_the_body_once() {
         }
     });
     assert_eq!(SLOW_RUNS.load(Ordering::SeqCst), 1);
+    let stats = slow_square_cache().stats();
+    assert_eq!(stats.computations, 1, "{stats:?}");
+    assert_eq!(stats.hits + stats.misses, THREADS as u64);
 }
 
 static BLOCKED_STARTED: AtomicBool = AtomicBool::new(false);
@@ -91,6 +94,11 @@ fn a_panic_reaches_its_caller_and_a_waiter_runs_the_body_instead() {
         assert_eq!(waiter.join().unwrap(), 2, "the waiter ran the body itself");
     });
     assert_eq!(FLAKY_RUNS.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        flaky_cache().stats().computations,
+        2,
+        "the run that panicked counts"
+    );
     assert_eq!(flaky(1), 2, "the cache works after the panic");
 }
 

@@ -33,6 +33,9 @@ async fn fifty_tasks_for_one_key_run_the_body_once() {
         assert_eq!(task.await.unwrap(), 7);
     }
     assert_eq!(runs.load(Ordering::SeqCst), 1);
+    // Every task missed or hit; the 50 coalesced into one computation.
+    let stats = map.stats();
+    assert_eq!((stats.hits + stats.misses, stats.computations), (50, 1));
 }
 
 #[tokio::test(flavor = "current_thread")]

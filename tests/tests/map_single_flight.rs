@@ -33,7 +33,9 @@ fn concurrent_misses_of_one_key_run_init_once() {
     });
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert_eq!(values, [42; 8]);
-    assert_eq!(map.stats().insertions, 1);
+    let stats = map.stats();
+    assert_eq!((stats.insertions, stats.computations), (1, 1));
+    assert_eq!(stats.hits + stats.misses, 8);
 }
 
 #[test]
@@ -145,6 +147,7 @@ fn a_reentrant_call_for_the_same_key_computes_directly_instead_of_deadlocking() 
     let value = map.get_or_insert_with(1, || map.get_or_insert_with(1, || 10) + 1);
     assert_eq!(value, 11);
     assert_eq!(map.get(&1), Some(11), "the outer call stores its result");
+    assert_eq!(map.stats().computations, 2, "both calls computed");
 }
 
 #[test]

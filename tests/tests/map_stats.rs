@@ -82,6 +82,7 @@ fn get_or_insert_with_counts_one_miss_and_one_insertion_per_computation() {
         CacheStats {
             hits: 2,
             misses: 1,
+            computations: 1,
             insertions: 1,
             evictions: 0,
             expirations: 0

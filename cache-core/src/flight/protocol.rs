@@ -14,6 +14,8 @@ use std::marker::PhantomData;
 pub(crate) trait FlightHost<K, V> {
     /// Under the key's shard write lock: the stored live value, or the flight under
     /// way for `key` to wait on, or a new flight led by `me` (which takes the key).
+    /// A step that has the caller compute (`Lead`, `Reentered`) is counted as a
+    /// computation there, under the lock.
     fn join_or_lead(&self, hash: u64, key: K, me: Leader) -> Step<K, V>;
 
     /// Ends flight `id`: stores `value` (if any) and removes the flight under one

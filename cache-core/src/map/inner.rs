@@ -76,6 +76,12 @@ where
         Shard::new(&self.shards, shard_of(hash, self.shard_mask))
     }
 
+    /// Counts a computation run without single flight, in the calling thread's stripe.
+    pub(crate) fn count_unshared_computation(&self) {
+        let stripe = crate::sync::thread_identity::stripe_number() % self.lookups.len();
+        self.lookups[stripe].computed();
+    }
+
     pub(super) fn shards(&self) -> impl Iterator<Item = Shard<'_, K, V>> {
         Shard::all(&self.shards)
     }

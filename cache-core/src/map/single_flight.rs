@@ -23,7 +23,14 @@ where
                 return Step::Stored(entry.value.clone());
             }
         }
-        state.flights.join_or_register(hash, key, me)
+        let step = state.flights.join_or_register(hash, key, me);
+        if matches!(step, Step::Lead(_) | Step::Reentered) {
+            // Counted here, under the write lock, with a plain store: a read-modify-
+            // write once the lock is let go would wait for the unlock's store (a few
+            // percent of a miss, measured).
+            self.shard(hash).counters().computed_under_lock();
+        }
+        step
     }
 
     /// Ends flight `id`: takes it out of its shard, stores `value` (if any) under the
