@@ -210,6 +210,39 @@ where
         }
     }
 
+    /// Keeps the live entries `keep` accepts, shard by shard: each shard's write lock
+    /// is held while `keep` runs over that shard's entries, then released before the
+    /// values it refused are dropped. Expired entries leave too (counted as expired).
+    /// A panic in `keep` is resumed once the shard it happened in is accounted for and
+    /// its refused values dropped (later shards are left as they are); a panic in a
+    /// value's `Drop`, once every shard is done, as in `clear`.
+    pub(super) fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
+        let now = self.clock.precise_now();
+        let mut drop_panic = None;
+        for shard in self.shards() {
+            let mut taken = Vec::new();
+            let mut state = shard.write();
+            // Caught, so that what `keep` refused before it panicked is counted and
+            // dropped like the rest.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                state.take_unless(now, &mut keep, &mut taken);
+            }));
+            let expired = taken.iter().filter(|entry| !entry.is_live(now)).count();
+            self.forget(taken.len());
+            shard.counters().expired(expired as u64);
+            drop(state);
+            if let Some(caught) = drop_each(taken) {
+                drop_panic.get_or_insert(caught);
+            }
+            if let Err(panic) = outcome {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        if let Some(panic) = drop_panic {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
     pub(super) fn clear(&self) {
         let mut panic = None;
         for shard in self.shards() {

@@ -448,6 +448,37 @@ where
         self.inner.clear();
     }
 
+    /// Keeps only the live entries for which `keep` returns `true`, and removes the
+    /// rest (expired entries leave too): bulk invalidation, e.g. every entry of one
+    /// tenant. One pass over the entries, a shard at a time: `keep` runs with that
+    /// shard's write lock held, so it must not use this map (as for a key's `Eq`), and
+    /// lookups of that shard wait for it; the removed values are dropped after the
+    /// lock is released. Removals count in neither `evictions` nor `expirations`
+    /// (expired entries count as expirations). Entries inserted into a shard already
+    /// visited while it runs are kept.
+    ///
+    /// If `keep` panics, the panic reaches the caller once the shard it happened in
+    /// is consistent: what it refused there is removed, later shards are untouched.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::TtlMap;
+    ///
+    /// let map = TtlMap::new();
+    /// for id in 0..10 {
+    ///     map.insert(("tenant-a", id), id);
+    ///     map.insert(("tenant-b", id), id);
+    /// }
+    /// map.retain(|(tenant, _), _| *tenant != "tenant-a");
+    /// assert_eq!(map.len(), 10);
+    /// assert_eq!(map.get(&("tenant-a", 3)), None);
+    /// assert_eq!(map.get(&("tenant-b", 3)), Some(3));
+    /// ```
+    pub fn retain(&self, keep: impl FnMut(&K, &V) -> bool) {
+        self.inner.retain(keep);
+    }
+
     /// The number of live entries: expired entries are never counted. Reading only:
     /// it takes each shard's read lock in turn and removes nothing (expired entries
     /// leave through lookups, writes, the sweeper and [`sweep`](Self::sweep)); it

@@ -394,6 +394,23 @@ impl<K, V> ShardState<K, V> {
     /// [`take_all`](Self::take_all), leaving an empty table and index as large as the
     /// old ones (as `HashMap::clear` keeps its allocation): a cleared cache refills
     /// without growing again, and the sweeper shrinks both if they stay sparse.
+    /// Moves out, into `taken`, the entries expired at `now` and the live ones that
+    /// `keep` refuses (it sees live entries only). If `keep` panics, what it had
+    /// refused is in `taken` and the rest stays.
+    pub(crate) fn take_unless(
+        &mut self,
+        now: Nanos,
+        mut keep: impl FnMut(&K, &V) -> bool,
+        taken: &mut Vec<Entry<K, V>>,
+    ) {
+        let leaving = self
+            .table
+            .extract_if(|entry| !entry.is_live(now) || !keep(&entry.key, &entry.value));
+        for entry in leaving {
+            taken.push(entry);
+        }
+    }
+
     pub(crate) fn take_all_keeping_capacity(&mut self) -> HashTable<Entry<K, V>> {
         self.index.clear_keeping_capacity();
         let capacity = self.table.capacity();
