@@ -112,6 +112,29 @@ pub use time::MockClock;
 /// assert_eq!(repo.load(7), "acme/7");
 /// assert_eq!(Repo::load_cache().stats().hits, 1);
 /// ```
+///
+/// Expiry tested without sleeping: `clock` gives the function's map a [`MockClock`]
+/// (usually only under `#[cfg_attr(test, …)]`).
+///
+/// ```
+/// use cache_core::{ttl_cached, MockClock};
+/// use std::sync::LazyLock;
+/// use std::time::Duration;
+///
+/// static CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+///
+/// #[ttl_cached(secs = 60, clock = CLOCK.clone())]
+/// fn exchange_rate(currency: &str) -> f64 {
+///     if currency == "EUR" { 1.08 } else { 1.0 }
+/// }
+///
+/// exchange_rate("EUR");
+/// CLOCK.advance(Duration::from_secs(59));
+/// exchange_rate("EUR"); // a hit
+/// CLOCK.advance(Duration::from_secs(1));
+/// exchange_rate("EUR"); // expired: computed again
+/// assert_eq!(exchange_rate_cache().stats().computations, 2);
+/// ```
 #[cfg(feature = "macros")]
 pub use cache_macros::ttl_cached;
 

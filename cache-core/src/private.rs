@@ -8,12 +8,20 @@ pub use crate::map_cell::MapCell;
 pub use std::time::Duration;
 
 /// Builds the map behind one `#[ttl_cached]` function.
-pub fn new_map<K, V>(ttl: Duration, capacity: Option<usize>, refresh_on_hit: bool) -> TtlMap<K, V>
+pub fn new_map<K, V>(
+    ttl: Duration,
+    capacity: Option<usize>,
+    refresh_on_hit: bool,
+    clock: Option<crate::MockClock>,
+) -> TtlMap<K, V>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    let builder = TtlMap::builder().ttl(ttl).refresh_on_hit(refresh_on_hit);
+    let mut builder = TtlMap::builder().ttl(ttl).refresh_on_hit(refresh_on_hit);
+    if let Some(clock) = clock {
+        builder = builder.clock(clock);
+    }
     match capacity {
         Some(capacity) => builder.capacity(capacity).build(),
         None => builder.build(),

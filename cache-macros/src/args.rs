@@ -22,10 +22,11 @@ mod kw {
     syn::custom_keyword!(cache_err);
     syn::custom_keyword!(cache_none);
     syn::custom_keyword!(single_flight);
+    syn::custom_keyword!(clock);
 }
 
 /// Every option name, in the order the documentation lists them.
-pub(crate) const OPTION_NAMES: [&str; 9] = [
+pub(crate) const OPTION_NAMES: [&str; 10] = [
     "secs",
     "millis",
     "ttl",
@@ -35,6 +36,7 @@ pub(crate) const OPTION_NAMES: [&str; 9] = [
     "cache_err",
     "cache_none",
     "single_flight",
+    "clock",
 ];
 
 /// The TTL options, of which exactly one must be given.
@@ -74,6 +76,8 @@ pub(crate) struct Args {
     pub(crate) cache_none: Option<Given<bool>>,
     /// `single_flight = <bool>`.
     pub(crate) single_flight: Option<Given<bool>>,
+    /// `clock = <expr>`: a `MockClock` the map reads instead of the process clock.
+    pub(crate) clock: Option<Given<Box<Expr>>>,
     /// Problems with single options, reported together with everything else.
     pub(crate) errors: Vec<Error>,
     /// Options named with a value that was rejected (and reported): not missing.
@@ -140,6 +144,10 @@ impl Args {
             let name = option_name(input)?;
             let on = boolean(input, &name)?;
             set_once(&mut self.single_flight, name, on)
+        } else if input.peek(kw::clock) {
+            let name = option_name(input)?;
+            let expr = self.value(&name, expression(input, &name))?;
+            set_once(&mut self.clock, name, expr)
         } else if input.peek(syn::LitInt) {
             // `#[ttl_cached(30)]`: a TTL without its name. Not "missing" as well.
             let literal: syn::LitInt = input.parse()?;
@@ -225,6 +233,8 @@ fn equals(input: ParseStream, name: &Ident, example: &str) -> Result<()> {
 fn expression(input: ParseStream, name: &Ident) -> Result<Box<Expr>> {
     let example = if name == "ttl" {
         "ttl = Duration::from_secs(30)"
+    } else if name == "clock" {
+        "clock = test_clock()"
     } else {
         "key = id"
     };

@@ -59,6 +59,35 @@ use proc_macro::TokenStream;
 /// | `cache_err = true` | a function returning `Result` caches `Err` too (by default only `Ok`) |
 /// | `cache_none = true` | a function returning `Option` caches `None` too (by default only `Some`) |
 /// | `single_flight = false` | concurrent misses of one key each run the body (by default, one runs it and the others wait for its result) |
+/// | `clock = <expr>` | a [`MockClock`](../cache_core/struct.MockClock.html) the function's map reads instead of the process clock, evaluated once, when the map is built: tests of expiry without sleeping (see below) |
+///
+/// ## Testing expiry with `clock`
+///
+/// A clock shared by the function and its tests: expiry is then exact and immediate,
+/// with no sleeping. In a real crate, give the option only to tests:
+/// `#[cfg_attr(test, ttl_cached(secs = 60, clock = CLOCK.clone()))]` next to
+/// `#[cfg_attr(not(test), ttl_cached(secs = 60))]`. (Run as a doctest on
+/// `cache_core::ttl_cached`.)
+///
+/// ```text
+/// use cache_core::{ttl_cached, MockClock};
+/// use std::sync::LazyLock;
+/// use std::time::Duration;
+///
+/// static CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+///
+/// #[ttl_cached(secs = 60, clock = CLOCK.clone())]
+/// fn exchange_rate(currency: &str) -> f64 {
+///     if currency == "EUR" { 1.08 } else { 1.0 }
+/// }
+///
+/// exchange_rate("EUR");
+/// CLOCK.advance(Duration::from_secs(59));
+/// exchange_rate("EUR"); // a hit
+/// CLOCK.advance(Duration::from_secs(1));
+/// exchange_rate("EUR"); // expired: computed again
+/// assert_eq!(exchange_rate_cache().stats().computations, 2);
+/// ```
 ///
 /// # Generated functions
 ///

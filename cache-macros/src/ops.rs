@@ -65,7 +65,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 /// > {
 ///     const __TTL_CACHED_CHECKED: bool = /* the checks */;
 ///     static __TTL_CACHED_MAP: LazyLock<TtlMap<(u64, String), User>> =  // see `typed_static`
-///         LazyLock::new(|| new_map(Duration::from_secs(20), None, false));
+///         LazyLock::new(|| new_map(Duration::from_secs(20), None, false, None));
 ///     Ops {
 ///         lookup: |id, region| {
 ///             let map = LazyLock::force(&__TTL_CACHED_MAP);
@@ -86,7 +86,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 /// In an `impl` block or with `key = expr`, there is no static: each operation asks
 /// the hidden accessor, `__ttl_cached_fetch_user_map::<K, V>(init)` (see
 /// [`crate::expand`]), with `init` being
-/// `|| Box::new(new_map::<K, V>(Duration::from_secs(20), None, false))`.
+/// `|| Box::new(new_map::<K, V>(Duration::from_secs(20), None, false, None))`.
 /// `Ops` is `cache_core::__private::Ops`, one struct for every cached function; its
 /// type parameters are the fields whose types differ from one function to another.
 /// With `key = expr`, the function is generic over the key type `K` (named
@@ -406,12 +406,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             }
             Some(Ttl::Expr(expr)) => {
                 // A typed binding at the expression: a wrong type is reported there.
-                let span = expr
-                    .to_token_stream()
-                    .into_iter()
-                    .next()
-                    .map_or_else(Span::call_site, |token| token.span());
-                let duration = respan(quote!(::cache_core::__private::Duration), span);
+                let duration = respan(quote!(::cache_core::__private::Duration), first_span(expr));
                 return self.new_map_with(quote!(let __ttl_cached_ttl: #duration = #expr;), typed);
             }
             // Missing: reported by `valid::options`; any value lets the rest compile.
@@ -433,6 +428,18 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             None => quote!(::core::option::Option::None),
         };
         let refresh = Args::is_on(&args.refresh);
+        let clock = match &args.clock {
+            Some(clock) => {
+                // A typed binding at the expression: a wrong type is reported there.
+                let expr = &clock.value;
+                let mock_clock = respan(quote!(::cache_core::MockClock), first_span(expr));
+                quote! {{
+                    let __ttl_cached_clock: #mock_clock = #expr;
+                    ::core::option::Option::Some(__ttl_cached_clock)
+                }}
+            }
+            None => quote!(::core::option::Option::None),
+        };
         let types = if typed {
             TokenStream::new()
         } else {
@@ -447,6 +454,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                     __ttl_cached_ttl,
                     #capacity,
                     #refresh,
+                    #clock,
                 )
             }
         }
@@ -651,4 +659,13 @@ fn spanned_call(
     let mut arguments = Group::new(Delimiter::Parenthesis, argument);
     arguments.set_span(last);
     quote!(#path #arguments)
+}
+
+/// The span of an expression's first token, where a typed binding of it reports a
+/// wrong type.
+fn first_span(expr: &syn::Expr) -> Span {
+    expr.to_token_stream()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |token| token.span())
 }

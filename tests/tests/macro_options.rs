@@ -2,9 +2,9 @@
 //! `single_flight = false`. Expiry is real time here (the macro takes no clock), with
 //! margins of several times the TTL.
 
-use cache_core::ttl_cached;
+use cache_core::{ttl_cached, MockClock};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Barrier;
+use std::sync::{Barrier, LazyLock};
 use std::thread;
 use std::time::Duration;
 
@@ -141,4 +141,51 @@ fn without_single_flight_concurrent_misses_each_run_the_body() {
         uncoalesced_cache().stats().computations,
         UNCOALESCED_RUNS.load(Ordering::SeqCst) as u64
     );
+}
+
+static CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static CLOCKED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(secs = 60, clock = CLOCK.clone())]
+fn clocked(n: u64) -> u64 {
+    CLOCKED_RUNS.fetch_add(1, Ordering::SeqCst);
+    n + 1
+}
+
+/// `clock = …`: the function's map reads only that clock, so expiry is exact and
+/// immediate, with no sleeping.
+#[test]
+fn a_mock_clock_decides_when_entries_expire() {
+    assert_eq!(clocked(1), 2);
+    CLOCK.advance(Duration::from_secs(59));
+    assert_eq!(clocked(1), 2);
+    assert_eq!(CLOCKED_RUNS.load(Ordering::SeqCst), 1, "live at 59 s");
+    assert_eq!(
+        clocked_cache().remaining_ttl(&(1,)),
+        Some(Duration::from_secs(1))
+    );
+    CLOCK.advance(Duration::from_secs(1));
+    assert_eq!(clocked(1), 2);
+    assert_eq!(CLOCKED_RUNS.load(Ordering::SeqCst), 2, "expired at 60 s");
+}
+
+static METHOD_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+
+struct Tenant(&'static str);
+
+impl Tenant {
+    /// A method with `key`: its map lives in the type-erased cell, built the same way.
+    #[ttl_cached(millis = 500, key = (self.0, id), clock = METHOD_CLOCK.clone())]
+    fn page(&self, id: u32) -> String {
+        format!("{}/{id}", self.0)
+    }
+}
+
+#[test]
+fn a_mock_clock_works_for_methods_too() {
+    let acme = Tenant("acme");
+    assert_eq!(acme.page(1), "acme/1");
+    assert_eq!(Tenant::page_cache().len(), 1);
+    METHOD_CLOCK.advance(Duration::from_millis(500));
+    assert_eq!(Tenant::page_cache().len(), 0, "expired by the mock clock");
 }
