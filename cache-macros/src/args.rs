@@ -23,10 +23,11 @@ mod kw {
     syn::custom_keyword!(cache_none);
     syn::custom_keyword!(single_flight);
     syn::custom_keyword!(clock);
+    syn::custom_keyword!(helpers);
 }
 
 /// Every option name, in the order the documentation lists them.
-pub(crate) const OPTION_NAMES: [&str; 10] = [
+pub(crate) const OPTION_NAMES: [&str; 11] = [
     "secs",
     "millis",
     "ttl",
@@ -37,6 +38,7 @@ pub(crate) const OPTION_NAMES: [&str; 10] = [
     "cache_none",
     "single_flight",
     "clock",
+    "helpers",
 ];
 
 /// The TTL options, of which exactly one must be given.
@@ -59,6 +61,18 @@ pub(crate) enum Ttl {
     Expr(Box<Expr>),
 }
 
+/// Which helpers (`_invalidate`, `_clear`, `_cache`, `_uncached`, `_refresh`) are
+/// generated, and with what visibility.
+pub(crate) enum Helpers {
+    /// `helpers = "pub(crate)"` and the like: this visibility.
+    Visible(syn::Visibility),
+    /// `helpers = "private"`: inherited visibility (private to the module, or to the
+    /// `impl` block's module).
+    Private,
+    /// `helpers = "none"`: none at all.
+    None,
+}
+
 /// The parsed options of one `#[ttl_cached(...)]`.
 #[derive(Default)]
 pub(crate) struct Args {
@@ -78,6 +92,8 @@ pub(crate) struct Args {
     pub(crate) single_flight: Option<Given<bool>>,
     /// `clock = <expr>`: a `MockClock` the map reads instead of the process clock.
     pub(crate) clock: Option<Given<Box<Expr>>>,
+    /// `helpers = "<visibility>"`; by default the function's visibility.
+    pub(crate) helpers: Option<Given<Helpers>>,
     /// Problems with single options, reported together with everything else.
     pub(crate) errors: Vec<Error>,
     /// Options named with a value that was rejected (and reported): not missing.
@@ -148,6 +164,10 @@ impl Args {
             let name = option_name(input)?;
             let expr = self.value(&name, expression(input, &name))?;
             set_once(&mut self.clock, name, expr)
+        } else if input.peek(kw::helpers) {
+            let name = option_name(input)?;
+            let helpers = helpers(input, &name)?;
+            set_once(&mut self.helpers, name, helpers)
         } else if input.peek(syn::LitInt) {
             // `#[ttl_cached(30)]`: a TTL without its name. Not "missing" as well.
             let literal: syn::LitInt = input.parse()?;
@@ -240,6 +260,50 @@ fn expression(input: ParseStream, name: &Ident) -> Result<Box<Expr>> {
     };
     equals(input, name, example)?;
     value_expression(input).map(Box::new)
+}
+
+/// `= "<visibility>"`, `= "private"` or `= "none"`.
+fn helpers(input: ParseStream, name: &Ident) -> Result<Helpers> {
+    const EXPECTED: &str = "expected `helpers = \"pub\"`, `\"pub(crate)\"`, `\"pub(super)\"`, \
+         `\"pub(in path)\"`, `\"private\"` (inherited visibility) or `\"none\"` (no helpers)";
+    equals(input, name, "helpers = \"pub(crate)\"")?;
+    if input.peek(Token![pub]) {
+        let visibility: syn::Visibility = input.parse()?;
+        let written = quote::ToTokens::to_token_stream(&visibility).to_string();
+        let written = written
+            .replace(" (", "(")
+            .replace("( ", "(")
+            .replace(" )", ")");
+        return Err(Error::new_spanned(
+            visibility,
+            format!("write the visibility as a string: `helpers = \"{written}\"`"),
+        ));
+    }
+    let value = value_expression(input)?;
+    let literal = match &value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(literal),
+            ..
+        }) => literal,
+        other => return Err(Error::new_spanned(other, EXPECTED)),
+    };
+    match literal.value().trim() {
+        "none" => Ok(Helpers::None),
+        "private" => Ok(Helpers::Private),
+        written => match syn::parse_str::<syn::Visibility>(written) {
+            Ok(syn::Visibility::Inherited) | Err(_) => Err(Error::new(literal.span(), EXPECTED)),
+            Ok(visibility) => Ok(Helpers::Visible(respan_visibility(
+                visibility,
+                literal.span(),
+            ))),
+        },
+    }
+}
+
+/// The visibility, with every token at `span` (the user's string literal).
+fn respan_visibility(visibility: syn::Visibility, span: proc_macro2::Span) -> syn::Visibility {
+    let tokens = crate::tokens::respan(quote::ToTokens::to_token_stream(&visibility), span);
+    syn::parse2(tokens).unwrap_or(visibility)
 }
 
 /// `= <integer literal greater than zero>`; `unit` names what it counts.

@@ -106,10 +106,11 @@ impl Expansion<'_> {
     pub(crate) fn expand(&self) -> TokenStream {
         let main = self.main_fn();
         let uncached = self.uncached_fn();
-        let refresh = self.refresh_fn();
-        let invalidate = self.invalidate_fn();
-        let clear = self.clear_fn();
-        let cache = self.cache_fn();
+        let helpers = self.has_helpers();
+        let refresh = helpers.then(|| self.refresh_fn());
+        let invalidate = helpers.then(|| self.invalidate_fn());
+        let clear = helpers.then(|| self.clear_fn());
+        let cache = helpers.then(|| self.cache_fn());
         let map = self.map_fn();
         let ops = ops::ops_fn(self);
         let key_type = self.key_type_fn();
@@ -278,11 +279,15 @@ impl Expansion<'_> {
             .outer_attrs
             .iter()
             .filter(|attr| is_cfg(attr) || lint_level(attr).is_some());
-        let doc = doc(&format!(
-            "Runs the body of {} without reading or writing its cache.",
-            self.link(&self.names.main)
-        ));
-        let vis = &func.vis;
+        let doc = if self.has_helpers() {
+            doc(&format!(
+                "Runs the body of {} without reading or writing its cache.",
+                self.link(&self.names.main)
+            ))
+        } else {
+            quote!(#[doc(hidden)])
+        };
+        let vis = self.helper_vis();
         let asyncness = &func.sig.asyncness;
         let unsafety = &func.sig.unsafety;
         let name = &self.names.uncached;
@@ -391,7 +396,7 @@ impl Expansion<'_> {
             self.link(&self.names.main)
         ));
         let attrs = self.helper_attrs();
-        let vis = &self.func.vis;
+        let vis = self.helper_vis();
         let name = &self.names.clear;
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
         let key_type = self.key_type_binding();
@@ -423,7 +428,7 @@ impl Expansion<'_> {
             self.link(&self.names.main)
         ));
         let attrs = self.helper_attrs();
-        let vis = &self.func.vis;
+        let vis = self.helper_vis();
         let name = &self.names.cache;
         let value = self.raw_value_type();
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
@@ -547,7 +552,11 @@ impl Expansion<'_> {
     /// replaced by `__ttl_cached_arg<i>` (bound again in [`Self::key_before_lookup`]).
     /// Only a function that runs the body keeps the user's `async` and `unsafe`.
     fn head(&self, name: &Ident, output: &syn::ReturnType, runs_body: RunsBody) -> TokenStream {
-        let vis = &self.func.vis;
+        let vis = if *name == self.names.main {
+            self.func.vis.to_token_stream()
+        } else {
+            self.helper_vis()
+        };
         let (asyncness, unsafety) = match runs_body {
             RunsBody::Yes => (self.func.sig.asyncness, self.func.sig.unsafety),
             RunsBody::No => (None, None),

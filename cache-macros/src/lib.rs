@@ -59,6 +59,7 @@ use proc_macro::TokenStream;
 /// | `cache_err = true` | a function returning `Result` caches `Err` too (by default only `Ok`) |
 /// | `cache_none = true` | a function returning `Option` caches `None` too (by default only `Some`) |
 /// | `single_flight = false` | concurrent misses of one key each run the body (by default, one runs it and the others wait for its result) |
+/// | `helpers = "<visibility>"` | the visibility of the generated helpers, independent of the function's: `"pub"`, `"pub(crate)"`, `"pub(super)"`, `"pub(in path)"`, `"private"` (inherited), or `"none"` (no helpers at all); by default the function's |
 /// | `clock = <expr>` | a [`MockClock`](../cache_core/struct.MockClock.html) the function's map reads instead of the process clock, evaluated once, when the map is built: tests of expiry without sleeping (see below) |
 ///
 /// ## Testing expiry with `clock`
@@ -91,8 +92,10 @@ use proc_macro::TokenStream;
 ///
 /// # Generated functions
 ///
-/// Next to `fetch_user`, with its visibility (inside an `impl` block: associated
-/// functions of the same `impl`). For an `async fn`, `_uncached` and `_refresh` are
+/// Next to `fetch_user`, with its visibility unless `helpers = "…"` says otherwise
+/// (inside an `impl` block: associated functions of the same `impl`). A library that
+/// memoizes a `pub fn` can keep them to itself with `helpers = "pub(crate)"`, or not
+/// generate them with `helpers = "none"`. For an `async fn`, `_uncached` and `_refresh` are
 /// `async`; for an `unsafe fn`, they are `unsafe` (they run the body), while
 /// `_invalidate`, `_clear` and `_cache`, which never run it, are safe to call:
 ///

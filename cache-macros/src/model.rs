@@ -7,7 +7,7 @@
 //! (the functions users call) and [`crate::ops`] (the hidden ops function) build on
 //! it, and it must never depend on either of them.
 
-use crate::args::Args;
+use crate::args::{Args, Helpers};
 use crate::signature::{CachedFn, CallStyle, Fallible, Param};
 use crate::tokens::{unraw, with_elided_lifetimes};
 use proc_macro2::{Ident, TokenStream};
@@ -30,7 +30,9 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    fn new(main: &Ident) -> Self {
+    /// `hidden_body`: the body's function is not a helper users call (`helpers =
+    /// "none"`), so it takes a hidden name.
+    fn new(main: &Ident, hidden_body: bool) -> Self {
         // Helpers share the function's span, so "go to definition" and errors about a
         // helper lead to the cached function.
         let base = unraw(main);
@@ -40,7 +42,11 @@ impl Names {
             invalidate: name("{}_invalidate"),
             clear: name("{}_clear"),
             cache: name("{}_cache"),
-            uncached: name("{}_uncached"),
+            uncached: if hidden_body {
+                name("__ttl_cached_{}_uncached")
+            } else {
+                name("{}_uncached")
+            },
             refresh: name("{}_refresh"),
             map: name("__ttl_cached_{}_map"),
             ops: name("__ttl_cached_{}_ops"),
@@ -68,7 +74,16 @@ impl<'a> Expansion<'a> {
         Expansion {
             args,
             func,
-            names: Names::new(&func.sig.ident),
+            names: Names::new(
+                &func.sig.ident,
+                matches!(
+                    args.helpers,
+                    Some(crate::args::Given {
+                        value: Helpers::None,
+                        ..
+                    })
+                ),
+            ),
             ok_only,
         }
     }
@@ -79,6 +94,25 @@ impl<'a> Expansion<'a> {
     /// type of a `key = ...` expression cannot be written.
     pub(crate) fn typed_static(&self) -> bool {
         self.args.key.is_none() && self.func.call_style == CallStyle::Free
+    }
+
+    /// Whether the helpers users call are generated (not with `helpers = "none"`).
+    pub(crate) fn has_helpers(&self) -> bool {
+        !matches!(
+            self.args.helpers.as_ref().map(|given| &given.value),
+            Some(Helpers::None)
+        )
+    }
+
+    /// The visibility of the helpers: `helpers = "…"`'s, or the function's. (With
+    /// `"none"`, that of the one generated function the body needs, which is hidden:
+    /// inherited.)
+    pub(crate) fn helper_vis(&self) -> TokenStream {
+        match self.args.helpers.as_ref().map(|given| &given.value) {
+            None => self.func.vis.to_token_stream(),
+            Some(Helpers::Visible(visibility)) => visibility.to_token_stream(),
+            Some(Helpers::Private | Helpers::None) => TokenStream::new(),
+        }
     }
 
     /// How one generated function names another.

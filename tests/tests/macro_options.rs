@@ -189,3 +189,45 @@ fn a_mock_clock_works_for_methods_too() {
     METHOD_CLOCK.advance(Duration::from_millis(500));
     assert_eq!(Tenant::page_cache().len(), 0, "expired by the mock clock");
 }
+
+mod quotes {
+    use super::*;
+
+    pub static QUOTE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    /// A private function whose helpers the rest of the crate may use.
+    #[ttl_cached(secs = 60, helpers = "pub(crate)")]
+    fn quote(symbol: &str) -> u64 {
+        QUOTE_RUNS.fetch_add(1, Ordering::SeqCst);
+        symbol.len() as u64
+    }
+
+    pub fn quote_twice(symbol: &str) -> u64 {
+        quote(symbol) + quote(symbol)
+    }
+
+    pub static SILENT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    /// No helpers at all: still memoized.
+    #[ttl_cached(secs = 60, helpers = "none")]
+    pub fn silent(n: u64) -> u64 {
+        SILENT_RUNS.fetch_add(1, Ordering::SeqCst);
+        n
+    }
+}
+
+#[test]
+fn helpers_take_their_own_visibility_or_are_left_out() {
+    assert_eq!(quotes::quote_twice("ACME"), 8);
+    assert_eq!(quotes::QUOTE_RUNS.load(Ordering::SeqCst), 1);
+    // `quote` is private to `quotes`; its helpers are `pub(crate)`.
+    assert_eq!(quotes::quote_cache().stats().hits, 1);
+    assert!(quotes::quote_invalidate("ACME"));
+    assert_eq!(quotes::quote_uncached("ACME"), 4);
+    assert_eq!(quotes::quote_refresh("ACME"), 4);
+    quotes::quote_clear();
+    assert_eq!(quotes::quote_cache().len(), 0);
+
+    assert_eq!((quotes::silent(3), quotes::silent(3)), (3, 3));
+    assert_eq!(quotes::SILENT_RUNS.load(Ordering::SeqCst), 1, "memoized");
+}
