@@ -1,5 +1,6 @@
-//! The chart of `BENCHMARKS.md`: hit cost per implementation as the map grows, drawn
-//! as SVG from the `compare` run's own figures.
+//! The charts of `BENCHMARKS.md`, drawn as SVG from the `compare` run's own figures:
+//! hit cost per implementation as the map grows, and the hit ratio of each bounded
+//! cache per workload.
 
 use plotters::prelude::*;
 use std::error::Error;
@@ -79,6 +80,90 @@ pub fn draw_hit_cost(path: &Path, title: &str, series: &[Series]) -> Result<(), 
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// One store's hit ratios, one per row of the hit-ratio chart.
+#[derive(Clone, Debug)]
+pub struct HitRatios {
+    /// The legend label.
+    pub name: String,
+    /// Hit ratio in percent, in the order of the chart's rows.
+    pub percents: Vec<f64>,
+}
+
+/// Height of one row of the hit-ratio chart, in pixels.
+const ROW_HEIGHT: u32 = 34;
+
+/// Draws a dot plot into the SVG file at `path`, titled `title`: one line per workload
+/// (`rows`, top to bottom), one dot per store at its hit ratio (the first store, ours,
+/// larger). Dots, not lines: the rows are separate workloads, not points on a scale.
+pub fn draw_hit_ratio(
+    path: &Path,
+    title: &str,
+    rows: &[String],
+    stores: &[HitRatios],
+) -> Result<(), Box<dyn Error>> {
+    if rows.is_empty() || stores.is_empty() {
+        return Err("no hit ratios to draw".into());
+    }
+    let last_row = rows.len() - 1;
+    // Row `i` sits at y = last_row - i, so the first row is at the top.
+    let y_of = |row: usize| (last_row - row) as f64;
+    let height = 140 + ROW_HEIGHT * rows.len() as u32;
+    let root = SVGBackend::new(path, (SIZE.0, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(200)
+        .build_cartesian_2d(0.0..100.0, -0.5..last_row as f64 + 0.5)?;
+    let row_label = |y: &f64| {
+        // One label per row: the mesh asks for as many labels as rows, which on this
+        // range falls on the whole numbers; anything between rows stays blank.
+        let nearest = y.round();
+        let is_row = (y - nearest).abs() < 1e-6 && (0.0..=last_row as f64).contains(&nearest);
+        if is_row {
+            rows[last_row - nearest as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .y_labels(rows.len())
+        .y_label_formatter(&row_label)
+        .x_desc("hit ratio, % of requests (higher is better)")
+        .x_label_formatter(&|percent| format!("{percent:.0}"))
+        .draw()?;
+    // A faint guide line per row, to read a dot across to its label.
+    chart
+        .draw_series((0..rows.len()).map(|row| {
+            PathElement::new([(0.0, y_of(row)), (100.0, y_of(row))], BLACK.mix(0.15))
+        }))?;
+    for (index, (store, colour)) in stores.iter().zip(COLOURS.iter().cycle()).enumerate() {
+        // Each store a little above or below the row's line, so equal ratios stay
+        // visible side by side.
+        let offset = (index as f64 - (stores.len() - 1) as f64 / 2.0) * 0.12;
+        let radius = if index == 0 { 6 } else { 4 };
+        let points = store.percents.iter().enumerate();
+        let dots = points.map(|(row, &percent)| (percent, y_of(row) + offset));
+        chart
+            .draw_series(dots.map(|dot| Circle::new(dot, radius, colour.filled())))?
+            .label(store.name.as_str())
+            .legend(move |(x, y)| Circle::new((x + 10, y), radius, colour.filled()));
+    }
+    chart
+        .configure_series_labels()
+        // The top rows (the least skewed streams) have the lowest ratios: the upper
+        // right is empty.
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;

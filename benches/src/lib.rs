@@ -6,15 +6,18 @@
 //!   (`get` hit and miss, `insert`, `get_or_insert_with` hit) on 1 and 2 threads.
 //! - `cargo run --release -p cache-bench --bin compare`: every scenario of the suite for
 //!   every implementation, printed as Markdown tables with ratios to the best peer and
-//!   to the limit (an unsynchronised thread-local `HashMap`), plus `docs/hit-cost.svg`.
+//!   to the limit (an unsynchronised thread-local `HashMap`), plus the charts
+//!   `docs/hit-cost.svg` and `docs/hit-ratio.svg`.
 //!
-//! Every implementation sits behind one of two small traits, so that each scenario is
+//! Every implementation sits behind one of three small traits, so that each scenario is
 //! written once:
 //!
 //! - [`store::Store`]: a `u64 → u64` map built fresh for a scenario (memory, growth,
 //!   sweep stall, the criterion benches).
 //! - `Memoized` (in the `compare` binary, `memo.rs`): memoized functions as users write them with each library's
 //!   attribute or idiom (hits, `&str` hits, misses, reclaim).
+//! - `Bounded` (in the `compare` binary, `ratio/bounded.rs`): a `u64 → u64` cache held to
+//!   a capacity, for the hit-ratio scenario.
 //!
 //! Peers are dependencies of this package only, never of `cache-core`.
 

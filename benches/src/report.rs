@@ -1,8 +1,10 @@
 //! Results of a scenario and their Markdown tables, with ratios to the best peer and to
 //! the limit.
 //!
-//! Every figure in this suite is "lower is better" (time, bytes, allocations, share of
-//! memory held), so the best peer is the peer with the smallest figure.
+//! Every figure that gets ratios is "lower is better" (time, bytes, allocations, share
+//! of memory held), so the best peer is the peer with the smallest figure. Figures where
+//! higher is better (the ratio scenario's requests per second and hit ratios) are
+//! printed without ratios ([`Ratios::None`]).
 
 use crate::Role;
 use std::fmt::Write as _;

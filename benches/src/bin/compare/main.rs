@@ -1,6 +1,7 @@
 //! `compare`: every scenario of the benchmark suite, for every implementation, printed
 //! as Markdown tables with ratios to the best peer and to the thread-local `HashMap`
-//! limit; then the targets of issues 2 and 5, met or missed; and `docs/hit-cost.svg`.
+//! limit; then the targets of issues 2, 5, 13 and 18, met or missed; and the charts
+//! `docs/hit-cost.svg` and `docs/hit-ratio.svg`.
 //!
 //! ```text
 //! cargo run --release -p cache-bench --bin compare -- [--quick] [SCENARIO...]
@@ -16,6 +17,7 @@ mod memo;
 mod memory;
 mod miss;
 mod plan;
+mod ratio;
 mod reclaim;
 mod stall;
 mod str_hit;
@@ -34,9 +36,11 @@ use std::time::Instant;
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
-/// Where the chart goes: `docs/` at the workspace root.
-fn chart_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/hit-cost.svg")
+/// Where the chart named `file` goes: `docs/` at the workspace root.
+fn chart_path(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs")
+        .join(file)
 }
 
 fn main() -> ExitCode {
@@ -86,12 +90,23 @@ fn main() -> ExitCode {
     if plan.runs("growth") {
         let (results, series) = growth::run(&plan);
         println!("{}", results.to_markdown());
-        let path = chart_path();
+        let path = chart_path("hit-cost.svg");
         let title = "get hit cost as the map grows (lower is better)";
         match chart::draw_hit_cost(&path, title, &series) {
             Ok(()) => println!("Chart: `docs/hit-cost.svg`.\n"),
             Err(error) => eprintln!("could not draw {}: {error}", path.display()),
         }
+    }
+    if plan.runs("ratio") {
+        let figures = ratio::run(&plan);
+        println!("{}", figures.to_markdown());
+        let path = chart_path("hit-ratio.svg");
+        let title = "hit ratio of capacity-bounded caches (higher is better)";
+        match chart::draw_hit_ratio(&path, title, &figures.row_labels(), &figures.chart_series()) {
+            Ok(()) => println!("Chart: `docs/hit-ratio.svg`.\n"),
+            Err(error) => eprintln!("could not draw {}: {error}", path.display()),
+        }
+        run.ratio = Some(figures);
     }
     println!("{}", targets::to_markdown(&run));
     println!("Whole run: {:.0} s.", started.elapsed().as_secs_f64());

@@ -1,8 +1,8 @@
 //! What a `compare` run does: which scenarios, and how long each measures.
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 8] = [
-    "hit", "str", "miss", "cold", "memory", "reclaim", "stall", "growth",
+pub const SCENARIOS: [&str; 9] = [
+    "hit", "str", "miss", "cold", "memory", "reclaim", "stall", "growth", "ratio",
 ];
 
 /// The run's settings, from the command line.

@@ -1,6 +1,7 @@
-//! The targets of issues 2, 5 and 13, checked against this run's figures.
+//! The targets of issues 2, 5, 13 and 18, checked against this run's figures.
 
 use crate::memo::{ConcurrentCachedFns, Memoized, MokaFns};
+use crate::ratio::{self, Bounded, CacheCoreBounded, CachedLruTtl, LruCrate, QuickCacheBounded};
 use crate::{cold_miss, hit, memory, miss, reclaim, stall, str_hit};
 use cache_bench::report::Results;
 use cache_bench::store::{CachedShardedTtl, Store};
@@ -24,6 +25,8 @@ pub struct RunResults {
     pub reclaim: Option<Results>,
     /// Latency during mass expiry.
     pub stall: Option<Results>,
+    /// Hit ratio and speed of capacity-bounded caches.
+    pub ratio: Option<ratio::Figures>,
 }
 
 struct Target {
@@ -42,6 +45,36 @@ impl Target {
             goal: format!("≤ {limit}×"),
             measured: ratio.map(|ratio| format!("{ratio:.2}×")),
             met: ratio.map(|ratio| ratio <= limit),
+        }
+    }
+
+    /// Ours divided by `base`, at least `limit` (for figures where higher is better).
+    fn ratio_at_least(what: &str, limit: f64, ours: Option<f64>, base: Option<f64>) -> Self {
+        let ratio = ours.zip(base).map(|(ours, base)| ours / base);
+        Target {
+            what: what.to_owned(),
+            goal: format!("≥ {limit:.2}×"),
+            measured: ratio.map(|ratio| format!("{ratio:.2}×")),
+            met: ratio.map(|ratio| ratio >= limit),
+        }
+    }
+
+    /// A difference in percentage points on the worst row (named in the figure): at
+    /// least 0, or above 0 when `strictly`.
+    fn worst_row_points(what: &str, strictly: bool, worst: Option<(f64, String)>) -> Self {
+        Target {
+            what: what.to_owned(),
+            goal: if strictly { "> 0 pp" } else { "≥ 0 pp" }.to_owned(),
+            measured: worst
+                .as_ref()
+                .map(|(points, row)| format!("{} ({row})", ratio::points(*points))),
+            met: worst.map(|(points, _)| {
+                if strictly {
+                    points > 0.0
+                } else {
+                    points >= 0.0
+                }
+            }),
         }
     }
 
@@ -86,6 +119,11 @@ fn of<M: Memoized>(results: &Option<Results>, column: usize) -> Option<f64> {
 
 fn store_of<S: Store>(results: &Option<Results>, column: usize) -> Option<f64> {
     results.as_ref()?.of(S::NAME, column)
+}
+
+/// A bounded store's requests per second on 1 thread in the ratio scenario.
+fn bounded_speed<B: Bounded>(run: &RunResults) -> Option<f64> {
+    run.ratio.as_ref()?.speed.of(B::NAME, ratio::ONE_THREAD)
 }
 
 fn limit(results: &Option<Results>, column: usize) -> Option<f64> {
@@ -195,8 +233,34 @@ pub fn to_markdown(run: &RunResults) -> String {
             Some(0.0),
         ),
     ]);
+    let ratio = run.ratio.as_ref();
+    let our_speed = bounded_speed::<CacheCoreBounded>(run);
+    targets.extend([
+        Target::worst_row_points(
+            "issue 18: hit ratio, ours − the best peer's, worst workload row",
+            false,
+            ratio.and_then(ratio::Figures::worst_against_best_peer),
+        ),
+        Target::worst_row_points(
+            "issue 18: hit ratio, ours − lru LruCache's, worst workload row",
+            true,
+            ratio.and_then(|figures| figures.worst_against(LruCrate::NAME)),
+        ),
+        Target::ratio_at_least(
+            "issue 18: bounded requests/s, 1 thread, Zipf s=0.8 at 10,000 ÷ cached LruTtlCache",
+            1.0,
+            our_speed,
+            bounded_speed::<CachedLruTtl>(run),
+        ),
+        Target::ratio_at_least(
+            "issue 18: bounded requests/s, 1 thread, Zipf s=0.8 at 10,000 ÷ quick_cache",
+            1.0 / 1.5,
+            our_speed,
+            bounded_speed::<QuickCacheBounded>(run),
+        ),
+    ]);
 
-    let mut out = String::from("### Targets (issues 2, 5 and 13)\n\n| target | goal | measured | met |\n| :-- | --: | --: | :-: |\n");
+    let mut out = String::from("### Targets (issues 2, 5, 13 and 18)\n\n| target | goal | measured | met |\n| :-- | --: | --: | :-: |\n");
     for target in &targets {
         let measured = target.measured.as_deref().unwrap_or("not run");
         let met = match target.met {
