@@ -391,9 +391,6 @@ impl<K, V> ShardState<K, V> {
         std::mem::take(&mut self.table)
     }
 
-    /// [`take_all`](Self::take_all), leaving an empty table and index as large as the
-    /// old ones (as `HashMap::clear` keeps its allocation): a cleared cache refills
-    /// without growing again, and the sweeper shrinks both if they stay sparse.
     /// Moves out, into `taken`, the entries expired at `now` and the live ones that
     /// `keep` refuses (it sees live entries only). If `keep` panics, what it had
     /// refused is in `taken` and the rest stays.
@@ -411,6 +408,9 @@ impl<K, V> ShardState<K, V> {
         }
     }
 
+    /// [`take_all`](Self::take_all), leaving an empty table and index as large as the
+    /// old ones (as `HashMap::clear` keeps its allocation): a cleared cache refills
+    /// without growing again, and the sweeper shrinks both if they stay sparse.
     pub(crate) fn take_all_keeping_capacity(&mut self) -> HashTable<Entry<K, V>> {
         self.index.clear_keeping_capacity();
         let capacity = self.table.capacity();
