@@ -179,6 +179,7 @@ fn check(ops: &[Op], ttl: Option<u64>, capacity: Option<usize>) -> Result<(), Te
                 let expected = match model.get(k) {
                     Some(hit) => hit,
                     None => {
+                        model.stats.computations += 1;
                         let ttl = model.ttl;
                         model.insert(k, v, ttl);
                         v
