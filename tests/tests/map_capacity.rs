@@ -1,4 +1,5 @@
-//! `capacity(n)`: `len() <= n` always; a full map evicts the entry closest to expiry.
+//! `capacity(n)`: `len() <= n` always; a full map evicts what is least likely to be
+//! asked for again (S3-FIFO: keys never read again leave first, oldest first).
 
 use cache_core::{MockClock, TtlMap};
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::Duration;
 const SEC: Duration = Duration::from_secs(1);
 
 #[test]
-fn a_full_map_evicts_the_oldest_entry() {
+fn a_full_map_of_keys_never_read_evicts_the_oldest() {
     let map = TtlMap::builder().capacity(3).build();
     for key in 1..=4 {
         map.insert(key, key);
@@ -22,15 +23,53 @@ fn a_full_map_evicts_the_oldest_entry() {
 }
 
 #[test]
-fn a_full_map_evicts_the_entry_closest_to_expiry() {
-    let clock = MockClock::new();
-    let map = TtlMap::builder().capacity(3).clock(clock.clone()).build();
-    map.insert_with_ttl("long", 1, 100 * SEC);
-    map.insert_with_ttl("short", 2, 10 * SEC);
-    map.insert("never", 3);
-    map.insert_with_ttl("new", 4, 50 * SEC);
-    assert_eq!(map.get("short"), None);
+fn a_key_read_again_outlives_keys_never_read() {
+    let map = TtlMap::builder().capacity(3).build();
+    map.insert("read", 1);
+    map.insert("b", 2);
+    map.insert("c", 3);
+    assert_eq!(map.get("read"), Some(1));
+    map.insert("d", 4);
+    map.insert("e", 5);
+    assert_eq!(map.get("read"), Some(1), "kept: read since it came in");
+    assert_eq!(
+        (map.get("b"), map.get("c")),
+        (None, None),
+        "never read: evicted"
+    );
     assert_eq!(map.len(), 3);
+}
+
+#[test]
+fn a_scan_of_new_keys_never_pushes_out_the_keys_that_keep_being_read() {
+    let map = TtlMap::builder().capacity(100).build();
+    for key in 0..100_u32 {
+        map.insert(key, key);
+    }
+    for round in 0..20_u32 {
+        for key in 0..20 {
+            assert_eq!(map.get(&key), Some(key), "round {round}: key {key}");
+        }
+        // A scan of 100 keys asked for once each: as many as the whole capacity.
+        for key in 0..100 {
+            map.insert(10_000 + round * 100 + key, key);
+        }
+    }
+    assert!(map.len() <= 100);
+}
+
+#[test]
+fn a_key_evicted_young_but_asked_for_again_is_kept_longer() {
+    let map = TtlMap::builder().capacity(10).build();
+    for key in 0..11_u32 {
+        map.insert(key, key);
+    }
+    assert_eq!(map.get(&0), None, "evicted young, never read");
+    map.insert(0, 0); // asked for again: remembered, so it goes to the main queue
+    for key in 100..110_u32 {
+        map.insert(key, key); // ten keys never read
+    }
+    assert_eq!(map.get(&0), Some(0), "outlived ten new keys");
 }
 
 #[test]
@@ -45,11 +84,11 @@ fn overwriting_a_key_in_a_full_map_evicts_nothing() {
 }
 
 #[test]
-fn the_oldest_is_judged_by_the_latest_write() {
+fn a_new_value_for_a_key_counts_as_a_use_of_it() {
     let map = TtlMap::builder().capacity(2).build();
     map.insert("a", 1);
     map.insert("b", 2);
-    map.insert("a", 3); // "a" is now newer than "b"
+    map.insert("a", 3); // written again: used
     map.insert("c", 4);
     assert_eq!(map.get("b"), None);
     assert_eq!(map.get("a"), Some(3));

@@ -3,7 +3,7 @@
 //!
 //! This module must never decide anything per entry: it only builds.
 
-use super::inner::{Inner, OwnLine};
+use super::inner::Inner;
 use super::TtlMap;
 use crate::hash::{KeyHasher, MAX_SHARDS};
 use crate::shard::{new_shards, IndexPolicy};
@@ -11,7 +11,7 @@ use crate::stats::LookupCounters;
 use crate::time::{Clock, MockClock};
 use std::hash::Hash;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicIsize};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -19,6 +19,11 @@ use std::time::Duration;
 /// Shards per available core: enough that two threads on random keys rarely share one.
 const SHARDS_PER_CORE: usize = 16;
 const MIN_SHARDS: usize = 8;
+
+/// A capacity-bounded map has fewer shards when its capacity is small, so that each
+/// shard's quota stays at least this: every shard evicts on its own, and a policy run
+/// over a handful of entries remembers too little to choose well.
+const MIN_QUOTA: usize = 64;
 
 /// Lock stripes per available core, and their bounds (see [`default_stripe_count`]).
 const STRIPES_PER_CORE: usize = 4;
@@ -80,10 +85,21 @@ where
         self
     }
 
-    /// At most `capacity` entries: when full, an insert of a new key evicts the entry
-    /// closest to expiry (entries without a TTL count as expiring after every entry with
-    /// one, oldest first). Evictions are counted in [`CacheStats::evictions`](crate::CacheStats::evictions). A
-    /// capacity of 0 stores nothing.
+    /// At most `capacity` entries (`len() <= capacity`, always). What is evicted
+    /// first is what is least likely to be asked for again, by S3-FIFO: a new key
+    /// starts in a small probation queue and is evicted from there unless it is read
+    /// again before its turn comes; keys read again move to the main queue, where a
+    /// key leaves only after going a whole round without a read. So one-off keys (a
+    /// scan) never push out the keys that keep being read, and a key evicted young but
+    /// asked for again comes back straight into the main queue. Expired entries are
+    /// never served, whatever the policy thinks of them.
+    ///
+    /// The capacity is split into equal quotas, one per shard, and a full shard evicts
+    /// from itself, under the lock its insert already holds: an eviction never visits
+    /// another shard. (So a map can evict before `len()` reaches `capacity`, when the
+    /// keys happen to crowd one shard.) Evictions are counted in
+    /// [`CacheStats::evictions`](crate::CacheStats::evictions). A capacity of 0 stores
+    /// nothing.
     ///
     /// # Examples
     ///
@@ -93,9 +109,11 @@ where
     /// let map = TtlMap::builder().capacity(2).build();
     /// map.insert("a", 1);
     /// map.insert("b", 2);
-    /// map.insert("c", 3); // evicts "a", the oldest
+    /// map.get("a"); // "a" is read again: it stays
+    /// map.insert("c", 3); // evicts "b", never read
     /// assert_eq!(map.len(), 2);
-    /// assert_eq!(map.get("a"), None);
+    /// assert_eq!(map.get("b"), None);
+    /// assert_eq!(map.get("a"), Some(1));
     /// assert_eq!(map.stats().evictions, 1);
     /// ```
     pub fn capacity(mut self, capacity: usize) -> Self {
@@ -159,12 +177,24 @@ where
     /// assert!(map.is_empty());
     /// ```
     pub fn build(self) -> TtlMap<K, V> {
-        let shard_count = default_shard_count();
+        let shard_count = match self.capacity {
+            Some(capacity) => bounded_shard_count(capacity),
+            None => default_shard_count(),
+        };
         let policy = IndexPolicy {
-            index_all: self.capacity.is_some(),
             sliding: self.refresh_on_hit && self.ttl.is_some(),
         };
-        let shards = new_shards(shard_count, default_stripe_count(), policy);
+        let capacity = self.capacity.unwrap_or(0);
+        // Equal quotas that add up to the capacity exactly.
+        let quotas = (0..shard_count)
+            .map(|shard| capacity / shard_count + usize::from(shard < capacity % shard_count));
+        let shards = new_shards(
+            shard_count,
+            default_stripe_count(),
+            policy,
+            quotas,
+            self.capacity.is_some(),
+        );
         TtlMap {
             inner: Arc::new(Inner {
                 lookups: (0..shards.stripes())
@@ -177,11 +207,18 @@ where
                 capacity: self.capacity,
                 policy,
                 clock: self.clock,
-                stored: OwnLine(AtomicIsize::new(0)),
                 registered: AtomicBool::new(false),
             }),
         }
     }
+}
+
+/// The default count, fewer for a small capacity: as many as keep every quota at
+/// least [`MIN_QUOTA`] (a power of two, at least one).
+fn bounded_shard_count(capacity: usize) -> usize {
+    let most = (capacity / MIN_QUOTA).max(1);
+    let power_of_two = 1 << (usize::BITS - 1 - most.leading_zeros());
+    default_shard_count().min(power_of_two)
 }
 
 fn default_shard_count() -> usize {

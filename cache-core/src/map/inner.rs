@@ -20,25 +20,9 @@ use crate::sweeper;
 use crate::time::deadline::{deadline_after, expires};
 use crate::time::{Clock, Nanos};
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, AtomicIsize};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A number of entries as the signed capacity count (entries never reach `isize::MAX`).
-pub(super) fn as_count(entries: usize) -> isize {
-    isize::try_from(entries).unwrap_or(isize::MAX)
-}
-
-/// A value on cache lines of its own.
-#[repr(align(128))]
-pub(super) struct OwnLine<T>(pub(super) T);
-
-impl<T> std::ops::Deref for OwnLine<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
 
 /// The shared part of a map: what the sweeper holds weakly.
 pub(crate) struct Inner<K, V> {
@@ -49,14 +33,10 @@ pub(crate) struct Inner<K, V> {
     /// Randomly seeded per map: keys an attacker picks cannot be made to collide.
     pub(super) hasher: KeyHasher,
     pub(super) ttl: Option<Duration>,
+    /// The most entries, split into per-shard quotas (each shard evicts on its own).
     pub(super) capacity: Option<usize>,
     pub(super) policy: IndexPolicy,
     pub(super) clock: Clock,
-    /// Entries in the tables, live or expired; kept only for capacity-bounded maps.
-    /// Written by every insert, so kept off the lines lookups read.
-    /// Signed: an eviction claims its decrement before it removes its entry, so a
-    /// racing `clear` can take the count below zero for a moment; it must not wrap.
-    pub(super) stored: OwnLine<AtomicIsize>,
     /// Whether the sweeper knows this map.
     pub(super) registered: AtomicBool,
 }
@@ -98,6 +78,10 @@ where
         let state = shard.read();
         match state.find(hash, &mut is_key) {
             Some(entry) if self.is_live(entry) => {
+                if self.capacity.is_some() {
+                    // For the eviction policy; written only until it saturates.
+                    entry.mark_read();
+                }
                 if self.policy.sliding {
                     // Precise: a sliding deadline must not start from a lagging clock.
                     let now = self.clock.precise_now();
@@ -136,12 +120,10 @@ where
         let now = self.clock.precise_now();
         let removed = {
             let mut state = shard.write();
-            let removed = match state.find(hash, &mut is_key) {
+            match state.find(hash, &mut is_key) {
                 Some(entry) if !entry.is_live(now) => state.remove(hash, is_key),
                 _ => None,
-            };
-            self.forget(usize::from(removed.is_some()));
-            removed
+            }
         };
         if removed.is_some() {
             shard.counters().expired(1);
@@ -153,9 +135,7 @@ where
         let now = self.clock.precise_now();
         let removed = {
             let mut state = shard.write();
-            let removed = state.remove(hash, is_key)?;
-            self.forget(1);
-            removed
+            state.remove(hash, is_key)?
         };
         if removed.is_live(now) {
             Some(removed.value)
@@ -191,12 +171,18 @@ where
             shard.counters().evicted(1);
             return None;
         }
-        let replaced = state.put(hash, key, value, deadline, self.policy, &self.hasher);
-        let over_capacity = replaced.is_none() && self.count_new_entry();
+        let put = state.put(hash, key, value, deadline, self.policy, &self.hasher);
         drop(state);
-        if over_capacity {
-            self.evict_over_capacity();
+        if let Some(evicted) = put.evicted {
+            if self.is_live(&evicted) {
+                shard.counters().evicted(1);
+            } else {
+                shard.counters().expired(1);
+            }
+            // Dropped here, with no lock held.
+            drop(evicted);
         }
+        let replaced = put.replaced;
         if expires(deadline) && self.clock.wants_sweeper() {
             sweeper::schedule(self, &self.registered);
         }
@@ -228,7 +214,6 @@ where
                 state.take_unless(now, &mut keep, &mut taken);
             }));
             let expired = taken.iter().filter(|entry| !entry.is_live(now)).count();
-            self.forget(taken.len());
             shard.counters().expired(expired as u64);
             drop(state);
             if let Some(caught) = drop_each(taken) {
@@ -248,9 +233,7 @@ where
         for shard in self.shards() {
             let taken = {
                 let mut state = shard.write();
-                let taken = state.take_all_keeping_capacity();
-                self.forget(taken.len());
-                taken
+                state.take_all_keeping_capacity()
             };
             if let Some(caught) = drop_each(taken) {
                 panic.get_or_insert(caught);

@@ -2,8 +2,8 @@
 //!
 //! Where each part lives: `builder.rs` (configuration and the sizes of the fixed
 //! parts), `inner.rs` (the shared state and the core operations: lookup, insert,
-//! store, removal, clear), `capacity.rs` (the entry count and eviction),
-//! `single_flight.rs` (the shard-side half of `flight/`'s protocol) and `sweep.rs`
+//! store, removal, clear; a capacity-bounded map's shards evict on their own, see
+//! `shard/eviction.rs`), `single_flight.rs` (the shard-side half of `flight/`'s protocol) and `sweep.rs`
 //! (removing what expired, for the sweeper and [`TtlMap::sweep`]).
 //!
 //! This module must never hold a shard lock itself: every locked step is a call into
@@ -11,7 +11,6 @@
 //! `Eq` or `Clone` runs.
 
 mod builder;
-mod capacity;
 mod inner;
 mod single_flight;
 mod sweep;
@@ -40,10 +39,9 @@ use std::time::Duration;
 ///   sweeper) removes expired entries within about a second even if the map is never
 ///   touched again. [`sweep`](Self::sweep) does it on demand.
 /// - **Capacity**: with [`TtlMapBuilder::capacity`], `len() <= capacity` always; an
-///   insert into a full map evicts the entry closest to expiry (for entries without a
-///   TTL: the oldest). An insert stores its entry, then evicts, with no lock held in
-///   between, so memory can briefly hold one entry per concurrently inserting thread
-///   beyond the capacity.
+///   insert into a full shard evicts, under the same lock, what is least likely to be
+///   asked for again (S3-FIFO: keys never read since they came in go first, and keys
+///   that keep being read stay; see [`TtlMapBuilder::capacity`]).
 /// - **Single-flight**: [`get_or_insert_with`](Self::get_or_insert_with) runs `init` once
 ///   for concurrent misses of one key; the other callers wait for its value.
 /// - **Thread safety**: share it by reference or in an `Arc`; no outer lock needed.
@@ -500,16 +498,12 @@ where
     /// ```
     pub fn len(&self) -> usize {
         let now = self.inner.clock.precise_now();
-        let stored: usize = self
-            .inner
+        // Each shard evicts under the same lock it inserts with, so no shard is ever
+        // seen over its quota, and the quotas add up to the capacity.
+        self.inner
             .shards()
             .map(|shard| shard.read().live_len(now))
-            .sum();
-        // An insert stores first and evicts right after, so for an instant the tables
-        // can hold one entry per inserting thread beyond the capacity; never report it.
-        self.inner
-            .capacity
-            .map_or(stored, |capacity| stored.min(capacity))
+            .sum()
     }
 
     /// Whether the map has no live entries. Reading only, like [`len`](Self::len).

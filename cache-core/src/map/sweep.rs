@@ -69,7 +69,6 @@ where
                 let more =
                     state.take_expired(now, SWEEP_BATCH, self.policy, &self.hasher, &mut swept);
                 let count = swept.expired.len();
-                self.forget(count);
                 drop(state);
                 drop(no_fork);
                 shard.counters().expired(count as u64);

@@ -5,7 +5,6 @@ use super::*;
 use crate::flight::{FlightHost, Leader, Step};
 use crate::shard::{ShardState, Swept};
 use crate::MockClock;
-use std::sync::atomic::Ordering;
 
 fn mock_map(ttl: Option<Duration>, capacity: Option<usize>) -> (TtlMap<u64, u64>, MockClock) {
     let clock = MockClock::new();
@@ -59,8 +58,9 @@ fn maps_without_ttl_or_capacity_keep_no_index_at_all() {
 }
 
 #[test]
-fn the_capacity_count_follows_every_kind_of_removal() {
+fn every_kind_of_removal_makes_room_within_the_quota() {
     let (map, clock) = mock_map(Some(Duration::from_secs(1)), Some(100));
+    assert_eq!(map.inner.shards.len(), 1, "a capacity of 100 is one quota");
     for key in 0..50 {
         map.insert(key, key);
     }
@@ -69,9 +69,18 @@ fn the_capacity_count_follows_every_kind_of_removal() {
     clock.advance(Duration::from_secs(1));
     assert_eq!(map.get(&1), None); // passive expiry
     map.sweep();
-    assert_eq!(map.inner.stored.load(Ordering::Relaxed), 1);
+    assert_eq!(map.len(), 1);
+    for key in 2_000..2_099 {
+        map.insert(key, key);
+    }
+    assert_eq!((map.len(), map.stats().evictions), (100, 0));
     map.clear();
-    assert_eq!(map.inner.stored.load(Ordering::Relaxed), 0);
+    for key in 3_000..3_100 {
+        map.insert(key, key);
+    }
+    assert_eq!((map.len(), map.stats().evictions), (100, 0));
+    map.insert(5_000, 0);
+    assert_eq!((map.len(), map.stats().evictions), (100, 1));
 }
 
 #[test]

@@ -38,7 +38,7 @@ pub(crate) struct Due {
 pub(crate) struct Queued(u64);
 
 impl Queued {
-    fn new(due: Due) -> Self {
+    pub(crate) fn new(due: Due) -> Self {
         debug_assert_eq!(due.hash & FREE_BITS, 0, "hashes come from KeyHasher");
         Queued(due.hash | tag_of(due.at))
     }

@@ -7,13 +7,15 @@
 //! released: a slow or panicking `Drop` never runs under a shard lock.
 
 pub(crate) mod deadline_index;
+pub(crate) mod eviction;
 
 use crate::flight::Flights;
 use crate::hash::KeyHasher;
 use crate::stats::Counters;
 use crate::sync::shard_locks::{ReadGuard, ShardLocks, WriteGuard};
-use crate::time::deadline::{expires, is_live, Nanos};
+use crate::time::deadline::{expires, is_live, Nanos, DEADLINE_BITS};
 use deadline_index::{DeadlineIndex, Due, Queued, SpareIndex};
+use eviction::{Eviction, Verdict};
 use hashbrown::hash_table::{Entry as Slot, HashTable};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,26 +39,36 @@ const SHRINK_MIN_CAPACITY: usize = 64;
 /// at once would otherwise shrink and grow again whenever a sweep fell in between.
 const SHRINK_AFTER_SPARSE: Nanos = 1_000_000_000;
 
-/// A stored key and value with its deadline.
+/// A stored key and value with its deadline, and how often it was read lately.
 pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
     pub(crate) value: V,
-    /// Atomic only so that sliding expiry can move it under a read lock.
-    deadline: AtomicU64,
+    /// The deadline in the low bits ([`DEADLINE_BITS`]), and above them the reads the
+    /// eviction policy counts (capacity-bounded maps only; see `eviction.rs`). One
+    /// word, so a hit that checks the deadline has the reads at hand. Atomic so that
+    /// lookups can count reads, and sliding expiry move the deadline, under a read lock.
+    word: AtomicU64,
 }
+
+/// Where an entry's read count sits in its word.
+const READS_SHIFT: u32 = DEADLINE_BITS.count_ones();
+
+// The read count fits above the deadline.
+const _: () = assert!(eviction::MAX_READS < 1 << (u64::BITS - READS_SHIFT));
 
 impl<K, V> Entry<K, V> {
     pub(crate) fn new(key: K, value: V, deadline: Nanos) -> Self {
+        debug_assert_eq!(deadline & !DEADLINE_BITS, 0);
         Entry {
             key,
             value,
-            deadline: AtomicU64::new(deadline),
+            word: AtomicU64::new(deadline),
         }
     }
 
     #[inline]
     pub(crate) fn deadline(&self) -> Nanos {
-        self.deadline.load(Ordering::Relaxed)
+        self.word.load(Ordering::Relaxed) & DEADLINE_BITS
     }
 
     #[inline]
@@ -64,9 +76,41 @@ impl<K, V> Entry<K, V> {
         is_live(self.deadline(), now)
     }
 
-    /// Moves the deadline later (sliding expiry); never earlier.
+    /// Moves the deadline later (sliding expiry); never earlier. Keeps the reads.
     pub(crate) fn extend_deadline(&self, deadline: Nanos) {
-        self.deadline.fetch_max(deadline, Ordering::Relaxed);
+        let _ = self
+            .word
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
+                (deadline > word & DEADLINE_BITS).then_some(word & !DEADLINE_BITS | deadline)
+            });
+    }
+
+    /// The reads counted since the eviction policy last looked (0 to `MAX_READS`).
+    pub(crate) fn reads(&self) -> u64 {
+        self.word.load(Ordering::Relaxed) >> READS_SHIFT
+    }
+
+    /// Counts a read, unless the count is already at its most: so a key read again
+    /// and again is written only until then (a hit on a hot key writes nothing). A
+    /// lost race with another reader loses one count, which only matters to the
+    /// policy, never to the value.
+    #[inline]
+    pub(crate) fn mark_read(&self) {
+        let word = self.word.load(Ordering::Relaxed);
+        if word >> READS_SHIFT < eviction::MAX_READS {
+            let _ = self.word.compare_exchange(
+                word,
+                word + (1 << READS_SHIFT),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Sets the read count; under the shard's write lock.
+    pub(crate) fn set_reads(&mut self, reads: u64) {
+        let word = self.word.get_mut();
+        *word = *word & DEADLINE_BITS | reads.min(eviction::MAX_READS) << READS_SHIFT;
     }
 }
 
@@ -117,6 +161,8 @@ pub(crate) fn drop_each<T>(values: impl IntoIterator<Item = T>) -> Option<Panic>
 pub(crate) struct ShardState<K, V> {
     pub(crate) table: HashTable<Entry<K, V>>,
     pub(crate) index: DeadlineIndex,
+    /// Capacity-bounded maps only: the shard's quota and eviction queues.
+    eviction: Option<Eviction>,
     pub(crate) flights: Flights<K, V>,
     /// When a sweep that expired nothing first found this shard sparse.
     sparse_since: Option<Nanos>,
@@ -125,9 +171,6 @@ pub(crate) struct ShardState<K, V> {
 /// How a map wants its shards to keep their index.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct IndexPolicy {
-    /// Capacity-bounded maps index every entry (to find the oldest), others only the
-    /// entries that expire.
-    pub(crate) index_all: bool,
     /// Sliding expiry: a record that comes due for an entry whose deadline moved is
     /// pushed again with the new deadline.
     pub(crate) sliding: bool,
@@ -135,15 +178,25 @@ pub(crate) struct IndexPolicy {
 
 impl IndexPolicy {
     fn wants_record(self, deadline: Nanos) -> bool {
-        self.index_all || expires(deadline)
+        expires(deadline)
     }
 }
 
+/// What [`ShardState::put`] took out of the table, to drop once the lock is released.
+pub(crate) struct Put<K, V> {
+    /// The entry the new one replaced (live or expired).
+    pub(crate) replaced: Option<Entry<K, V>>,
+    /// The entry evicted to keep the shard within its quota (live or expired).
+    pub(crate) evicted: Option<Entry<K, V>>,
+}
+
 impl<K, V> ShardState<K, V> {
-    fn new(policy: IndexPolicy) -> Self {
+    /// An empty shard; `quota`: the most entries it holds, for a capacity-bounded map.
+    fn new(policy: IndexPolicy, quota: Option<usize>) -> Self {
         ShardState {
             table: HashTable::new(),
-            index: DeadlineIndex::new(policy.sliding || policy.index_all),
+            index: DeadlineIndex::new(policy.sliding),
+            eviction: quota.map(Eviction::with_quota),
             flights: Flights::new(),
             sparse_since: None,
         }
@@ -171,8 +224,9 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         }
     }
 
-    /// Stores `key → value` with `deadline`, returning the entry it replaced (live or
-    /// expired) so the caller can drop it outside the lock.
+    /// Stores `key → value` with `deadline`; in a capacity-bounded map, evicts one
+    /// entry if the shard is then over its quota. Returns what left the table, for the
+    /// caller to drop outside the lock.
     pub(crate) fn put(
         &mut self,
         hash: u64,
@@ -181,14 +235,18 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         deadline: Nanos,
         policy: IndexPolicy,
         hasher: &KeyHasher,
-    ) -> Option<Entry<K, V>> {
-        let entry = Entry::new(key, value, deadline);
+    ) -> Put<K, V> {
+        let mut entry = Entry::new(key, value, deadline);
         let replaced = match self.table.entry(
             hash,
             |stored| stored.key == entry.key,
             |stored| hasher.hash(&stored.key),
         ) {
-            Slot::Occupied(mut occupied) => Some(std::mem::replace(occupied.get_mut(), entry)),
+            Slot::Occupied(mut occupied) => {
+                // A new value for a key is a use of it: the reads it earned, and one.
+                entry.set_reads(occupied.get().reads() + 1);
+                Some(std::mem::replace(occupied.get_mut(), entry))
+            }
             Slot::Vacant(vacant) => {
                 vacant.insert(entry);
                 None
@@ -198,7 +256,64 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
             self.index.push(Due { at: deadline, hash });
             self.compact_index_if_stale(policy, hasher);
         }
-        replaced
+        let replaced_deadline = replaced.as_ref().map(Entry::deadline);
+        let evicted = self.admit(hash, deadline, replaced_deadline, policy, hasher);
+        Put { replaced, evicted }
+    }
+
+    /// Queues a key just stored for eviction, and evicts one entry if the shard is
+    /// over its quota (capacity-bounded maps only).
+    fn admit(
+        &mut self,
+        hash: u64,
+        deadline: Nanos,
+        replaced_deadline: Option<Nanos>,
+        policy: IndexPolicy,
+        hasher: &KeyHasher,
+    ) -> Option<Entry<K, V>> {
+        let eviction = self.eviction.as_mut()?;
+        // A key's record is told from a stale one by its deadline's tag, so a new
+        // value with a new tag needs a new record. Not if the tag is the same (the
+        // old record is still the key's), nor under sliding expiry, where deadlines
+        // move without new records and records go by hash alone.
+        let record = Queued::new(Due { at: deadline, hash });
+        let still_queued =
+            replaced_deadline.is_some_and(|old| policy.sliding || record.is_for(old));
+        if !still_queued {
+            eviction.admit(record);
+        }
+        let table = &mut self.table;
+        let is_for = |record: Queued, entry: &Entry<K, V>| {
+            (policy.sliding || record.is_for(entry.deadline()))
+                && hasher.hash(&entry.key) == record.hash()
+        };
+        if eviction.records() > 2 * table.len() + STALE_RECORDS_SLACK {
+            eviction.retain_records(|record| {
+                table
+                    .find(record.hash(), |entry| is_for(record, entry))
+                    .is_some()
+            });
+        }
+        if table.len() <= eviction.quota() {
+            return None;
+        }
+        let mut evicted = None;
+        eviction.next(|record, _queue| {
+            let mut found = table
+                .find_entry(record.hash(), |entry| is_for(record, entry))
+                .ok()?;
+            match found.get().reads() {
+                0 => {
+                    evicted = Some(found.remove().0);
+                    Some(Verdict::Evict)
+                }
+                reads => {
+                    found.get_mut().set_reads(reads - 1);
+                    Some(Verdict::Keep)
+                }
+            }
+        });
+        evicted
     }
 
     /// Removes the entry for `hash` accepted by `is_key`, live or not.
@@ -215,6 +330,9 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         if self.table.is_empty() && !self.index.is_empty() {
             // Every record is stale now: free them at once rather than at their deadlines.
             self.index.clear();
+            if let Some(eviction) = &mut self.eviction {
+                eviction.clear();
+            }
         }
         removed
     }
@@ -295,49 +413,6 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         self.flights.shrink_if_idle(SHRINK_MIN_CAPACITY);
     }
 
-    /// Removes the entry the index says is oldest, provided its deadline is at most
-    /// `bound` (the oldest deadline another shard may hold). Stale records on top are
-    /// dropped on the way; `Err(Some(at))` means this shard's true oldest is later than
-    /// `bound`, so the caller should look elsewhere; `Err(None)` that it is empty.
-    pub(crate) fn take_oldest_within(
-        &mut self,
-        bound: Nanos,
-        policy: IndexPolicy,
-        hasher: &KeyHasher,
-    ) -> Result<Entry<K, V>, Option<Nanos>> {
-        while let Some(due) = self.index.peek() {
-            let has_hash = |entry: &Entry<K, V>| hasher.hash(&entry.key) == due.hash;
-            let valid = self
-                .table
-                .find(due.hash, |entry| {
-                    entry.deadline() == due.at && has_hash(entry)
-                })
-                .is_some();
-            if valid && due.at > bound {
-                return Err(Some(due.at));
-            }
-            self.index
-                .pop(|record| queued_deadline(&self.table, hasher, record));
-            if valid {
-                let oldest = self.table.find_entry(due.hash, |entry| {
-                    entry.deadline() == due.at && has_hash(entry)
-                });
-                if let Ok(oldest) = oldest {
-                    return Ok(oldest.remove().0);
-                }
-            } else if policy.sliding {
-                self.repush_moved(due, policy, hasher);
-            }
-        }
-        Err(None)
-    }
-
-    /// The deadline of the oldest indexed entry, as far as the index knows (its top
-    /// may be stale).
-    pub(crate) fn oldest_deadline(&self) -> Option<Nanos> {
-        self.index.peek().map(|due| due.at)
-    }
-
     /// Sliding expiry moved an entry's deadline past the record that just came due:
     /// index it again at its new deadline.
     fn repush_moved(&mut self, due: Due, policy: IndexPolicy, hasher: &KeyHasher) {
@@ -388,6 +463,9 @@ impl<K, V> ShardState<K, V> {
     /// Empties the table and the index, returning the old table to drop outside the lock.
     pub(crate) fn take_all(&mut self) -> HashTable<Entry<K, V>> {
         self.index.clear();
+        if let Some(eviction) = &mut self.eviction {
+            eviction.clear();
+        }
         std::mem::take(&mut self.table)
     }
 
@@ -413,6 +491,9 @@ impl<K, V> ShardState<K, V> {
     /// without growing again, and the sweeper shrinks both if they stay sparse.
     pub(crate) fn take_all_keeping_capacity(&mut self) -> HashTable<Entry<K, V>> {
         self.index.clear_keeping_capacity();
+        if let Some(eviction) = &mut self.eviction {
+            eviction.clear();
+        }
         let capacity = self.table.capacity();
         std::mem::replace(&mut self.table, HashTable::with_capacity(capacity))
     }
@@ -426,9 +507,17 @@ pub(crate) type Shards<K, V> = ShardLocks<ShardState<K, V>, Counters>;
 pub(crate) type ShardWriteGuard<'a, K, V> = WriteGuard<'a, ShardState<K, V>, Counters>;
 
 /// Builds `count` empty shards.
-pub(crate) fn new_shards<K, V>(count: usize, stripes: usize, policy: IndexPolicy) -> Shards<K, V> {
+/// `quotas`: for a capacity-bounded map, the most entries each shard holds.
+pub(crate) fn new_shards<K, V>(
+    count: usize,
+    stripes: usize,
+    policy: IndexPolicy,
+    mut quotas: impl Iterator<Item = usize>,
+    bounded: bool,
+) -> Shards<K, V> {
     ShardLocks::new(count, stripes, || {
-        (ShardState::new(policy), Counters::default())
+        let quota = if bounded { quotas.next() } else { None };
+        (ShardState::new(policy, quota), Counters::default())
     })
 }
 

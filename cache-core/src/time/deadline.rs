@@ -1,10 +1,10 @@
 //! Deadlines: the one `u64` each entry stores, and their arithmetic.
 //!
 //! Every entry stores its deadline in nanoseconds on its map's clock ([`Nanos`]).
-//! Entries that never expire get a deadline in the far future, `NEVER + time of
-//! insertion`, which keeps them ordered oldest-first for capacity eviction and can
-//! never be reached by a clock (2^62 ns is 146 years of uptime; a `MockClock` stops
-//! short of it).
+//! Entries that never expire get the deadline [`NEVER`], which no clock reaches
+//! (2^62 ns is 146 years of uptime; a `MockClock` stops short of it). Every deadline
+//! fits in [`DEADLINE_BITS`], which leaves an entry two bits of the same word
+//! (`shard::Entry` counts reads there).
 //!
 //! This module must never read a clock: it only computes with times it is given.
 
@@ -18,26 +18,23 @@ pub(crate) fn duration_to_nanos(duration: Duration) -> Nanos {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Deadlines at or above this never come due.
-pub(crate) const NEVER: Nanos = 1 << 62;
+/// The deadline of entries that never expire; deadlines at or above it never come due.
+pub(crate) const NEVER: Nanos = (1 << 62) - 1;
+
+/// The bits a deadline can occupy: every deadline is at most [`NEVER`].
+pub(crate) const DEADLINE_BITS: u64 = (1 << 62) - 1;
+
+const _: () = assert!(NEVER & !DEADLINE_BITS == 0);
 
 /// The deadline of an entry written at `now` with `ttl` (`None`: never expires).
 pub(crate) fn deadline_after(now: Nanos, ttl: Option<Duration>) -> Nanos {
     match ttl {
         Some(ttl) => {
             let deadline = now.saturating_add(duration_to_nanos(ttl));
-            if deadline >= NEVER {
-                never_after(now)
-            } else {
-                deadline
-            }
+            deadline.min(NEVER)
         }
-        None => never_after(now),
+        None => NEVER,
     }
-}
-
-fn never_after(now: Nanos) -> Nanos {
-    NEVER.saturating_add(now.min(NEVER - 1))
 }
 
 /// Whether an entry with this deadline is live at `now`: live while `now < deadline`.
@@ -63,16 +60,17 @@ mod tests {
     }
 
     #[test]
-    fn entries_without_ttl_never_come_due_but_keep_insertion_order() {
-        let older = deadline_after(5, None);
-        let newer = deadline_after(6, None);
-        assert!(!expires(older));
-        assert!(older < newer);
-        assert!(is_live(older, NEVER - 1));
+    fn entries_without_ttl_never_come_due() {
+        let never = deadline_after(5, None);
+        assert!(!expires(never));
+        assert!(is_live(never, NEVER - 1));
+        assert_eq!(never & !DEADLINE_BITS, 0);
     }
 
     #[test]
     fn a_huge_ttl_means_never() {
-        assert!(!expires(deadline_after(10, Some(Duration::MAX))));
+        let deadline = deadline_after(10, Some(Duration::MAX));
+        assert!(!expires(deadline));
+        assert_eq!(deadline & !DEADLINE_BITS, 0, "fits beside an entry's reads");
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// The furthest a [`MockClock`] goes (see [`MockClock::MAX_ELAPSED`]): below the
 /// deadlines of entries that never expire (`deadline::NEVER`, which asserts it).
-pub(crate) const MOCK_CLOCK_MAX: Nanos = (1 << 62) - 1;
+pub(crate) const MOCK_CLOCK_MAX: Nanos = NEVER - 1;
 
 // A mock clock never reaches "never": entries that never expire stay live on it, and
 // entries with a TTL keep expiring.
@@ -50,7 +50,7 @@ pub struct MockClock {
 }
 
 impl MockClock {
-    /// The furthest a mock clock can be advanced: 2^62 − 1 ns, about 146 years. Past
+    /// The furthest a mock clock can be advanced: 2^62 − 2 ns, about 146 years. Past
     /// it, deadlines would meet the ones that mean "never expires".
     ///
     /// # Examples
