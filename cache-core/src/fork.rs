@@ -48,33 +48,52 @@ thread_local! {
 }
 
 /// Proof that this thread holds the fork gate: no `fork()` happens until it is dropped.
+/// (Except on a thread whose thread-locals are already gone, see [`hold_off_forks`].)
 pub(crate) struct NoFork {
+    /// Whether this guard counted in `DEPTH` (see [`hold_off_forks`]).
+    counted: bool,
     /// Not `Send`: the gate is held per thread.
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
 /// Holds off `fork()` until the guard is dropped. Cheap when the gate is free (one
-/// uncontended lock), and re-entrant on one thread.
+/// uncontended lock), and re-entrant on one thread. On a thread being torn down,
+/// whose thread-local for the gate's guard is already destroyed (a map used from
+/// another thread-local's destructor), it holds nothing rather than panic.
 pub(crate) fn hold_off_forks() -> NoFork {
     let depth = DEPTH.with(Cell::get);
     if depth == 0 {
-        let guard = GATE.lock().unwrap_or_else(PoisonError::into_inner);
-        HELD.with(|held| *held.borrow_mut() = Some(guard));
+        let stored = HELD.try_with(|held| {
+            *held.borrow_mut() = Some(GATE.lock().unwrap_or_else(PoisonError::into_inner));
+        });
+        if stored.is_err() {
+            return NoFork {
+                counted: false,
+                _not_send: std::marker::PhantomData,
+            };
+        }
     }
     DEPTH.with(|d| d.set(depth + 1));
     NoFork {
+        counted: true,
         _not_send: std::marker::PhantomData,
     }
 }
 
 impl Drop for NoFork {
     fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
         let depth = DEPTH.with(Cell::get) - 1;
         DEPTH.with(|d| d.set(depth));
         if depth == 0 {
             // Taken out before it is dropped, so no `RefCell` borrow is held while the
             // mutex is unlocked.
-            let guard = HELD.with(|held| held.borrow_mut().take());
+            let guard = HELD
+                .try_with(|held| held.borrow_mut().take())
+                .ok()
+                .flatten();
             drop(guard);
         }
     }
@@ -82,13 +101,14 @@ impl Drop for NoFork {
 
 #[cfg(all(unix, not(miri)))]
 extern "C" fn before_fork() {
+    // `try_with` throughout the handlers: a panic must never unwind out of them.
     let gate = hold_off_forks();
-    FORKING.with(|forking| *forking.borrow_mut() = Some(gate));
+    let _ = FORKING.try_with(|forking| *forking.borrow_mut() = Some(gate));
 }
 
 #[cfg(all(unix, not(miri)))]
 extern "C" fn in_the_parent() {
-    let gate = FORKING.with(|forking| forking.borrow_mut().take());
+    let gate = FORKING.try_with(|forking| forking.borrow_mut().take());
     drop(gate);
 }
 
@@ -99,7 +119,7 @@ extern "C" fn in_the_child() {
     // here allocates).
     GENERATION.fetch_add(1, Ordering::SeqCst);
     crate::time::coarse::distrust();
-    let gate = FORKING.with(|forking| forking.borrow_mut().take());
+    let gate = FORKING.try_with(|forking| forking.borrow_mut().take());
     drop(gate);
 }
 

@@ -255,3 +255,34 @@ fn dropping_a_map_of_panicking_values_never_kills_the_sweeper() {
     }
     assert!(the_sweeper_still_sweeps());
 }
+
+/// Uses a fresh map (so it registers with the sweeper, taking the fork gate) when the
+/// thread ends.
+struct UsesAMapAtThreadExit;
+
+impl Drop for UsesAMapAtThreadExit {
+    fn drop(&mut self) {
+        let map = TtlMap::with_ttl(Duration::from_secs(1));
+        map.insert(1, 1);
+        assert_eq!(map.get(&1), Some(1));
+    }
+}
+
+thread_local! {
+    static AT_EXIT: UsesAMapAtThreadExit = const { UsesAMapAtThreadExit };
+}
+
+/// A thread-local's destructor that uses a map may run after the crate's own
+/// thread-locals are gone: it must work, not panic (a panic there aborts).
+#[test]
+fn a_map_used_from_a_thread_local_destructor_works() {
+    std::thread::spawn(|| {
+        // Registered first, so destroyed last: after the crate's thread-locals,
+        // which the insert below sets up.
+        AT_EXIT.with(|_| {});
+        let map = TtlMap::with_ttl(Duration::from_secs(1));
+        map.insert(2, 2);
+    })
+    .join()
+    .unwrap();
+}
