@@ -49,13 +49,6 @@ fn ghost_slots(quota: usize) -> usize {
     quota.max(1).next_power_of_two()
 }
 
-/// Which queue a record came out of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Queue {
-    Small,
-    Main,
-}
-
 /// What [`Eviction::next`] asks the shard about the entry a record is for.
 pub(crate) enum Verdict {
     /// Evict it (the shard removes it and hands it back).
@@ -107,25 +100,25 @@ impl Eviction {
     /// The next entry to consider, oldest first: from the small queue while it holds
     /// more than its share (or the main queue is empty), else from the main queue.
     /// `judge` resolves the record to its entry and decides (`None`: the record is
-    /// stale, drop it); it gets the queue the record came from. Returns the record
+    /// stale, drop it). Returns the record
     /// of the entry to evict, or `None` if the queues ran dry.
     pub(crate) fn next(
         &mut self,
-        mut judge: impl FnMut(Queued, Queue) -> Option<Verdict>,
+        mut judge: impl FnMut(Queued) -> Option<Verdict>,
     ) -> Option<Queued> {
         let small_share = (self.quota * SMALL_PERMILLE / 1000).max(1);
         loop {
             let from_small = self.small.len() >= small_share || self.main.is_empty();
-            let (record, queue) = if from_small {
-                (self.small.pop_front()?, Queue::Small)
+            let record = if from_small {
+                self.small.pop_front()?
             } else {
-                (self.main.pop_front()?, Queue::Main)
+                self.main.pop_front()?
             };
-            match judge(record, queue) {
+            match judge(record) {
                 None => {}
                 Some(Verdict::Keep) => self.main.push_back(record),
                 Some(Verdict::Evict) => {
-                    if queue == Queue::Small {
+                    if from_small {
                         self.remember(record.hash());
                     }
                     return Some(record);
@@ -198,7 +191,7 @@ mod tests {
         /// Evicts from `eviction` as a shard over its quota does; the evicted hash.
         fn evict_one(&mut self, eviction: &mut Eviction) -> Option<u64> {
             let entries = &mut self.0;
-            let evicted = eviction.next(|record, _| {
+            let evicted = eviction.next(|record| {
                 let (at, reads) = entries.get_mut(&record.hash())?;
                 if !record.is_for(*at) {
                     return None;

@@ -182,12 +182,6 @@ pub(crate) struct IndexPolicy {
     pub(crate) sliding: bool,
 }
 
-impl IndexPolicy {
-    fn wants_record(self, deadline: Nanos) -> bool {
-        expires(deadline)
-    }
-}
-
 /// What [`ShardState::put`] took out of the table, to drop once the lock is released.
 pub(crate) struct Put<K, V> {
     /// The entry the new one replaced (live or expired).
@@ -258,9 +252,9 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
                 None
             }
         };
-        if policy.wants_record(deadline) {
+        if expires(deadline) {
             self.index.push(Due { at: deadline, hash });
-            self.compact_index_if_stale(policy, hasher);
+            self.compact_index_if_stale(hasher);
         }
         let replaced_deadline = replaced.as_ref().map(Entry::deadline);
         let evicted = self.admit(hash, deadline, replaced_deadline, policy, hasher);
@@ -304,7 +298,7 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
             return None;
         }
         let mut evicted = None;
-        eviction.next(|record, _queue| {
+        eviction.next(|record| {
             let mut found = table
                 .find_entry(record.hash(), |entry| is_for(record, entry))
                 .ok()?;
@@ -368,7 +362,7 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
                 swept.expired.push(expired.remove().0);
             }
             if policy.sliding {
-                self.repush_moved(due, policy, hasher);
+                self.repush_moved(due, hasher);
             }
         }
         let more = self
@@ -421,25 +415,25 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
 
     /// Sliding expiry moved an entry's deadline past the record that just came due:
     /// index it again at its new deadline.
-    fn repush_moved(&mut self, due: Due, policy: IndexPolicy, hasher: &KeyHasher) {
+    fn repush_moved(&mut self, due: Due, hasher: &KeyHasher) {
         let moved = self.table.find(due.hash, |entry| {
             entry.deadline() > due.at && hasher.hash(&entry.key) == due.hash
         });
         if let Some(entry) = moved {
             let at = entry.deadline();
-            if policy.wants_record(at) {
+            if expires(at) {
                 self.index.push(Due { at, hash: due.hash });
             }
         }
     }
 
-    fn compact_index_if_stale(&mut self, policy: IndexPolicy, hasher: &KeyHasher) {
+    fn compact_index_if_stale(&mut self, hasher: &KeyHasher) {
         if self.index.len() <= 2 * self.table.len() + STALE_RECORDS_SLACK {
             return;
         }
         let live = self.table.iter().filter_map(|entry| {
             let at = entry.deadline();
-            policy.wants_record(at).then(|| Due {
+            expires(at).then(|| Due {
                 at,
                 hash: hasher.hash(&entry.key),
             })
