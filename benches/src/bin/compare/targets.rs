@@ -263,6 +263,14 @@ pub fn to_markdown(run: &RunResults) -> String {
             our_speed,
             bounded_speed::<QuickCacheBounded>(run),
         ),
+        Target::no_more_than(
+            "issue 18: memory per u64 → u64 entry of a full bounded map (capacity 1,000,000; 100,000 with --quick)",
+            ratio.and_then(|figures| {
+                let bytes = figures.memory.of_role(Role::Ours, ratio::BYTES_PER_ENTRY)?;
+                Some((bytes * 10.0).round() / 10.0)
+            }),
+            Some(64.0),
+        ),
     ]);
 
     let mut out = String::from("### Targets (issues 2, 5, 13 and 18)\n\n| target | goal | measured | met |\n| :-- | --: | --: | :-: |\n");

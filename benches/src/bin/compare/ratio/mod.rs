@@ -16,6 +16,7 @@ mod stream;
 
 use crate::plan::Plan;
 use bounded::{for_each_bounded, BoundedVisitor};
+use cache_bench::alloc_count::thread_live_bytes;
 use cache_bench::chart::HitRatios;
 use cache_bench::measure::{per_thread_elapsed, Rounds};
 use cache_bench::report::{format_figure, Column, Ratios, Results, Unit};
@@ -67,6 +68,13 @@ const SEED: u64 = 18;
 /// Requests between two [`Bounded::catch_up`] calls of each thread.
 const CATCH_UP_EVERY: usize = 1_024;
 
+/// The capacity of the memory table in a full run (a tenth with `--quick`): issue 18's
+/// "≤ 64 bytes per entry at 1M `u64 → u64` entries, policy metadata included".
+pub const MEMORY_CAPACITY: u64 = 1_000_000;
+
+/// Column of the bytes per entry in the memory table.
+pub const BYTES_PER_ENTRY: usize = 0;
+
 /// Column of the 1-thread requests per second in the speed table.
 pub const ONE_THREAD: usize = 0;
 /// Column of the 2-thread requests per second (both threads together).
@@ -101,6 +109,8 @@ pub struct Figures {
     pub rows: Vec<Row>,
     /// Requests per second on 1 and 2 threads, one row per store.
     pub speed: Results,
+    /// Bytes per entry of each store kept full by evictions.
+    pub memory: Results,
     /// Requests per stream.
     requests: usize,
 }
@@ -215,6 +225,7 @@ impl Figures {
         }
         let _ = writeln!(out, "\n{}\n", self.held_note());
         out.push_str(&self.speed.to_markdown());
+        out.push_str(&self.memory.to_markdown());
         out
     }
 
@@ -348,6 +359,37 @@ impl BoundedVisitor for SpeedRound<'_> {
     }
 }
 
+/// The memory table: each store built at one capacity and fed twice as many distinct
+/// keys, so that it is full and has been evicting (its policy's queues, ghosts and
+/// sketches grown to their working size).
+struct MemoryRow {
+    capacity: u64,
+    results: Results,
+}
+
+impl BoundedVisitor for MemoryRow {
+    fn visit<B: Bounded>(&mut self) {
+        // This thread's bytes: other threads (a sweeper freeing an earlier scenario's
+        // maps) must not be subtracted from ours.
+        let before = thread_live_bytes();
+        let store = B::build(self.capacity as usize);
+        for key in 0..2 * self.capacity {
+            store.insert(key, key);
+            if key % CATCH_UP_EVERY as u64 == 0 {
+                store.catch_up();
+            }
+        }
+        store.catch_up();
+        let held = thread_live_bytes() - before;
+        let bytes_per_entry = held as f64 / store.len().max(1) as f64;
+        self.results.rows.push(cache_bench::report::Measured {
+            name: B::NAME,
+            role: B::ROLE,
+            figures: vec![Some(bytes_per_entry)],
+        });
+    }
+}
+
 /// Replays `stream` at `capacity` into every store: one row of the table.
 fn ratio_row(workload: String, stream: &[u64], capacity: usize) -> Row {
     let mut row = RatioRow {
@@ -454,10 +496,38 @@ pub fn run(plan: &Plan) -> Figures {
         thousands(speed_requests as u64),
         plan.rounds
     ));
+    let capacity = if plan.quick {
+        MEMORY_CAPACITY / 10
+    } else {
+        MEMORY_CAPACITY
+    };
+    let column = Column::new(
+        format!("bytes/entry at capacity {}", thousands(capacity)),
+        Unit::Bytes,
+        Ratios::Columns,
+    );
+    let mut memory = MemoryRow {
+        capacity,
+        results: Results::new(
+            "Memory per `u64 → u64` entry of a full bounded store",
+            vec![column],
+        ),
+    };
+    for_each_bounded(&mut memory);
+    memory.results.notes.push(format!(
+        "Heap bytes held by a store built with capacity {} after {} distinct inserts (so \
+         full, and evicting for as long again), counted by the binary's global allocator \
+         for the thread that built and filled it, divided by the entries it holds; \
+         allocator overhead not included. Policy metadata (queues, ghosts, frequency \
+         sketches) included.",
+        thousands(capacity),
+        thousands(2 * capacity)
+    ));
     Figures {
         stores: store_names(),
         rows,
         speed,
+        memory: memory.results,
         requests,
     }
 }
