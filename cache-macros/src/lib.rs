@@ -53,7 +53,7 @@ use proc_macro::TokenStream;
 /// | `secs = N` | entries live `N` seconds (an integer literal, at least 1) |
 /// | `millis = N` | entries live `N` milliseconds |
 /// | `ttl = <expr>` | entries live for this `Duration`, evaluated once, on first use (lets the TTL come from configuration) |
-/// | `capacity = N` | at most `N` entries; when full, what is least likely to be asked for again is evicted first (S3-FIFO: arguments never asked for again leave first, oldest first; arguments that keep being asked for stay; see `TtlMapBuilder::capacity`) |
+/// | `capacity = N` | at most `N` entries; when full, what is least likely to be asked for again is evicted first (S3-FIFO with TinyLFU admission: arguments never asked for again leave first, oldest first; arguments that keep being asked for stay; see `TtlMapBuilder::capacity`) |
 /// | `key = <expr>` | the cache key, an expression over the parameters, instead of all of them |
 /// | `refresh = true` | sliding expiry: each hit restarts the entry's TTL |
 /// | `cache_err = true` | a function returning `Result` caches `Err` too (by default only `Ok`) |

@@ -90,8 +90,11 @@ where
     /// starts in a small probation queue and is evicted from there unless it is read
     /// again before its turn comes; keys read again move to the main queue, where a
     /// key leaves only after going a whole round without a read. So one-off keys (a
-    /// scan) never push out the keys that keep being read, and a key evicted young but
-    /// asked for again comes back straight into the main queue. Expired entries are
+    /// scan) never push out the keys that keep being read. A key evicted young but
+    /// asked for again comes back into the main queue if a frequency sketch (TinyLFU)
+    /// says it was used more often than the entry it would replace, so that when all
+    /// keys are equally frequent (a loop a little larger than the capacity) the map
+    /// keeps a fixed set rather than cycling through all of them. Expired entries are
     /// never served, whatever the policy thinks of them.
     ///
     /// The capacity is split into equal quotas, one per shard, and a full shard evicts

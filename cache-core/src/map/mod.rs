@@ -40,8 +40,9 @@ use std::time::Duration;
 ///   touched again. [`sweep`](Self::sweep) does it on demand.
 /// - **Capacity**: with [`TtlMapBuilder::capacity`], `len() <= capacity` always; an
 ///   insert into a full shard evicts, under the same lock, what is least likely to be
-///   asked for again (S3-FIFO: keys never read since they came in go first, and keys
-///   that keep being read stay; see [`TtlMapBuilder::capacity`]).
+///   asked for again (S3-FIFO with TinyLFU admission: keys never read since they came
+///   in go first, keys that keep being read stay, and a returning key displaces one
+///   only if used more often; see [`TtlMapBuilder::capacity`]).
 /// - **Single-flight**: [`get_or_insert_with`](Self::get_or_insert_with) runs `init` once
 ///   for concurrent misses of one key; the other callers wait for its value.
 /// - **Thread safety**: share it by reference or in an `Arc`; no outer lock needed.

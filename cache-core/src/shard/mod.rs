@@ -15,7 +15,7 @@ use crate::stats::Counters;
 use crate::sync::shard_locks::{ReadGuard, ShardLocks, WriteGuard};
 use crate::time::deadline::{expires, is_live, Nanos, DEADLINE_BITS};
 use deadline_index::{DeadlineIndex, Due, Queued, SpareIndex};
-use eviction::{Eviction, Verdict};
+use eviction::{Evicted, Eviction, Verdict};
 use hashbrown::hash_table::{Entry as Slot, HashTable};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -279,10 +279,10 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         let record = Queued::new(Due { at: deadline, hash });
         let still_queued =
             replaced_deadline.is_some_and(|old| policy.sliding || record.is_for(old));
-        if !still_queued {
-            eviction.admit(record);
-        }
         let table = &mut self.table;
+        if !still_queued {
+            eviction.admit(record, table.len() > eviction.quota());
+        }
         let is_for = |record: Queued, entry: &Entry<K, V>| {
             (policy.sliding || record.is_for(entry.deadline()))
                 && hasher.hash(&entry.key) == record.hash()
@@ -298,21 +298,28 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
             return None;
         }
         let mut evicted = None;
-        eviction.next(|record| {
+        let chosen = eviction.next(|record, may_evict| {
             let mut found = table
                 .find_entry(record.hash(), |entry| is_for(record, entry))
                 .ok()?;
             match found.get().reads() {
-                0 => {
+                0 if may_evict => {
                     evicted = Some(found.remove().0);
                     Some(Verdict::Evict)
                 }
+                0 => Some(Verdict::Spare),
                 reads => {
                     found.get_mut().set_reads(reads - 1);
                     Some(Verdict::Keep)
                 }
             }
         });
+        if let Some(Evicted::Newcomer(newcomer)) = chosen {
+            evicted = table
+                .find_entry(newcomer.hash(), |entry| is_for(newcomer, entry))
+                .ok()
+                .map(|found| found.remove().0);
+        }
         evicted
     }
 
