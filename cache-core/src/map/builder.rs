@@ -19,11 +19,20 @@ use std::time::Duration;
 /// Shards per available core: enough that two threads on random keys rarely share one.
 const SHARDS_PER_CORE: usize = 16;
 const MIN_SHARDS: usize = 8;
+/// The most shards an unbounded map has (a bounded one may have up to twice its
+/// default count: see [`bounded_shard_count`]).
+const MAX_DEFAULT_SHARDS: usize = MAX_SHARDS / 2;
 
 /// A capacity-bounded map has fewer shards when its capacity is small, so that each
 /// shard's quota stays at least this: every shard evicts on its own, and a policy run
 /// over a handful of entries remembers too little to choose well.
 const MIN_QUOTA: usize = 64;
+
+/// How full a bounded shard's table is at its quota (numerator, denominator): high,
+/// for memory, but short of hashbrown's 7/8, where the deleted-slot markers eviction
+/// leaves behind would make it double the table. Measured in `compare -- ratio`'s
+/// memory table after many evictions (a table that doubled shows at once).
+const QUOTA_LOAD: (usize, usize) = (3, 4);
 
 /// Lock stripes per available core, and their bounds (see [`default_stripe_count`]).
 const STRIPES_PER_CORE: usize = 4;
@@ -204,7 +213,7 @@ where
                     .map(|_| LookupCounters::default())
                     .collect(),
                 shards,
-                shard_mask: shard_count - 1,
+                shard_count,
                 hasher: KeyHasher::default(),
                 ttl: self.ttl,
                 capacity: self.capacity,
@@ -216,19 +225,35 @@ where
     }
 }
 
-/// The default count, fewer for a small capacity: as many as keep every quota at
-/// least [`MIN_QUOTA`] (a power of two, at least one).
+/// The shard count of a map of `capacity` entries: the default count, fewer for a
+/// small capacity (as many as keep every quota at least [`MIN_QUOTA`]), and for a
+/// large one up to twice as many, so that each quota fills [`QUOTA_LOAD`] of a
+/// power-of-two table (hashbrown's tables double: a quota a little over a power of
+/// two's 7/8 would leave its table nearly half empty; at 1M `u64 → u64` entries that
+/// was 52 of the 64 bytes an entry may take).
 fn bounded_shard_count(capacity: usize) -> usize {
-    let most = (capacity / MIN_QUOTA).max(1);
-    let power_of_two = 1 << (usize::BITS - 1 - most.leading_zeros());
-    default_shard_count().min(power_of_two)
+    let preferred = default_shard_count();
+    let most = (capacity / MIN_QUOTA).clamp(1, MAX_SHARDS);
+    if most <= preferred {
+        // Fewer, larger quotas evict better (and a power of two, as unbounded maps).
+        return 1 << (usize::BITS - 1 - most.leading_zeros());
+    }
+    // The largest power-of-two table whose share at QUOTA_LOAD is at most the quota
+    // at the preferred count; then as many shards as give quotas no larger.
+    let preferred_quota = capacity / preferred;
+    let mut buckets = preferred_quota.next_power_of_two();
+    while buckets * QUOTA_LOAD.0 / QUOTA_LOAD.1 > preferred_quota && buckets > 1 {
+        buckets /= 2;
+    }
+    let quota = (buckets * QUOTA_LOAD.0 / QUOTA_LOAD.1).max(1);
+    capacity.div_ceil(quota).clamp(preferred, most)
 }
 
 fn default_shard_count() -> usize {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     (cores * SHARDS_PER_CORE)
         .next_power_of_two()
-        .clamp(MIN_SHARDS, MAX_SHARDS)
+        .clamp(MIN_SHARDS, MAX_DEFAULT_SHARDS)
 }
 
 /// Stripes of the shard locks (see `shard_locks`): enough that the threads a program

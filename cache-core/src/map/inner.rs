@@ -27,7 +27,8 @@ use std::time::Duration;
 /// The shared part of a map: what the sweeper holds weakly.
 pub(crate) struct Inner<K, V> {
     pub(super) shards: Shards<K, V>,
-    pub(super) shard_mask: usize,
+    /// How many shards (`shards.len()`, kept beside the hasher for lookups).
+    pub(super) shard_count: usize,
     /// Hits and misses, per stripe of threads (a lookup's guard says which).
     pub(super) lookups: Box<[LookupCounters]>,
     /// Randomly seeded per map: keys an attacker picks cannot be made to collide.
@@ -53,7 +54,7 @@ where
 
     #[inline]
     pub(super) fn shard(&self, hash: u64) -> Shard<'_, K, V> {
-        Shard::new(&self.shards, shard_of(hash, self.shard_mask))
+        Shard::new(&self.shards, shard_of(hash, self.shard_count))
     }
 
     /// Counts a computation run without single flight, in the calling thread's stripe.

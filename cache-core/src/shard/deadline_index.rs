@@ -56,6 +56,26 @@ impl Queued {
     }
 }
 
+/// Appends `record` to `queue`, growing it no further than `limit` records by itself
+/// (0: no limit; past the limit it doubles as usual): a bounded shard's queues stop at
+/// the size its quota needs instead of the next power of two, which at 1M entries
+/// was up to 8 bytes an entry per queue.
+#[inline]
+pub(crate) fn push_within(queue: &mut VecDeque<Queued>, record: Queued, limit: usize) {
+    make_room_within(queue, limit);
+    queue.push_back(record);
+}
+
+/// Makes room in `queue` for one more record, growing it no further than `limit`
+/// records (see [`push_within`]).
+#[inline]
+pub(crate) fn make_room_within(queue: &mut VecDeque<Queued>, limit: usize) {
+    if queue.len() == queue.capacity() && queue.len() < limit {
+        let room = (limit - queue.len()).min(queue.len().max(8));
+        queue.reserve_exact(room);
+    }
+}
+
 /// Nine bits that depend on every bit of `at`, placed at [`FREE_BITS`].
 fn tag_of(at: Nanos) -> u64 {
     let mixed = at.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -104,6 +124,9 @@ pub(crate) struct DeadlineIndex {
     heap_expiring: usize,
     /// False for maps that use the heap alone (see above).
     queue_allowed: bool,
+    /// The most records the queue grows to by itself (see [`push_within`]); 0: no
+    /// limit.
+    queue_limit: usize,
 }
 
 impl DeadlineIndex {
@@ -116,7 +139,14 @@ impl DeadlineIndex {
             heap: BinaryHeap::new(),
             heap_expiring: 0,
             queue_allowed: !heap_only,
+            queue_limit: 0,
         }
+    }
+
+    /// Lets the queue grow by itself to `records` and no further (see [`push_within`]):
+    /// for a shard that keeps its records below that (a bounded one).
+    pub(crate) fn limit_queue(&mut self, records: usize) {
+        self.queue_limit = records;
     }
 
     pub(crate) fn push(&mut self, due: Due) {
@@ -125,7 +155,7 @@ impl DeadlineIndex {
             if self.queue.is_empty() {
                 self.front_at = due.at;
             }
-            self.queue.push_back(Queued::new(due));
+            push_within(&mut self.queue, Queued::new(due), self.queue_limit);
             self.back_at = due.at;
         } else {
             self.heap.push(Reverse(due));
@@ -254,6 +284,19 @@ impl DeadlineIndex {
         self.queue.len() + self.heap.len()
     }
 
+    /// Records in the heap.
+    pub(crate) fn heap_len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Drops the queued records whose entry `resolve` does not find, keeping the rest
+    /// in order, in place: no allocation, and the records stay 8 bytes (a
+    /// [`rebuild`](Self::rebuild) moves them all to the heap, at 16).
+    pub(crate) fn retain_queued(&mut self, mut resolve: impl FnMut(Queued) -> Option<Nanos>) {
+        self.queue.retain(|&record| resolve(record).is_some());
+        self.resolve_front(resolve);
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty() && self.heap.is_empty()
     }
@@ -297,7 +340,9 @@ impl DeadlineIndex {
 
     /// Drops every record and frees the memory.
     pub(crate) fn clear(&mut self) {
+        let queue_limit = self.queue_limit;
         *self = DeadlineIndex::new(!self.queue_allowed);
+        self.queue_limit = queue_limit;
     }
 
     /// Drops every record and keeps the memory, for a shard about to be refilled.

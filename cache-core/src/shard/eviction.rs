@@ -32,7 +32,7 @@
 //! This module decides; it never drops a value (the evicted entry is handed back to
 //! be dropped after the shard's lock is released) and never reads a clock.
 
-use super::deadline_index::Queued;
+use super::deadline_index::{make_room_within, push_within, Queued};
 use std::collections::VecDeque;
 
 /// The ghost slot of a key hash (its low bits, as a table of `slots` buckets would
@@ -65,6 +65,11 @@ const SAMPLE_QUOTAS: usize = 2;
 fn ghost_slots(quota: usize) -> usize {
     quota.max(1).next_power_of_two()
 }
+
+/// Room for stale records (overwritten, removed or expired entries') in a queue
+/// beyond one a quota entry, before it grows past its natural size. (Either queue
+/// can hold every entry: the small one does when no key is ever read.)
+const QUEUE_SLACK: usize = 64;
 
 /// What [`Eviction::next`] asks the shard about the entry a record is for.
 pub(crate) enum Verdict {
@@ -207,10 +212,10 @@ impl Eviction {
             if over_quota {
                 self.pending = Some(record);
             } else {
-                self.main.push_back(record);
+                self.push_main(record);
             }
         } else {
-            self.small.push_back(record);
+            self.push_small(record);
         }
     }
 
@@ -254,7 +259,7 @@ impl Eviction {
                 Some(Verdict::Keep) => {
                     // A read the entry had collected: the sketch counts it now.
                     self.frequency.count(record.hash());
-                    self.main.push_back(record);
+                    self.push_main(record);
                 }
                 Some(Verdict::Evict) => {
                     if from_small {
@@ -265,6 +270,7 @@ impl Eviction {
                 Some(Verdict::Spare) => {
                     // The hand stays on the spared entry; the newcomer leaves young,
                     // so the ghost remembers it again.
+                    make_room_within(&mut self.main, self.quota + QUEUE_SLACK);
                     self.main.push_front(record);
                     let newcomer = newcomer.expect("only a newcomer makes a spare");
                     self.remember(newcomer.hash());
@@ -273,9 +279,20 @@ impl Eviction {
             }
         };
         if let Some(newcomer) = newcomer {
-            self.main.push_back(newcomer);
+            self.push_main(newcomer);
         }
         evicted
+    }
+
+    /// Records the queues, the ghost and the sketch have room for (for memory tests):
+    /// (queued records, ghost slots, sketch counters).
+    #[cfg(test)]
+    pub(crate) fn capacities(&self) -> (usize, usize, usize) {
+        (
+            self.small.capacity() + self.main.capacity(),
+            self.ghost.len(),
+            self.frequency.words.len() * 16,
+        )
     }
 
     /// Records in the queues, stale ones included.
@@ -306,6 +323,17 @@ impl Eviction {
         self.small.clear();
         self.main.clear();
         self.pending = None;
+    }
+
+    /// Appends to the main queue, which grows by itself to the quota and a little
+    /// more (it holds at most one live record an entry), not to the next power of two.
+    fn push_main(&mut self, record: Queued) {
+        push_within(&mut self.main, record, self.quota + QUEUE_SLACK);
+    }
+
+    /// Appends to the small queue (the same limit as the main one's).
+    fn push_small(&mut self, record: Queued) {
+        push_within(&mut self.small, record, self.quota + QUEUE_SLACK);
     }
 
     fn remember(&mut self, hash: u64) {

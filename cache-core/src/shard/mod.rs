@@ -168,7 +168,7 @@ pub(crate) struct ShardState<K, V> {
     /// that the shard state a lookup reads stays as small as it was: inline, it
     /// pushed the table's fields onto another cache line (a `#[ttl_cached]` hit 12%
     /// slower in paired `compare -- hit` runs).
-    eviction: Option<Box<Eviction>>,
+    pub(crate) eviction: Option<Box<Eviction>>,
     pub(crate) flights: Flights<K, V>,
     /// When a sweep that expired nothing first found this shard sparse.
     sparse_since: Option<Nanos>,
@@ -193,9 +193,13 @@ pub(crate) struct Put<K, V> {
 impl<K, V> ShardState<K, V> {
     /// An empty shard; `quota`: the most entries it holds, for a capacity-bounded map.
     fn new(policy: IndexPolicy, quota: Option<usize>) -> Self {
+        let mut index = DeadlineIndex::new(policy.sliding);
+        if let Some(quota) = quota {
+            index.limit_queue(index_limit(quota));
+        }
         ShardState {
             table: HashTable::new(),
-            index: DeadlineIndex::new(policy.sliding),
+            index,
             eviction: quota.map(|quota| Box::new(Eviction::with_quota(quota))),
             flights: Flights::new(),
             sparse_since: None,
@@ -237,6 +241,12 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         hasher: &KeyHasher,
     ) -> Put<K, V> {
         let mut entry = Entry::new(key, value, deadline);
+        if let Some(eviction) = &self.eviction {
+            let full = self.table.len() == self.table.capacity();
+            if full && self.table.len() >= eviction.quota() {
+                self.clean_table(eviction.quota(), hasher);
+            }
+        }
         let replaced = match self.table.entry(
             hash,
             |stored| stored.key == entry.key,
@@ -252,11 +262,13 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
                 None
             }
         };
-        if expires(deadline) {
+        let replaced_deadline = replaced.as_ref().map(Entry::deadline);
+        // A new value with the very deadline of the one it replaces (a clock that has
+        // not moved) is already covered by that one's record.
+        if expires(deadline) && replaced_deadline != Some(deadline) {
             self.index.push(Due { at: deadline, hash });
             self.compact_index_if_stale(hasher);
         }
-        let replaced_deadline = replaced.as_ref().map(Entry::deadline);
         let evicted = self.admit(hash, deadline, replaced_deadline, policy, hasher);
         Put { replaced, evicted }
     }
@@ -434,8 +446,47 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         }
     }
 
+    /// Moves a bounded shard's entries to a fresh table of the size its quota needs.
+    ///
+    /// For a full shard whose table has no room left, though it holds no more than
+    /// its quota: the room went to hashbrown's deleted-slot markers, which evictions
+    /// leave where a probe may have passed, and an insert that finds no room grows a
+    /// table more than half full to twice its size. Under steady eviction that would
+    /// double every bounded table (measured: at any load over 7/16, within 9
+    /// capacities of evictions); moving the entries to a fresh table of the same size
+    /// drops the markers instead. Hashes each key once; rare: the fresh table has room
+    /// for an eighth of the quota more than it holds (bounded maps size their quotas
+    /// to leave that much: `QUOTA_LOAD` in `map/builder.rs`; a quota that does not
+    /// gets the next size up), and only markers use it up.
+    #[cold]
+    fn clean_table(&mut self, quota: usize, hasher: &KeyHasher) {
+        let mut fresh = HashTable::with_capacity(quota + 1 + quota / 8);
+        for entry in self.table.drain() {
+            let hash = hasher.hash(&entry.key);
+            fresh.insert_unique(hash, entry, |stored| hasher.hash(&stored.key));
+        }
+        self.table = fresh;
+    }
+
     fn compact_index_if_stale(&mut self, hasher: &KeyHasher) {
-        if self.index.len() <= 2 * self.table.len() + STALE_RECORDS_SLACK {
+        let entries = self.table.len();
+        if let Some(eviction) = &self.eviction {
+            // A bounded shard: every eviction leaves a stale record, so they are
+            // dropped often, in place, in order (see `index_limit`).
+            if self.index.len() < index_limit(eviction.quota()) {
+                return;
+            }
+            if self.index.heap_len() <= STALE_RECORDS_SLACK {
+                let table = &self.table;
+                self.index
+                    .retain_queued(|record| queued_deadline(table, hasher, record));
+                // Records that all still find their entry (an overwrite that kept
+                // its deadline's tag, 1 in 512) leave no room: rebuild, one an entry.
+                if self.index.len() < index_limit(eviction.quota()) - STALE_RECORDS_SLACK / 2 {
+                    return;
+                }
+            }
+        } else if self.index.len() <= 2 * entries + STALE_RECORDS_SLACK {
             return;
         }
         let live = self.table.iter().filter_map(|entry| {
@@ -449,6 +500,14 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         let live: Vec<Due> = live.collect();
         self.index.rebuild(live.into_iter());
     }
+}
+
+/// The most deadline records a bounded shard of `quota` entries keeps before it drops
+/// the stale ones: half as many again as its entries (each eviction leaves one). The
+/// more slack, the rarer the pass over them (one per `quota / 2` evictions, which
+/// looks up every record), and the more memory: 12 bytes an entry at this ratio.
+fn index_limit(quota: usize) -> usize {
+    quota + quota / 2 + STALE_RECORDS_SLACK
 }
 
 /// The deadline of the entry a queued record is for, if it is still there: the
