@@ -284,6 +284,19 @@ impl DeadlineIndex {
         self.queue.len() + self.heap.len()
     }
 
+    /// Drops `record` if it is one of the last few queued (it is stale: its entry
+    /// left). Only the queue's end is looked at, so it costs a few compares; a record
+    /// further in stays until it comes due or the shard drops stale records. Never
+    /// the front, whose entry's deadline `front_at` holds.
+    pub(crate) fn forget_recent(&mut self, record: Queued) {
+        const LOOK_BACK: usize = 4;
+        let len = self.queue.len();
+        let recent = (len.saturating_sub(LOOK_BACK).max(1)..len).rev();
+        if let Some(at) = recent.into_iter().find(|&at| self.queue[at] == record) {
+            self.queue.remove(at);
+        }
+    }
+
     /// Records in the heap.
     pub(crate) fn heap_len(&self) -> usize {
         self.heap.len()
@@ -537,5 +550,36 @@ mod tests {
     #[test]
     fn a_queued_record_takes_eight_bytes() {
         assert_eq!(std::mem::size_of::<Queued>(), 8);
+    }
+
+    #[test]
+    fn a_recent_stale_record_is_forgotten_but_never_the_front() {
+        let mut index = DeadlineIndex::new(false);
+        let entries = Entries::new(&[(1, 10), (3, 30)]);
+        for (hash, at) in [(1, 10), (2, 20), (3, 30)] {
+            index.push(Due { at, hash });
+        }
+        // Key 2 was evicted: its record, second from the back, goes at once.
+        index.forget_recent(Queued::new(Due { at: 20, hash: 2 }));
+        assert_eq!(index.len(), 2);
+        // The front is the sweeper's to drop (its deadline is what `peek` reports).
+        index.forget_recent(Queued::new(Due { at: 10, hash: 1 }));
+        assert_eq!(index.len(), 2);
+        let due = pop_all_due(&mut index, 30, &entries);
+        assert_eq!(due, [Due { at: 10, hash: 1 }, Due { at: 30, hash: 3 }]);
+    }
+
+    #[test]
+    fn retaining_queued_records_keeps_their_order_and_the_front_deadline() {
+        let mut index = DeadlineIndex::new(false);
+        for (hash, at) in [(1, 10), (2, 20), (3, 30), (4, 40)] {
+            index.push(Due { at, hash });
+        }
+        // Keys 1 and 3 left.
+        let entries = Entries::new(&[(2, 20), (4, 40)]);
+        index.retain_queued(entries.resolve());
+        assert_eq!(index.peek(), Some(Due { at: 20, hash: 2 }));
+        let due = pop_all_due(&mut index, 40, &entries);
+        assert_eq!(due, [Due { at: 20, hash: 2 }, Due { at: 40, hash: 4 }]);
     }
 }

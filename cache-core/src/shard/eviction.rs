@@ -92,21 +92,16 @@ pub(crate) enum Evicted {
     Newcomer(Queued),
 }
 
-/// Seeds of the sketch's four hash functions (odd, so multiplying by one is a
-/// bijection; from splitmix64's constants).
-const SKETCH_SEEDS: [u64; 4] = [
-    0x9E37_79B9_7F4A_7C15,
-    0xBF58_476D_1CE4_E5B9,
-    0x94D0_49BB_1331_11EB,
-    0xD6E8_FEB8_6659_FD93,
-];
-
 /// A count-min sketch of 4-bit counters: how often each key hash was counted lately,
 /// over-estimated by collisions, never under. Halved every [`Frequency::sample`]
 /// counts, so that what was popular long ago fades.
+///
+/// Blocked: a key's four counters sit in one 64-bit word (sixteen counters), chosen
+/// by the hash, so that counting or estimating a key reads one word, not four far
+/// apart (each a likely cache miss on an evicting insert).
 #[derive(Debug, Default)]
 struct Frequency {
-    /// Sixteen counters a word; a power of two of them (empty until the shard first
+    /// Sixteen counters a word; a power of two of words (empty until the shard first
     /// evicts: maps that never fill pay nothing).
     words: Box<[u64]>,
     counted: usize,
@@ -116,34 +111,37 @@ struct Frequency {
 impl Frequency {
     fn for_quota(quota: usize) -> Self {
         // Two counters a key: a byte per entry. (Caffeine uses sixteen.)
-        let counters = (2 * quota).next_power_of_two().max(64);
+        let words = (2 * quota / 16).next_power_of_two().max(4);
         Frequency {
-            words: vec![0; counters / 16].into_boxed_slice(),
+            words: vec![0; words].into_boxed_slice(),
             counted: 0,
             sample: SAMPLE_QUOTAS * quota.max(1),
         }
     }
 
-    /// The word and bit offset of `hash`'s counter number `row`: the top bits of a
-    /// multiplicative hash (they depend on every bit of `hash`, where low bits would
-    /// depend on low bits alone).
-    fn counter(&self, hash: u64, row: usize) -> (usize, u32) {
-        let seed = SKETCH_SEEDS[row];
-        let mixed = hash.wrapping_add(seed).wrapping_mul(seed);
-        let counters = self.words.len() * 16;
-        let counter = (mixed >> (64 - counters.trailing_zeros())) as usize;
-        (counter / 16, (counter % 16) as u32 * 4)
+    /// The word of `hash`'s counters, and their four bit offsets in it: the top bits
+    /// of a multiplicative hash pick the word (they depend on every bit of `hash`),
+    /// the next sixteen bits the counters (one in each quarter of the word, so the
+    /// four are distinct).
+    fn counters(&self, hash: u64) -> (usize, [u32; 4]) {
+        const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mixed = hash.wrapping_add(SEED).wrapping_mul(SEED);
+        let word_bits = self.words.len().trailing_zeros();
+        let word = (mixed >> (64 - word_bits)) as usize;
+        let picks = (mixed >> (48 - word_bits)) as u32;
+        let offsets = [0, 1, 2, 3].map(|quarter| (quarter * 4 + (picks >> (quarter * 4) & 3)) * 4);
+        (word, offsets)
     }
 
     fn estimate(&self, hash: u64) -> u64 {
         if self.words.is_empty() {
             return 0;
         }
-        (0..SKETCH_SEEDS.len())
-            .map(|row| {
-                let (word, shift) = self.counter(hash, row);
-                self.words[word] >> shift & 0xF
-            })
+        let (word, offsets) = self.counters(hash);
+        let word = self.words[word];
+        offsets
+            .iter()
+            .map(|&shift| word >> shift & 0xF)
             .min()
             .unwrap_or(0)
     }
@@ -152,10 +150,11 @@ impl Frequency {
         if self.words.is_empty() {
             return;
         }
-        for row in 0..SKETCH_SEEDS.len() {
-            let (word, shift) = self.counter(hash, row);
-            if self.words[word] >> shift & 0xF < 0xF {
-                self.words[word] += 1 << shift;
+        let (word, offsets) = self.counters(hash);
+        let word = &mut self.words[word];
+        for shift in offsets {
+            if *word >> shift & 0xF < 0xF {
+                *word += 1 << shift;
             }
         }
         self.counted += 1;

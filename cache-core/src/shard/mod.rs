@@ -265,16 +265,29 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         let replaced_deadline = replaced.as_ref().map(Entry::deadline);
         // A new value with the very deadline of the one it replaces (a clock that has
         // not moved) is already covered by that one's record.
-        if expires(deadline) && replaced_deadline != Some(deadline) {
+        let pushed = expires(deadline) && replaced_deadline != Some(deadline);
+        if pushed {
             self.index.push(Due { at: deadline, hash });
-            self.compact_index_if_stale(hasher);
         }
         let evicted = self.admit(hash, deadline, replaced_deadline, policy, hasher);
+        let evicted = evicted.map(|(entry, record)| {
+            // The entry evicted is most often the one stored just before this one in
+            // the shard (a key never read leaves the small queue first): its record
+            // is then at the back of the deadline queue, where dropping it is cheap,
+            // and saves the pass over every record that dropping it later takes.
+            if !policy.sliding {
+                self.index.forget_recent(record);
+            }
+            entry
+        });
+        if pushed {
+            self.compact_index_if_stale(hasher);
+        }
         Put { replaced, evicted }
     }
 
     /// Queues a key just stored for eviction, and evicts one entry if the shard is
-    /// over its quota (capacity-bounded maps only).
+    /// over its quota (capacity-bounded maps only): the entry and its record.
     fn admit(
         &mut self,
         hash: u64,
@@ -282,7 +295,7 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
         replaced_deadline: Option<Nanos>,
         policy: IndexPolicy,
         hasher: &KeyHasher,
-    ) -> Option<Entry<K, V>> {
+    ) -> Option<(Entry<K, V>, Queued)> {
         let eviction = self.eviction.as_mut()?;
         // A key's record is told from a stale one by its deadline's tag, so a new
         // value with a new tag needs a new record. Not if the tag is the same (the
@@ -326,13 +339,13 @@ impl<K: Hash + Eq, V> ShardState<K, V> {
                 }
             }
         });
-        if let Some(Evicted::Newcomer(newcomer)) = chosen {
-            evicted = table
+        match chosen? {
+            Evicted::Judged(record) => Some((evicted?, record)),
+            Evicted::Newcomer(newcomer) => table
                 .find_entry(newcomer.hash(), |entry| is_for(newcomer, entry))
                 .ok()
-                .map(|found| found.remove().0);
+                .map(|found| (found.remove().0, newcomer)),
         }
-        evicted
     }
 
     /// Removes the entry for `hash` accepted by `is_key`, live or not.
