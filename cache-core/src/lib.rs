@@ -68,7 +68,7 @@ mod sweeper;
 mod sync;
 mod time;
 
-pub use map::{TtlMap, TtlMapBuilder};
+pub use map::{EvictionCause, TtlMap, TtlMapBuilder};
 pub use stats::CacheStats;
 pub use sweeper::SWEEPER_THREAD_NAME;
 pub use time::MockClock;

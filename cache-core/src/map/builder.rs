@@ -4,6 +4,7 @@
 //! This module must never decide anything per entry: it only builds.
 
 use super::inner::Inner;
+use super::listener::{EvictionCause, Listener};
 use super::TtlMap;
 use crate::hash::{KeyHasher, MAX_SHARDS};
 use crate::shard::{new_shards, IndexPolicy};
@@ -59,6 +60,7 @@ pub struct TtlMapBuilder<K, V> {
     capacity: Option<usize>,
     clock: Clock,
     refresh_on_hit: bool,
+    listener: Option<Listener<K, V>>,
     _types: PhantomData<fn(K, V)>,
 }
 
@@ -74,6 +76,7 @@ where
             capacity: None,
             clock: Clock::default(),
             refresh_on_hit: false,
+            listener: None,
             _types: PhantomData,
         }
     }
@@ -177,6 +180,50 @@ where
         self.refresh_on_hit = refresh;
         self
     }
+    /// Calls `listener(&key, value, cause)` for every entry that leaves the map, with
+    /// why it left ([`EvictionCause`]): expired (swept, or found expired by a lookup),
+    /// evicted for capacity, removed (or refused by [`TtlMap::retain`]), replaced by a
+    /// new value, or cleared. Entries still in the map when it is dropped are dropped
+    /// with it, unreported.
+    ///
+    /// The listener runs on the thread that made the entry leave (the sweeper's, for
+    /// expiry in the background), after the map's lock is released, so it may use the
+    /// map. It gets the value itself; where the caller gets it back too
+    /// ([`TtlMap::remove`], [`TtlMap::insert`]), the listener gets a clone. A listener
+    /// that panics loses nothing: every other entry is still reported, and the panic
+    /// reaches the caller that made the entries leave once they all are (on the
+    /// sweeper, it is caught). A slow listener delays the sweeping of other maps by at
+    /// most one batch of entries: the sweeper moves on, and comes back for the rest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{EvictionCause, TtlMap};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let evicted = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&evicted);
+    /// let map = TtlMap::builder()
+    ///     .capacity(100)
+    ///     .on_evict(move |_key: &u64, _value: u64, cause| {
+    ///         if cause == EvictionCause::Capacity {
+    ///             counter.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     })
+    ///     .build();
+    /// for key in 0..150 {
+    ///     map.insert(key, key);
+    /// }
+    /// assert_eq!(evicted.load(Ordering::Relaxed), 50);
+    /// ```
+    pub fn on_evict(
+        mut self,
+        listener: impl Fn(&K, V, EvictionCause) + Send + Sync + 'static,
+    ) -> Self {
+        self.listener = Some(Box::new(listener));
+        self
+    }
 
     /// Builds the map.
     ///
@@ -219,6 +266,7 @@ where
                 capacity: self.capacity,
                 policy,
                 clock: self.clock,
+                listener: self.listener,
                 registered: AtomicBool::new(false),
             }),
         }

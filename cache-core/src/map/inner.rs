@@ -13,8 +13,9 @@
 //! This module never holds two shard locks at once, and never holds one while user
 //! code other than `Hash`, `Eq` or `Clone` runs (`init` closures, `Drop` of values).
 
+use super::listener::{Departures, EvictionCause, Listener};
 use crate::hash::{shard_of, KeyHasher};
-use crate::shard::{drop_each, Entry, IndexPolicy, Shard, ShardWriteGuard, Shards};
+use crate::shard::{Entry, IndexPolicy, Shard, ShardWriteGuard, Shards};
 use crate::stats::LookupCounters;
 use crate::sweeper;
 use crate::time::deadline::{deadline_after, expires};
@@ -40,6 +41,8 @@ pub(crate) struct Inner<K, V> {
     pub(super) clock: Clock,
     /// Whether the sweeper knows this map.
     pub(super) registered: AtomicBool,
+    /// Told of every entry that leaves (see `TtlMapBuilder::on_evict`).
+    pub(super) listener: Option<Listener<K, V>>,
 }
 
 impl<K, V> Inner<K, V>
@@ -50,6 +53,22 @@ where
     #[inline]
     pub(crate) fn hash<Q: ?Sized + Hash>(&self, key: &Q) -> u64 {
         self.hasher.hash(key)
+    }
+
+    /// Where entries that leave go (the listener, or a drop): never call it with a
+    /// shard lock held.
+    pub(super) fn departures(&self) -> Departures<'_, K, V> {
+        Departures(self.listener.as_ref())
+    }
+
+    /// Why an entry leaving for `cause` left: expired, if it was (see
+    /// [`EvictionCause::Expired`]).
+    pub(super) fn cause_at(now: Nanos, entry: &Entry<K, V>, cause: EvictionCause) -> EvictionCause {
+        if entry.is_live(now) {
+            cause
+        } else {
+            EvictionCause::Expired
+        }
     }
 
     #[inline]
@@ -126,8 +145,9 @@ where
                 _ => None,
             }
         };
-        if removed.is_some() {
+        if let Some(removed) = removed {
             shard.counters().expired(1);
+            self.departures().send_one(removed, EvictionCause::Expired);
         }
     }
 
@@ -139,10 +159,18 @@ where
             state.remove(hash, is_key)?
         };
         if removed.is_live(now) {
-            Some(removed.value)
+            let departures = self.departures();
+            if departures.listening() {
+                let value = removed.value.clone();
+                departures.send_one(removed, EvictionCause::Removed);
+                Some(value)
+            } else {
+                Some(removed.value)
+            }
         } else {
             // It had expired before anyone removed it: that is an expiration.
             shard.counters().expired(1);
+            self.departures().send_one(removed, EvictionCause::Expired);
             None
         }
     }
@@ -170,27 +198,40 @@ where
         if self.capacity == Some(0) {
             drop(state);
             shard.counters().evicted(1);
+            let entry = Entry::new(key, value, deadline);
+            self.departures().send_one(entry, EvictionCause::Capacity);
             return None;
         }
         let put = state.put(hash, key, value, deadline, self.policy, &self.hasher);
         drop(state);
-        if let Some(evicted) = put.evicted {
-            if self.is_live(&evicted) {
-                shard.counters().evicted(1);
-            } else {
-                shard.counters().expired(1);
-            }
-            // Dropped here, with no lock held.
-            drop(evicted);
-        }
-        let replaced = put.replaced;
         if expires(deadline) && self.clock.wants_sweeper() {
             sweeper::schedule(self, &self.registered);
         }
-        match replaced {
-            Some(old) if self.is_live(&old) => Some(old.value),
-            Some(_expired) => {
+        let departures = self.departures();
+        if let Some(evicted) = put.evicted {
+            let cause = if self.is_live(&evicted) {
+                shard.counters().evicted(1);
+                EvictionCause::Capacity
+            } else {
                 shard.counters().expired(1);
+                EvictionCause::Expired
+            };
+            // Reported (or dropped) here, with no lock held.
+            departures.send_one(evicted, cause);
+        }
+        match put.replaced {
+            Some(old) if self.is_live(&old) => {
+                if departures.listening() {
+                    let value = old.value.clone();
+                    departures.send_one(old, EvictionCause::Replaced);
+                    Some(value)
+                } else {
+                    Some(old.value)
+                }
+            }
+            Some(expired) => {
+                shard.counters().expired(1);
+                departures.send_one(expired, EvictionCause::Expired);
                 None
             }
             None => None,
@@ -217,7 +258,8 @@ where
             let expired = taken.iter().filter(|entry| !entry.is_live(now)).count();
             shard.counters().expired(expired as u64);
             drop(state);
-            if let Some(caught) = drop_each(taken) {
+            let cause = |entry: &Entry<K, V>| Self::cause_at(now, entry, EvictionCause::Removed);
+            if let Some(caught) = self.departures().send(taken, cause) {
                 drop_panic.get_or_insert(caught);
             }
             if let Err(panic) = outcome {
@@ -236,7 +278,9 @@ where
                 let mut state = shard.write();
                 state.take_all_keeping_capacity()
             };
-            if let Some(caught) = drop_each(taken) {
+            let now = self.clock.precise_now();
+            let cause = |entry: &Entry<K, V>| Self::cause_at(now, entry, EvictionCause::Cleared);
+            if let Some(caught) = self.departures().send(taken, cause) {
                 panic.get_or_insert(caught);
             }
         }

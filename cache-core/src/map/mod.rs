@@ -12,11 +12,13 @@
 
 mod builder;
 mod inner;
+mod listener;
 mod single_flight;
 mod sweep;
 
 pub use builder::TtlMapBuilder;
 pub(crate) use inner::Inner;
+pub use listener::EvictionCause;
 
 use crate::flight::{compute_after_miss, compute_after_miss_async};
 use crate::shard::{drop_each, Shard};

@@ -2,15 +2,17 @@
 //! background sweeper and for [`TtlMap::sweep`](super::TtlMap::sweep).
 //!
 //! This module must never hold a shard lock for more than one batch in a row, nor run
-//! a value's `Drop` under one.
+//! a value's `Drop` or a listener under one.
 
 use super::inner::Inner;
+use super::listener::EvictionCause;
 use crate::fork;
 use crate::shard::{Shard, Swept};
 use crate::sweeper::Sweep;
 use crate::sync::shim;
 use crate::time::Nanos;
 use std::hash::Hash;
+use std::time::{Duration, Instant};
 
 /// The most expired entries removed under one shard lock: a reader that arrives while
 /// a million entries expire waits for at most one batch, not for all. On a large map a
@@ -21,6 +23,11 @@ use std::hash::Hash;
 /// stall`, hits >= 20 µs while 1M entries expire): 15,346 at 128 entries a batch,
 /// 5,044 at 8, 1,095 at 4, against about 400 for a map with no sweeper at all.
 pub(crate) const SWEEP_BATCH: usize = 4;
+
+/// Listener calls for one batch that take longer than this make the background
+/// sweeper leave the rest of the map for its next round (see
+/// `TtlMapBuilder::on_evict`).
+const SLOW_LISTENER: Duration = Duration::from_millis(1);
 
 /// How long a sweep stays with shards it cannot take at once.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,9 +61,17 @@ where
         let mut panic = None;
         let mut idle_rounds = 0;
         let mut pending: Vec<Shard<'_, K, V>> = self.shards().collect();
-        while !pending.is_empty() {
+        let departures = self.departures();
+        // Set when a batch's listener calls were slow: the background sweeper leaves
+        // the rest of this map for its next round, so that one map's slow listener
+        // delays the others by one batch at most.
+        let mut slow_listener = false;
+        while !pending.is_empty() && !slow_listener {
             let mut progressed = false;
             pending.retain(|shard| {
+                if slow_listener {
+                    return true;
+                }
                 // Lookups waiting for this shard (behind our last batch, or an insert) go
                 // first: we come back to it next round.
                 // Forks wait for this batch: a child would find the shard locked
@@ -73,10 +88,19 @@ where
                 drop(no_fork);
                 shard.counters().expired(count as u64);
                 total += count;
-                // Values and spare allocations are dropped here, with no lock held,
-                // after the bookkeeping, so a panicking `Drop` leaves the counts right.
-                if let Some(caught) = swept.release() {
+                // Values and spare allocations are reported and dropped here, with no
+                // lock held, after the bookkeeping, so a panicking `Drop` or listener
+                // leaves the counts right.
+                let reporting = departures.listening().then(Instant::now);
+                let reported = departures.send(swept.expired.drain(..), |_| EvictionCause::Expired);
+                let released = swept.release();
+                for caught in [reported, released].into_iter().flatten() {
                     panic.get_or_insert(caught);
+                }
+                if reporting.is_some_and(|started| started.elapsed() > SLOW_LISTENER)
+                    && patience == Patience::ComeBackLater
+                {
+                    slow_listener = true;
                 }
                 more
             });
