@@ -212,3 +212,106 @@ fn a_slow_listener_does_not_hold_up_the_sweeping_of_another_map() {
         dropped.saturating_duration_since(expired_at)
     );
 }
+
+#[test]
+fn a_panicking_listener_on_the_sweeper_loses_no_report_nor_stops_other_maps() {
+    let reports = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&reports);
+    let panicking = TtlMap::builder()
+        .ttl(Duration::from_millis(100))
+        .on_evict(move |_key: &u64, _value: u64, _| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            panic!("a listener that always panics");
+        })
+        .build();
+    for key in 0..100 {
+        panicking.insert(key, key);
+    }
+    let other_reports = Arc::new(AtomicUsize::new(0));
+    let other_counter = Arc::clone(&other_reports);
+    let other = TtlMap::builder()
+        .ttl(Duration::from_millis(100))
+        .on_evict(move |_key: &u64, _value: u64, _| {
+            other_counter.fetch_add(1, Ordering::Relaxed);
+        })
+        .build();
+    for key in 0..100 {
+        other.insert(key, key);
+    }
+    // Nobody calls either map again: the background sweeper reports all 200.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (reports.load(Ordering::Relaxed) < 100 || other_reports.load(Ordering::Relaxed) < 100)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(reports.load(Ordering::Relaxed), 100);
+    assert_eq!(other_reports.load(Ordering::Relaxed), 100);
+}
+
+#[test]
+fn under_four_threads_every_value_is_reported_once_or_still_there() {
+    // Each thread stores unique values (thread, sequence) into a shared small key
+    // space: overwrites, capacity evictions, removals, retains, expiry and clears all
+    // race. At the end every value ever stored is in the map or was reported, once.
+    let reported: Arc<Mutex<HashMap<u64, usize>>> = Arc::default();
+    let sink = Arc::clone(&reported);
+    let clock = MockClock::new();
+    let map = Arc::new(
+        TtlMap::builder()
+            .ttl(Duration::from_secs(5))
+            .capacity(200)
+            .clock(clock.clone())
+            .on_evict(move |_key: &u64, value: u64, _| {
+                *sink.lock().unwrap().entry(value).or_default() += 1;
+            })
+            .build(),
+    );
+    let inserted = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..4_u64)
+        .map(|thread| {
+            let map = Arc::clone(&map);
+            let clock = clock.clone();
+            let inserted = Arc::clone(&inserted);
+            std::thread::spawn(move || {
+                let mut state = thread + 1;
+                for sequence in 0..20_000_u64 {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1);
+                    let key = (state >> 33) % 500;
+                    let value = thread << 32 | sequence;
+                    match (state >> 20) % 100 {
+                        0..=79 => {
+                            map.insert(key, value);
+                            inserted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        80..=94 => {
+                            map.remove(&key);
+                        }
+                        95..=97 => {
+                            map.get(&key);
+                        }
+                        98 => map.retain(|key, _| key % 7 != 0),
+                        _ if sequence % 5_000 == 0 => map.clear(),
+                        _ => clock.advance(Duration::from_millis(50)),
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    clock.advance(Duration::from_secs(5));
+    map.sweep();
+    assert_eq!(map.len(), 0);
+    // The map is empty: every value ever stored (each insert's is unique) left it,
+    // and was reported exactly once.
+    let reported = reported.lock().unwrap();
+    assert!(
+        reported.values().all(|&times| times == 1),
+        "a value reported twice"
+    );
+    assert_eq!(reported.len(), inserted.load(Ordering::Relaxed));
+}
