@@ -18,7 +18,8 @@ use crate::hash::{shard_of, KeyHasher};
 use crate::shard::{Entry, IndexPolicy, Shard, ShardWriteGuard, Shards};
 use crate::stats::LookupCounters;
 use crate::sweeper;
-use crate::time::deadline::{deadline_after, expires};
+use crate::time::deadline::{deadline_after, duration_to_nanos, expires, NEVER};
+use crate::time::jitter::Jitter;
 use crate::time::{Clock, Nanos};
 use std::hash::Hash;
 use std::sync::atomic::AtomicBool;
@@ -43,6 +44,8 @@ pub(crate) struct Inner<K, V> {
     pub(super) registered: AtomicBool,
     /// Told of every entry that leaves (see `TtlMapBuilder::on_evict`).
     pub(super) listener: Option<Listener<K, V>>,
+    /// Shortens each entry's TTL by a random share (see `TtlMapBuilder::jitter`).
+    pub(super) jitter: Option<Jitter>,
 }
 
 impl<K, V> Inner<K, V>
@@ -53,6 +56,18 @@ where
     #[inline]
     pub(crate) fn hash<Q: ?Sized + Hash>(&self, key: &Q) -> u64 {
         self.hasher.hash(key)
+    }
+
+    /// The deadline of an entry stored at `now` with `ttl`, jittered if the map is.
+    #[inline]
+    pub(super) fn deadline_at(&self, now: Nanos, ttl: Option<Duration>) -> Nanos {
+        match (ttl, self.jitter) {
+            (Some(ttl), Some(jitter)) => {
+                let ttl = jitter.shorten(duration_to_nanos(ttl));
+                now.saturating_add(ttl).min(NEVER)
+            }
+            _ => deadline_after(now, ttl),
+        }
     }
 
     /// Where entries that leave go (the listener, or a drop): never call it with a
@@ -105,7 +120,7 @@ where
                 if self.policy.sliding {
                     // Precise: a sliding deadline must not start from a lagging clock.
                     let now = self.clock.precise_now();
-                    entry.extend_deadline(deadline_after(now, self.ttl));
+                    entry.extend_deadline(self.deadline_at(now, self.ttl));
                 }
                 let value = entry.value.clone();
                 let stripe = state.stripe();
@@ -177,7 +192,7 @@ where
 
     pub(super) fn insert(self: &Arc<Self>, key: K, value: V, ttl: Option<Duration>) -> Option<V> {
         let hash = self.hash(&key);
-        let deadline = deadline_after(self.clock.precise_now(), ttl);
+        let deadline = self.deadline_at(self.clock.precise_now(), ttl);
         let state = self.shard(hash).write();
         self.store(state, hash, key, value, deadline)
     }

@@ -7,7 +7,6 @@
 
 use super::inner::Inner;
 use crate::flight::{FlightHost, Leader, Signal, Step};
-use crate::time::deadline::deadline_after;
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -50,7 +49,7 @@ where
             }
         }
 
-        let deadline = deadline_after(self.clock.deadline_now(), self.ttl);
+        let deadline = self.deadline_at(self.clock.deadline_now(), self.ttl);
         // Declared before the guard, so dropped after it, on every path.
         let mut settle = SettleOnDrop {
             signal: None,

@@ -35,6 +35,7 @@
 pub(crate) mod coarse;
 mod cycle_counter;
 pub(crate) mod deadline;
+pub(crate) mod jitter;
 mod mock;
 
 pub(crate) use deadline::Nanos;
