@@ -89,6 +89,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    let to_cache = |result: &R| to_cache(result).map(flight::Landing::new);
     flight::compute_after_miss(map.inner(), miss.hash, key, compute, to_cache, from_cache)
 }
 
@@ -116,6 +117,7 @@ where
     V: Clone + Send + Sync + 'static,
     F: std::future::Future<Output = R>,
 {
+    let to_cache = |result: &R| to_cache(result).map(flight::Landing::new);
     flight::compute_after_miss_async(map.inner(), miss.hash, key, compute, to_cache, from_cache)
         .await
 }
@@ -235,33 +237,41 @@ pub trait KeyPart<Pick> {
     fn owned_part(raw: Self::Raw) -> Self::Owned;
 }
 
-impl<T> KeyPart<Checked<true>> for T
-where
-    T: ?Sized + Hash + Eq + ToOwned,
-    <T as ToOwned>::Owned: Hash + Eq + Send + Sync + 'static,
-{
-    type Borrowed = T;
-    type Raw = <T as ToOwned>::Owned;
-    type Owned = <T as ToOwned>::Owned;
-    #[inline]
-    fn key_part(&self) -> &T {
-        self
-    }
-    #[inline]
-    fn owned_part(raw: Self::Raw) -> Self::Owned {
-        raw
-    }
+/// Implements a key-part check: the owned part must be `Hash + Eq + Send + Sync +
+/// 'static`, plus the bounds given (`redis = true`: `Serialize`).
+macro_rules! key_part_check {
+    ($check:ident $(, $extra:path)*) => {
+        impl<T> $check<Checked<true>> for T
+        where
+            T: ?Sized + Hash + Eq + ToOwned,
+            <T as ToOwned>::Owned: Hash + Eq + Send + Sync + 'static $(+ $extra)*,
+        {
+            type Borrowed = T;
+            type Raw = <T as ToOwned>::Owned;
+            type Owned = <T as ToOwned>::Owned;
+            #[inline]
+            fn key_part(&self) -> &T {
+                self
+            }
+            #[inline]
+            fn owned_part(raw: Self::Raw) -> Self::Owned {
+                raw
+            }
+        }
+
+        impl<T: ?Sized + sealed::Never> $check<Unfit> for T {
+            type Borrowed = T;
+            type Raw = ();
+            type Owned = ();
+            fn key_part(&self) -> &T {
+                self
+            }
+            fn owned_part(_: ()) {}
+        }
+    };
 }
 
-impl<T: ?Sized + sealed::Never> KeyPart<Unfit> for T {
-    type Borrowed = T;
-    type Raw = ();
-    type Owned = ();
-    fn key_part(&self) -> &T {
-        self
-    }
-    fn owned_part(_: ()) {}
-}
+key_part_check!(KeyPart);
 
 /// Whether a stored key part equals a borrowed one (`String` and `str`).
 #[inline]
@@ -288,37 +298,45 @@ pub trait CachedValue<Pick>: Sized {
     fn from_value(value: Self::Value) -> Self;
 }
 
-impl<T: Clone + Send + Sync + 'static> CachedValue<Checked<true>> for T {
-    type Value = T;
-    #[inline]
-    fn to_value(&self) -> Option<T> {
-        Some(self.clone())
-    }
-    #[inline]
-    fn from_value(value: T) -> T {
-        value
-    }
+/// Implements a whole-value check: `Clone + Send + Sync + 'static`, plus the bounds
+/// given (`redis = true`: `Serialize + DeserializeOwned`).
+macro_rules! whole_value_check {
+    ($check:ident $(, $extra:path)*) => {
+        impl<T: Clone + Send + Sync + 'static $(+ $extra)*> $check<Checked<true>> for T {
+            type Value = T;
+            #[inline]
+            fn to_value(&self) -> Option<T> {
+                Some(self.clone())
+            }
+            #[inline]
+            fn from_value(value: T) -> T {
+                value
+            }
+        }
+
+        impl<T: sealed::Never> $check<Unfit> for T {
+            type Value = Infallible;
+            fn to_value(&self) -> Option<Infallible> {
+                None
+            }
+            fn from_value(value: Infallible) -> Self {
+                match value {}
+            }
+        }
+    };
 }
 
-impl<T: sealed::Never> CachedValue<Unfit> for T {
-    type Value = Infallible;
-    fn to_value(&self) -> Option<Infallible> {
-        None
-    }
-    fn from_value(value: Infallible) -> Self {
-        match value {}
-    }
-}
+whole_value_check!(CachedValue);
 
-/// Implements a check trait whose value is the success part of a [`Fallible`]. The
-/// two such traits differ only in their words (`Ok` and `cache_err`, `Some` and
+/// Implements a check trait whose value is the success part of a [`Fallible`], plus
+/// the bounds given. Such traits differ only in their words (`Ok` and `cache_err`, `Some` and
 /// `cache_none`), which `#[diagnostic::on_unimplemented]` takes from the trait.
 macro_rules! success_part_check {
-    ($check:ident) => {
+    ($check:ident $(, $extra:path)*) => {
         impl<T> $check<Checked<true>> for T
         where
             T: Fallible,
-            <T as Fallible>::Ok: Clone + Send + Sync + 'static,
+            <T as Fallible>::Ok: Clone + Send + Sync + 'static $(+ $extra)*,
         {
             type Value = <T as Fallible>::Ok;
             #[inline]
@@ -376,3 +394,225 @@ pub trait CachedSome<Pick>: Sized {
 }
 
 success_part_check!(CachedSome);
+
+// ---------------------------------------------------------------------------------
+// `redis = true` (feature `redis`): the switch that makes a missing feature one clear
+// error, the Redis level of a function, its miss paths, and the checks that add
+// serde's bounds. The expansion of a `redis = true` function wraps what differs from a
+// plain one in `if_redis! { { with the feature } { without it } }`.
+// ---------------------------------------------------------------------------------
+
+/// `if_redis! { { A } { B } }`: `A` with the `redis` feature of `cache-core`.
+#[cfg(feature = "redis")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __ttl_cached_if_redis {
+    ({ $($with:tt)* } { $($without:tt)* }) => { $($with)* };
+}
+
+/// `if_redis! { { A } { B } }`: without the `redis` feature, an error that says how to
+/// turn it on, and `B` (the function as a plain `#[ttl_cached]` one, so that nothing
+/// else is reported).
+#[cfg(not(feature = "redis"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __ttl_cached_if_redis {
+    ({ $($with:tt)* } { $($without:tt)* }) => {
+        ::core::compile_error! {
+            "`redis = true` needs the `redis` feature of `cache-core`: enable it in \
+             Cargo.toml with `cache-core = { version = \"0.1\", features = [\"redis\"] }` \
+             (or run `cargo add cache-core --features redis`)"
+        }
+        $($without)*
+    };
+}
+
+pub use crate::__ttl_cached_if_redis as if_redis;
+
+#[cfg(feature = "redis")]
+pub use crate::redis::RedisLevel;
+#[cfg(feature = "redis")]
+pub use serde::{de::DeserializeOwned, Serialize};
+
+/// [`compute_after_miss`], through Redis.
+#[cfg(feature = "redis")]
+pub fn redis_compute_after_miss<K, V, R>(
+    map: &TtlMap<K, V>,
+    level: &RedisLevel,
+    miss: Miss,
+    key: K,
+    compute: impl FnOnce() -> R,
+    to_cache: impl FnOnce(&R) -> Option<V>,
+    from_cache: impl FnOnce(V) -> R,
+) -> R
+where
+    K: Hash + Eq + Send + Sync + 'static + Serialize,
+    V: Clone + Send + Sync + 'static + Serialize + DeserializeOwned,
+{
+    crate::redis::miss::compute_after_miss(
+        map, level, miss.hash, key, compute, to_cache, from_cache,
+    )
+}
+
+/// [`compute_after_miss_async`], through Redis.
+#[cfg(feature = "redis")]
+pub async fn redis_compute_after_miss_async<K, V, R, F>(
+    map: &TtlMap<K, V>,
+    level: &RedisLevel,
+    miss: Miss,
+    key: K,
+    compute: impl FnOnce() -> F,
+    to_cache: impl FnOnce(&R) -> Option<V>,
+    from_cache: impl FnOnce(V) -> R,
+) -> R
+where
+    K: Hash + Eq + Send + Sync + 'static + Serialize,
+    V: Clone + Send + Sync + 'static + Serialize + DeserializeOwned,
+    F: std::future::Future<Output = R>,
+{
+    crate::redis::miss::compute_after_miss_async(
+        map, level, miss.hash, key, compute, to_cache, from_cache,
+    )
+    .await
+}
+
+/// The miss path of a `redis = true, single_flight = false` function.
+#[cfg(feature = "redis")]
+pub fn redis_compute_unshared<K, V, R>(
+    map: &TtlMap<K, V>,
+    level: &RedisLevel,
+    _miss: Miss,
+    key: K,
+    compute: impl FnOnce() -> R,
+    to_cache: impl FnOnce(&R) -> Option<V>,
+    from_cache: impl FnOnce(V) -> R,
+) -> R
+where
+    K: Hash + Eq + Send + Sync + 'static + Serialize,
+    V: Clone + Send + Sync + 'static + Serialize + DeserializeOwned,
+{
+    crate::redis::miss::compute_unshared(map, level, key, compute, to_cache, from_cache)
+}
+
+/// [`redis_compute_unshared`] for an `async fn`.
+#[cfg(feature = "redis")]
+pub async fn redis_compute_unshared_async<K, V, R, F>(
+    map: &TtlMap<K, V>,
+    level: &RedisLevel,
+    _miss: Miss,
+    key: K,
+    compute: impl FnOnce() -> F,
+    to_cache: impl FnOnce(&R) -> Option<V>,
+    from_cache: impl FnOnce(V) -> R,
+) -> R
+where
+    K: Hash + Eq + Send + Sync + 'static + Serialize,
+    V: Clone + Send + Sync + 'static + Serialize + DeserializeOwned,
+    F: std::future::Future<Output = R>,
+{
+    crate::redis::miss::compute_unshared_async(map, level, key, compute, to_cache, from_cache).await
+}
+
+/// `_refresh` of a `redis = true` function: stores in both levels.
+#[cfg(feature = "redis")]
+pub fn redis_store<K, V>(map: &TtlMap<K, V>, level: &RedisLevel, key: K, value: V)
+where
+    K: Hash + Eq + Send + Sync + 'static + Serialize,
+    V: Clone + Send + Sync + 'static + Serialize,
+{
+    crate::redis::miss::store(map, level, &key, &value);
+    let _ = map.insert(key, value);
+}
+
+/// `_invalidate` of a `redis = true` function, in Redis (the map's part is
+/// [`remove_hashed`]).
+#[cfg(feature = "redis")]
+pub fn redis_remove<K: Serialize + ?Sized>(level: &RedisLevel, key: &K) {
+    crate::redis::miss::remove(level, key);
+}
+
+/// `_clear` of a `redis = true` function, in Redis.
+#[cfg(feature = "redis")]
+pub fn redis_clear(level: &RedisLevel) {
+    crate::redis::miss::clear(level);
+}
+
+/// A parameter of a `redis = true` function as part of the cache key.
+#[cfg(feature = "redis")]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a cache key shared through Redis",
+    label = "with `redis = true`, a parameter must be `Hash + Eq`, with an owned form that is `serde::Serialize + Send + Sync + 'static`",
+    note = "the Redis key holds the parameters, serialized; to build it from other values, give `key = <expression>`"
+)]
+pub trait SharedKeyPart<Pick> {
+    /// The part as looked up: `str` for a `&str` parameter.
+    type Borrowed: ?Sized;
+    /// The part as the caller made it, with `ToOwned`.
+    type Raw;
+    /// The part as stored: `String` for a `&str` parameter.
+    type Owned;
+    /// The part as looked up.
+    fn key_part(&self) -> &Self::Borrowed;
+    /// The part as stored, from the one the caller made.
+    fn owned_part(raw: Self::Raw) -> Self::Owned;
+}
+
+#[cfg(feature = "redis")]
+key_part_check!(SharedKeyPart, Serialize);
+
+/// The return value of a `redis = true` function, all of it cached.
+#[cfg(feature = "redis")]
+#[diagnostic::on_unimplemented(
+    message = "the return type cannot be shared through Redis: `{Self}` is not `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
+    label = "with `redis = true`, cached values cross processes through serde",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
+)]
+pub trait SharedValue<Pick>: Sized {
+    /// What is stored.
+    type Value;
+    /// What to store for this return value, if anything.
+    fn to_value(&self) -> Option<Self::Value>;
+    /// The return value for a stored value.
+    fn from_value(value: Self::Value) -> Self;
+}
+
+#[cfg(feature = "redis")]
+whole_value_check!(SharedValue, Serialize, DeserializeOwned);
+
+/// A `Result` of a `redis = true` function, of which only `Ok` values are cached.
+#[cfg(feature = "redis")]
+#[diagnostic::on_unimplemented(
+    message = "the `Ok` value of `{Self}` cannot be shared through Redis",
+    label = "only the `Ok` value is cached (unless `cache_err = true`); with `redis = true` it must be `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
+)]
+pub trait SharedOk<Pick>: Sized {
+    /// What is stored: the `Ok` value.
+    type Value;
+    /// The `Ok` value to store, if this is one.
+    fn to_value(&self) -> Option<Self::Value>;
+    /// `Ok(value)`.
+    fn from_value(value: Self::Value) -> Self;
+}
+
+#[cfg(feature = "redis")]
+success_part_check!(SharedOk, Serialize, DeserializeOwned);
+
+/// An `Option` of a `redis = true` function, of which only `Some` values are cached.
+#[cfg(feature = "redis")]
+#[diagnostic::on_unimplemented(
+    message = "the `Some` value of `{Self}` cannot be shared through Redis",
+    label = "only the `Some` value is cached (unless `cache_none = true`); with `redis = true` it must be `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
+)]
+pub trait SharedSome<Pick>: Sized {
+    /// What is stored: the `Some` value.
+    type Value;
+    /// The `Some` value to store, if this is one.
+    fn to_value(&self) -> Option<Self::Value>;
+    /// `Some(value)`.
+    fn from_value(value: Self::Value) -> Self;
+}
+
+#[cfg(feature = "redis")]
+success_part_check!(SharedSome, Serialize, DeserializeOwned);

@@ -18,7 +18,7 @@ mod sweep;
 pub use builder::TtlMapBuilder;
 pub(crate) use inner::Inner;
 
-use crate::flight::{compute_after_miss, compute_after_miss_async};
+use crate::flight::{compute_after_miss, compute_after_miss_async, Landing};
 use crate::shard::{drop_each, Shard};
 use crate::stats::CacheStats;
 use crate::time::deadline::{expires, is_live};
@@ -277,7 +277,14 @@ where
         let hash = self.inner.hash(&key);
         match self.inner.get_hashed(hash, |stored| *stored == key) {
             Some(value) => from_cache(value),
-            None => compute_after_miss(&self.inner, hash, key, compute, to_cache, from_cache),
+            None => compute_after_miss(
+                &self.inner,
+                hash,
+                key,
+                compute,
+                |result| to_cache(result).map(Landing::new),
+                from_cache,
+            ),
         }
     }
 
@@ -296,8 +303,14 @@ where
         match self.inner.get_hashed(hash, |stored| *stored == key) {
             Some(value) => from_cache(value),
             None => {
-                let miss =
-                    compute_after_miss_async(&self.inner, hash, key, compute, to_cache, from_cache);
+                let miss = compute_after_miss_async(
+                    &self.inner,
+                    hash,
+                    key,
+                    compute,
+                    |result| to_cache(result).map(Landing::new),
+                    from_cache,
+                );
                 miss.await
             }
         }
