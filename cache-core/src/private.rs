@@ -434,6 +434,22 @@ pub use crate::redis::RedisLevel;
 #[cfg(feature = "redis")]
 pub use serde::{de::DeserializeOwned, Serialize};
 
+/// What a `key = <expression>` of a `redis = true` function must be besides `Hash +
+/// Eq + Send + Sync + 'static`: `Serialize`. Without the feature, every type is (the
+/// feature's error is reported once, by `if_redis!`).
+#[cfg(feature = "redis")]
+pub trait SharedKey: Serialize {}
+
+#[cfg(feature = "redis")]
+impl<T: ?Sized + Serialize> SharedKey for T {}
+
+/// See the `redis` feature's `SharedKey`.
+#[cfg(not(feature = "redis"))]
+pub trait SharedKey {}
+
+#[cfg(not(feature = "redis"))]
+impl<T: ?Sized> SharedKey for T {}
+
 /// [`compute_after_miss`], through Redis.
 #[cfg(feature = "redis")]
 pub fn redis_compute_after_miss<K, V, R>(

@@ -635,9 +635,13 @@ impl Expansion<'_> {
         }
         let key = rename_self(key.value.to_token_stream());
         // An unfit key type is reported at the expression, here as in the wrappers.
+        // `SharedKey`: what Redis needs of a key (`Serialize`), with the feature.
+        let shared = self
+            .redis()
+            .then(|| quote!(+ ::cache_core::__private::SharedKey));
         let bounds = respan(
             quote! {
-                impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static
+                impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static #shared
             },
             self.key_span(),
         );

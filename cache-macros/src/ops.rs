@@ -177,7 +177,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             generics.push(quote!(__TtlCachedKey));
             let serialize = self
                 .redis
-                .then(|| quote!(+ ::cache_core::__private::Serialize));
+                .then(|| quote!(+ ::cache_core::__private::SharedKey));
             bounds.push(quote! {
                 __TtlCachedKey: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static #serialize
             });

@@ -325,3 +325,54 @@ fn invalidate_clear_and_refresh_act_on_both_levels() {
     helpers_cache().clear();
     assert_eq!(helpers(1), 1003, "`_uncached` wrote nothing");
 }
+
+struct Repo {
+    tenant: String,
+}
+
+impl Repo {
+    #[ttl_cached(secs = 60, redis = true, key = (self.tenant.clone(), id), capacity = 100)]
+    fn load(&self, id: u64) -> Result<String, String> {
+        if id == 0 {
+            return Err("no record 0".to_owned());
+        }
+        Ok(format!("{}/{id}", self.tenant))
+    }
+}
+
+#[ttl_cached(secs = 60, redis = true, cache_none = true, single_flight = false)]
+fn lookup(n: u64) -> Option<u64> {
+    (n % 2 == 0).then_some(n / 2)
+}
+
+#[test]
+fn methods_keys_results_options_capacity_and_no_single_flight_go_through_redis() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    let repo = Repo {
+        tenant: "acme".to_owned(),
+    };
+    assert_eq!(repo.load(7), Ok("acme/7".to_owned()));
+    assert!(repo.load(0).is_err(), "an `Err` is not cached");
+    Repo::load_cache().clear();
+    assert_eq!(repo.load(7), Ok("acme/7".to_owned()));
+    let stats = Repo::load_redis_stats();
+    assert_eq!((stats.computations, stats.redis_hits), (2, 1));
+    let mut client = server.client();
+    let found = keys(&mut client, "*load*");
+    assert_eq!(found.len(), 1, "only `Ok` is stored");
+    let key = String::from_utf8_lossy(&found[0]).into_owned();
+    assert!(
+        key.contains(":Repo::load:1:0:"),
+        "the type is in the key: {key}"
+    );
+
+    assert_eq!(lookup(3), None);
+    assert_eq!(lookup(4), Some(2));
+    lookup_cache().clear();
+    assert_eq!(lookup(3), None, "`None` is cached with `cache_none`");
+    assert_eq!(lookup(4), Some(2));
+    let stats = lookup_redis_stats();
+    assert_eq!((stats.computations, stats.redis_hits), (2, 2));
+}
