@@ -948,6 +948,31 @@ mod tests {
     }
 
     #[test]
+    fn with_redis_a_lookup_does_no_redis_io_and_both_forms_are_emitted() {
+        let expansion = expand(
+            quote!(secs = 5, redis = true),
+            quote!(
+                fn f(id: u64) -> u64 {
+                    id
+                }
+            ),
+        );
+        assert!(expansion.contains("if_redis"), "{expansion}");
+        assert!(
+            expansion.contains("redis_compute_after_miss"),
+            "{expansion}"
+        );
+        assert!(expansion.contains("f_redis_stats"), "{expansion}");
+        for lookup in expansion.split("lookup :").skip(1) {
+            let lookup = lookup.split("miss :").next().unwrap();
+            assert!(
+                !lookup.contains("redis"),
+                "a lookup through Redis: {lookup}"
+            );
+        }
+    }
+
+    #[test]
     fn a_map_whose_types_a_static_cannot_name_stays_in_a_map_cell() {
         let keyed = expand(
             quote!(secs = 5, key = id),
