@@ -60,7 +60,7 @@ where
 #[derive(Debug)]
 #[must_use = "a miss is passed on to the miss path"]
 pub struct Miss {
-    hash: u64,
+    pub(crate) hash: u64,
 }
 
 /// Removes by hash and equality closure; the live value removed, if any.
@@ -218,29 +218,24 @@ mod sealed {
     pub trait Never {}
 }
 
-/// A parameter as part of the cache key: borrowed for lookups, owned for storage.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be part of a cache key",
-    label = "a parameter must be `Hash + Eq`, with an owned form that is `Send + Sync + 'static`",
-    note = "the cache key is the tuple of all parameters; to build it from other values, give `key = <expression>`"
-)]
-pub trait KeyPart<Pick> {
-    /// The part as looked up: `str` for a `&str` parameter.
-    type Borrowed: ?Sized;
-    /// The part as the caller made it, with `ToOwned`.
-    type Raw;
-    /// The part as stored: `String` for a `&str` parameter.
-    type Owned;
-    /// The part as looked up.
-    fn key_part(&self) -> &Self::Borrowed;
-    /// The part as stored, from the one the caller made.
-    fn owned_part(raw: Self::Raw) -> Self::Owned;
-}
-
-/// Implements a key-part check: the owned part must be `Hash + Eq + Send + Sync +
+/// Declares and implements a key-part check: the owned part must be `Hash + Eq + Send + Sync +
 /// 'static`, plus the bounds given (`redis = true`: `Serialize`).
 macro_rules! key_part_check {
-    ($check:ident $(, $extra:path)*) => {
+    ($(#[$attr:meta])* $check:ident $(, $extra:path)*) => {
+        $(#[$attr])*
+        pub trait $check<Pick> {
+            /// The part as looked up: `str` for a `&str` parameter.
+            type Borrowed: ?Sized;
+            /// The part as the caller made it, with `ToOwned`.
+            type Raw;
+            /// The part as stored: `String` for a `&str` parameter.
+            type Owned;
+            /// The part as looked up.
+            fn key_part(&self) -> &Self::Borrowed;
+            /// The part as stored, from the one the caller made.
+            fn owned_part(raw: Self::Raw) -> Self::Owned;
+        }
+
         impl<T> $check<Checked<true>> for T
         where
             T: ?Sized + Hash + Eq + ToOwned,
@@ -271,7 +266,15 @@ macro_rules! key_part_check {
     };
 }
 
-key_part_check!(KeyPart);
+key_part_check! {
+    /// A parameter as part of the cache key: borrowed for lookups, owned for storage.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be part of a cache key",
+        label = "a parameter must be `Hash + Eq`, with an owned form that is `Send + Sync + 'static`",
+        note = "the cache key is the tuple of all parameters; to build it from other values, give `key = <expression>`"
+    )]
+    KeyPart
+}
 
 /// Whether a stored key part equals a borrowed one (`String` and `str`).
 #[inline]
@@ -283,25 +286,20 @@ where
     owned.borrow() == borrowed
 }
 
-/// A return value, all of it cached.
-#[diagnostic::on_unimplemented(
-    message = "the return type cannot be cached: `{Self}` is not `Clone + Send + Sync + 'static`",
-    label = "cached values must be `Clone + Send + Sync + 'static`",
-    note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
-)]
-pub trait CachedValue<Pick>: Sized {
-    /// What is stored.
-    type Value;
-    /// What to store for this return value, if anything.
-    fn to_value(&self) -> Option<Self::Value>;
-    /// The return value for a stored value.
-    fn from_value(value: Self::Value) -> Self;
-}
-
-/// Implements a whole-value check: `Clone + Send + Sync + 'static`, plus the bounds
+/// Declares and implements a whole-value check: `Clone + Send + Sync + 'static`, plus the bounds
 /// given (`redis = true`: `Serialize + DeserializeOwned`).
 macro_rules! whole_value_check {
-    ($check:ident $(, $extra:path)*) => {
+    ($(#[$attr:meta])* $check:ident $(, $extra:path)*) => {
+        $(#[$attr])*
+        pub trait $check<Pick>: Sized {
+            /// What is stored: the value, or its success part.
+            type Value;
+            /// What to store for this return value, if anything.
+            fn to_value(&self) -> Option<Self::Value>;
+            /// The return value for a stored value.
+            fn from_value(value: Self::Value) -> Self;
+        }
+
         impl<T: Clone + Send + Sync + 'static $(+ $extra)*> $check<Checked<true>> for T {
             type Value = T;
             #[inline]
@@ -326,13 +324,31 @@ macro_rules! whole_value_check {
     };
 }
 
-whole_value_check!(CachedValue);
+whole_value_check! {
+    /// A return value, all of it cached.
+    #[diagnostic::on_unimplemented(
+        message = "the return type cannot be cached: `{Self}` is not `Clone + Send + Sync + 'static`",
+        label = "cached values must be `Clone + Send + Sync + 'static`",
+        note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
+    )]
+    CachedValue
+}
 
-/// Implements a check trait whose value is the success part of a [`Fallible`], plus
+/// Declares and implements a check trait whose value is the success part of a [`Fallible`], plus
 /// the bounds given. Such traits differ only in their words (`Ok` and `cache_err`, `Some` and
 /// `cache_none`), which `#[diagnostic::on_unimplemented]` takes from the trait.
 macro_rules! success_part_check {
-    ($check:ident $(, $extra:path)*) => {
+    ($(#[$attr:meta])* $check:ident $(, $extra:path)*) => {
+        $(#[$attr])*
+        pub trait $check<Pick>: Sized {
+            /// What is stored: the value, or its success part.
+            type Value;
+            /// What to store for this return value, if anything.
+            fn to_value(&self) -> Option<Self::Value>;
+            /// The return value for a stored value.
+            fn from_value(value: Self::Value) -> Self;
+        }
+
         impl<T> $check<Checked<true>> for T
         where
             T: Fallible,
@@ -361,39 +377,25 @@ macro_rules! success_part_check {
     };
 }
 
-/// A `Result`, of which only `Ok` values are cached (no `cache_err = true`).
-#[diagnostic::on_unimplemented(
-    message = "the `Ok` value of `{Self}` cannot be cached",
-    label = "only the `Ok` value is cached (unless `cache_err = true`), and it must be `Clone + Send + Sync + 'static`",
-    note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
-)]
-pub trait CachedOk<Pick>: Sized {
-    /// What is stored: the `Ok` value.
-    type Value;
-    /// The `Ok` value to store, if this is one.
-    fn to_value(&self) -> Option<Self::Value>;
-    /// `Ok(value)`.
-    fn from_value(value: Self::Value) -> Self;
+success_part_check! {
+    /// A `Result`, of which only `Ok` values are cached (no `cache_err = true`).
+    #[diagnostic::on_unimplemented(
+        message = "the `Ok` value of `{Self}` cannot be cached",
+        label = "only the `Ok` value is cached (unless `cache_err = true`), and it must be `Clone + Send + Sync + 'static`",
+        note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
+    )]
+    CachedOk
 }
 
-success_part_check!(CachedOk);
-
-/// An `Option`, of which only `Some` values are cached (no `cache_none = true`).
-#[diagnostic::on_unimplemented(
-    message = "the `Some` value of `{Self}` cannot be cached",
-    label = "only the `Some` value is cached (unless `cache_none = true`), and it must be `Clone + Send + Sync + 'static`",
-    note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
-)]
-pub trait CachedSome<Pick>: Sized {
-    /// What is stored: the `Some` value.
-    type Value;
-    /// The `Some` value to store, if this is one.
-    fn to_value(&self) -> Option<Self::Value>;
-    /// `Some(value)`.
-    fn from_value(value: Self::Value) -> Self;
+success_part_check! {
+    /// An `Option`, of which only `Some` values are cached (no `cache_none = true`).
+    #[diagnostic::on_unimplemented(
+        message = "the `Some` value of `{Self}` cannot be cached",
+        label = "only the `Some` value is cached (unless `cache_none = true`), and it must be `Clone + Send + Sync + 'static`",
+        note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
+    )]
+    CachedSome
 }
-
-success_part_check!(CachedSome);
 
 // ---------------------------------------------------------------------------------
 // `redis = true` (feature `redis`): the switch that makes a missing feature one clear
@@ -450,185 +452,57 @@ pub trait SharedKey {}
 #[cfg(not(feature = "redis"))]
 impl<T: ?Sized> SharedKey for T {}
 
-/// [`compute_after_miss`], through Redis.
+/// The miss paths of `redis = true` functions (with single flight, or without:
+/// `unshared`), and their `_refresh`, `_invalidate` and `_clear` in Redis.
 #[cfg(feature = "redis")]
-pub fn redis_compute_after_miss<K, V, R>(
-    map: &TtlMap<K, V>,
-    level: &RedisLevel,
-    miss: Miss,
-    key: K,
-    compute: impl FnOnce() -> R,
-    to_cache: impl FnOnce(&R) -> Option<V>,
-    from_cache: impl FnOnce(V) -> R,
-) -> R
-where
-    K: Hash + Eq + Send + Sync + 'static + Serialize,
-    V: Clone + Send + Sync + 'static + Serialize + DeserializeOwned,
-{
-    crate::redis::miss::compute_after_miss(
-        map, level, miss.hash, key, compute, to_cache, from_cache,
-    )
-}
+pub use crate::redis::miss::{
+    clear as redis_clear, compute_after_miss as redis_compute_after_miss,
+    compute_after_miss_async as redis_compute_after_miss_async,
+    compute_unshared as redis_compute_unshared,
+    compute_unshared_async as redis_compute_unshared_async, remove as redis_remove,
+    store as redis_store,
+};
 
-/// [`compute_after_miss_async`], through Redis.
 #[cfg(feature = "redis")]
-pub async fn redis_compute_after_miss_async<K, V, R, F>(
-    map: &TtlMap<K, V>,
-    level: &RedisLevel,
-    miss: Miss,
-    key: K,
-    compute: impl FnOnce() -> F,
-    to_cache: impl FnOnce(&R) -> Option<V>,
-    from_cache: impl FnOnce(V) -> R,
-) -> R
-where
-    K: Hash + Eq + Send + Sync + 'static + Serialize,
-    V: Clone + Send + Sync + 'static + Serialize + DeserializeOwned,
-    F: std::future::Future<Output = R>,
-{
-    crate::redis::miss::compute_after_miss_async(
-        map, level, miss.hash, key, compute, to_cache, from_cache,
-    )
-    .await
-}
-
-/// The miss path of a `redis = true, single_flight = false` function.
-#[cfg(feature = "redis")]
-pub fn redis_compute_unshared<K, V, R>(
-    map: &TtlMap<K, V>,
-    level: &RedisLevel,
-    _miss: Miss,
-    key: K,
-    compute: impl FnOnce() -> R,
-    to_cache: impl FnOnce(&R) -> Option<V>,
-    from_cache: impl FnOnce(V) -> R,
-) -> R
-where
-    K: Hash + Eq + Send + Sync + 'static + Serialize,
-    V: Clone + Send + Sync + 'static + Serialize + DeserializeOwned,
-{
-    crate::redis::miss::compute_unshared(map, level, key, compute, to_cache, from_cache)
-}
-
-/// [`redis_compute_unshared`] for an `async fn`.
-#[cfg(feature = "redis")]
-pub async fn redis_compute_unshared_async<K, V, R, F>(
-    map: &TtlMap<K, V>,
-    level: &RedisLevel,
-    _miss: Miss,
-    key: K,
-    compute: impl FnOnce() -> F,
-    to_cache: impl FnOnce(&R) -> Option<V>,
-    from_cache: impl FnOnce(V) -> R,
-) -> R
-where
-    K: Hash + Eq + Send + Sync + 'static + Serialize,
-    V: Clone + Send + Sync + 'static + Serialize + DeserializeOwned,
-    F: std::future::Future<Output = R>,
-{
-    crate::redis::miss::compute_unshared_async(map, level, key, compute, to_cache, from_cache).await
-}
-
-/// `_refresh` of a `redis = true` function: stores in both levels.
-#[cfg(feature = "redis")]
-pub fn redis_store<K, V>(map: &TtlMap<K, V>, level: &RedisLevel, key: K, value: V)
-where
-    K: Hash + Eq + Send + Sync + 'static + Serialize,
-    V: Clone + Send + Sync + 'static + Serialize,
-{
-    crate::redis::miss::store(map, level, &key, &value);
-    let _ = map.insert(key, value);
-}
-
-/// `_invalidate` of a `redis = true` function, in Redis (the map's part is
-/// [`remove_hashed`]).
-#[cfg(feature = "redis")]
-pub fn redis_remove<K: Serialize + ?Sized>(level: &RedisLevel, key: &K) {
-    crate::redis::miss::remove(level, key);
-}
-
-/// `_clear` of a `redis = true` function, in Redis.
-#[cfg(feature = "redis")]
-pub fn redis_clear(level: &RedisLevel) {
-    crate::redis::miss::clear(level);
-}
-
-/// A parameter of a `redis = true` function as part of the cache key.
-#[cfg(feature = "redis")]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be part of a cache key shared through Redis",
-    label = "with `redis = true`, a parameter must be `Hash + Eq`, with an owned form that is `serde::Serialize + Send + Sync + 'static`",
-    note = "the Redis key holds the parameters, serialized; to build it from other values, give `key = <expression>`"
-)]
-pub trait SharedKeyPart<Pick> {
-    /// The part as looked up: `str` for a `&str` parameter.
-    type Borrowed: ?Sized;
-    /// The part as the caller made it, with `ToOwned`.
-    type Raw;
-    /// The part as stored: `String` for a `&str` parameter.
-    type Owned;
-    /// The part as looked up.
-    fn key_part(&self) -> &Self::Borrowed;
-    /// The part as stored, from the one the caller made.
-    fn owned_part(raw: Self::Raw) -> Self::Owned;
+key_part_check! {
+    /// A parameter of a `redis = true` function as part of the cache key.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be part of a cache key shared through Redis",
+        label = "with `redis = true`, a parameter must be `Hash + Eq`, with an owned form that is `serde::Serialize + Send + Sync + 'static`",
+        note = "the Redis key holds the parameters, serialized; to build it from other values, give `key = <expression>`"
+    )]
+    SharedKeyPart, Serialize
 }
 
 #[cfg(feature = "redis")]
-key_part_check!(SharedKeyPart, Serialize);
-
-/// The return value of a `redis = true` function, all of it cached.
-#[cfg(feature = "redis")]
-#[diagnostic::on_unimplemented(
-    message = "the return type cannot be shared through Redis: `{Self}` is not `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
-    label = "with `redis = true`, cached values cross processes through serde",
-    note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
-)]
-pub trait SharedValue<Pick>: Sized {
-    /// What is stored.
-    type Value;
-    /// What to store for this return value, if anything.
-    fn to_value(&self) -> Option<Self::Value>;
-    /// The return value for a stored value.
-    fn from_value(value: Self::Value) -> Self;
+whole_value_check! {
+    /// The return value of a `redis = true` function, all of it cached.
+    #[diagnostic::on_unimplemented(
+        message = "the return type cannot be shared through Redis: `{Self}` is not `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
+        label = "with `redis = true`, cached values cross processes through serde",
+        note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
+    )]
+    SharedValue, Serialize, DeserializeOwned
 }
 
 #[cfg(feature = "redis")]
-whole_value_check!(SharedValue, Serialize, DeserializeOwned);
-
-/// A `Result` of a `redis = true` function, of which only `Ok` values are cached.
-#[cfg(feature = "redis")]
-#[diagnostic::on_unimplemented(
-    message = "the `Ok` value of `{Self}` cannot be shared through Redis",
-    label = "only the `Ok` value is cached (unless `cache_err = true`); with `redis = true` it must be `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
-    note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
-)]
-pub trait SharedOk<Pick>: Sized {
-    /// What is stored: the `Ok` value.
-    type Value;
-    /// The `Ok` value to store, if this is one.
-    fn to_value(&self) -> Option<Self::Value>;
-    /// `Ok(value)`.
-    fn from_value(value: Self::Value) -> Self;
+success_part_check! {
+    /// A `Result` of a `redis = true` function, of which only `Ok` values are cached.
+    #[diagnostic::on_unimplemented(
+        message = "the `Ok` value of `{Self}` cannot be shared through Redis",
+        label = "only the `Ok` value is cached (unless `cache_err = true`); with `redis = true` it must be `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
+        note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
+    )]
+    SharedOk, Serialize, DeserializeOwned
 }
 
 #[cfg(feature = "redis")]
-success_part_check!(SharedOk, Serialize, DeserializeOwned);
-
-/// An `Option` of a `redis = true` function, of which only `Some` values are cached.
-#[cfg(feature = "redis")]
-#[diagnostic::on_unimplemented(
-    message = "the `Some` value of `{Self}` cannot be shared through Redis",
-    label = "only the `Some` value is cached (unless `cache_none = true`); with `redis = true` it must be `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
-    note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
-)]
-pub trait SharedSome<Pick>: Sized {
-    /// What is stored: the `Some` value.
-    type Value;
-    /// The `Some` value to store, if this is one.
-    fn to_value(&self) -> Option<Self::Value>;
-    /// `Some(value)`.
-    fn from_value(value: Self::Value) -> Self;
+success_part_check! {
+    /// An `Option` of a `redis = true` function, of which only `Some` values are cached.
+    #[diagnostic::on_unimplemented(
+        message = "the `Some` value of `{Self}` cannot be shared through Redis",
+        label = "only the `Some` value is cached (unless `cache_none = true`); with `redis = true` it must be `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
+        note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
+    )]
+    SharedSome, Serialize, DeserializeOwned
 }
-
-#[cfg(feature = "redis")]
-success_part_check!(SharedSome, Serialize, DeserializeOwned);

@@ -583,6 +583,14 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         if self.keyed {
             return quote!(__ttl_cached_key);
         }
+        self.owned_key(|index| {
+            let index = syn::Index::from(index);
+            quote!(__ttl_cached_key.#index)
+        })
+    }
+
+    /// The checked owned key, from each part as the caller made it (`raw(index)`).
+    fn owned_key(&self, raw: impl Fn(usize) -> TokenStream) -> TokenStream {
         let parts = self
             .expansion
             .func
@@ -591,9 +599,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             .enumerate()
             .map(|(index, param)| {
                 let borrowed = param.borrowed.to_token_stream();
-                let index = syn::Index::from(index);
-                let raw = quote!(__ttl_cached_key.#index);
-                spanned_call(&borrowed, self.key_check(), "owned_part", raw)
+                spanned_call(&borrowed, self.key_check(), "owned_part", raw(index))
             });
         quote!((#(#parts,)*))
     }
@@ -738,19 +744,11 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         if self.keyed {
             return quote!(__ttl_cached_key);
         }
-        let parts = self
-            .expansion
-            .func
-            .params
-            .iter()
-            .enumerate()
-            .map(|(index, param)| {
-                let borrowed = param.borrowed.to_token_stream();
-                let argument = format_ident!("__ttl_cached_arg{}", index);
-                let raw = quote!(::std::borrow::ToOwned::to_owned(#argument));
-                spanned_call(&borrowed, self.key_check(), "owned_part", raw)
-            });
-        quote!(&(#(#parts,)*))
+        let key = self.owned_key(|index| {
+            let argument = format_ident!("__ttl_cached_arg{}", index);
+            quote!(::std::borrow::ToOwned::to_owned(#argument))
+        });
+        quote!(&#key)
     }
 }
 

@@ -99,12 +99,7 @@ fn waiting_for_redis_never_blocks_the_executor_thread() {
     let _exclusive = exclusive();
     let server = RedisServer::start();
     connect(&server);
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(3000)
-        .arg("ALL")
-        .query(&mut server.client())
-        .unwrap();
+    server.pause_clients(3000);
     static TICKS: AtomicU64 = AtomicU64::new(0);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

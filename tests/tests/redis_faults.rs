@@ -115,12 +115,7 @@ fn a_paused_redis_is_waited_for_at_most_the_command_timeout() {
         .connect()
         .unwrap();
     assert_eq!(while_paused(1), 7);
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(3000)
-        .arg("ALL")
-        .query(&mut server.client())
-        .unwrap();
+    server.pause_clients(3000);
     let started = Instant::now();
     assert_eq!(while_paused(2), 14);
     let took = started.elapsed();

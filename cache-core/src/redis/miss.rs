@@ -11,6 +11,7 @@
 use super::level::{Fetched, RedisLevel};
 use super::reply::Answer;
 use super::{connected, Connected};
+use crate::__private::Miss;
 use crate::flight::{self, Landing};
 use crate::TtlMap;
 use serde::de::DeserializeOwned;
@@ -151,11 +152,12 @@ where
     Filled::Computed(result, value)
 }
 
-/// The single-flight miss path of a sync `redis = true` function.
-pub(crate) fn compute_after_miss<K, V, R>(
+/// The single-flight miss path of a sync `redis = true` function, after its lookup
+/// missed.
+pub fn compute_after_miss<K, V, R>(
     map: &TtlMap<K, V>,
     level: &RedisLevel,
-    hash: u64,
+    miss: Miss,
     key: K,
     compute: impl FnOnce() -> R,
     to_cache: impl FnOnce(&R) -> Option<V>,
@@ -168,7 +170,7 @@ where
     let shared = Shared::new(level, map, &key);
     let filled = flight::compute_after_miss(
         map.inner(),
-        hash,
+        miss.hash,
         key,
         || fill(level, shared.as_ref(), compute, to_cache),
         Filled::landing,
@@ -178,10 +180,10 @@ where
 }
 
 /// The single-flight miss path of an async `redis = true` function.
-pub(crate) async fn compute_after_miss_async<K, V, R, F>(
+pub async fn compute_after_miss_async<K, V, R, F>(
     map: &TtlMap<K, V>,
     level: &RedisLevel,
-    hash: u64,
+    miss: Miss,
     key: K,
     compute: impl FnOnce() -> F,
     to_cache: impl FnOnce(&R) -> Option<V>,
@@ -195,7 +197,7 @@ where
     let shared = Shared::new(level, map, &key);
     let filled = flight::compute_after_miss_async(
         map.inner(),
-        hash,
+        miss.hash,
         key,
         || fill_async(level, shared.as_ref(), compute, to_cache),
         Filled::landing,
@@ -221,9 +223,10 @@ where
 }
 
 /// The miss path of a sync `redis = true` function with `single_flight = false`.
-pub(crate) fn compute_unshared<K, V, R>(
+pub fn compute_unshared<K, V, R>(
     map: &TtlMap<K, V>,
     level: &RedisLevel,
+    _miss: Miss,
     key: K,
     compute: impl FnOnce() -> R,
     to_cache: impl FnOnce(&R) -> Option<V>,
@@ -241,9 +244,10 @@ where
 }
 
 /// The miss path of an async `redis = true` function with `single_flight = false`.
-pub(crate) async fn compute_unshared_async<K, V, R, F>(
+pub async fn compute_unshared_async<K, V, R, F>(
     map: &TtlMap<K, V>,
     level: &RedisLevel,
+    _miss: Miss,
     key: K,
     compute: impl FnOnce() -> F,
     to_cache: impl FnOnce(&R) -> Option<V>,
@@ -261,23 +265,24 @@ where
     filled.into_result(from_cache)
 }
 
-/// `_refresh`: the fresh value, written to Redis without waiting for the answer
-/// (commands run in order, so this process's next read sees it).
-pub(crate) fn store<K, V>(map: &TtlMap<K, V>, level: &RedisLevel, key: &K, value: &V)
+/// `_refresh`: the fresh value, in the map and in Redis, without waiting for Redis's
+/// answer (commands run in order, so this process's next read sees it).
+pub fn store<K, V>(map: &TtlMap<K, V>, level: &RedisLevel, key: K, value: V)
 where
     K: Hash + Eq + Send + Sync + 'static + Serialize,
     V: Clone + Send + Sync + 'static + Serialize,
 {
-    if let Some(shared) = Shared::new(level, map, key) {
-        let store = level.store_command(&shared.connected, &shared.arguments, value, shared.ttl);
+    if let Some(shared) = Shared::new(level, map, &key) {
+        let store = level.store_command(&shared.connected, &shared.arguments, &value, shared.ttl);
         if let Some(store) = store {
             shared.connected.link.send_detached(store);
         }
     }
+    let _ = map.insert(key, value);
 }
 
-/// `_invalidate`: deletes the entry in Redis, without waiting for the answer.
-pub(crate) fn remove<K: Serialize + ?Sized>(level: &RedisLevel, key: &K) {
+/// `_invalidate`: deletes the entry in Redis (the map's part is `remove_hashed`), without waiting for the answer.
+pub fn remove<K: Serialize + ?Sized>(level: &RedisLevel, key: &K) {
     if let (Some(connected), Some(arguments)) = (connected(), level.arguments(key)) {
         connected
             .link
@@ -286,7 +291,7 @@ pub(crate) fn remove<K: Serialize + ?Sized>(level: &RedisLevel, key: &K) {
 }
 
 /// `_clear`: a new generation, without waiting for the answer.
-pub(crate) fn clear(level: &RedisLevel) {
+pub fn clear(level: &RedisLevel) {
     if let Some(connected) = connected() {
         connected
             .link

@@ -57,6 +57,16 @@ impl RedisServer {
         connection
     }
 
+    /// `CLIENT PAUSE millis ALL`: the server answers no client for that long.
+    pub fn pause_clients(&self, millis: u64) {
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(millis)
+            .arg("ALL")
+            .query(&mut self.client())
+            .expect("CLIENT PAUSE answers");
+    }
+
     /// Stops the server (SIGKILL: as a crash would).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
