@@ -376,3 +376,28 @@ fn methods_keys_results_options_capacity_and_no_single_flight_go_through_redis()
     let stats = lookup_redis_stats();
     assert_eq!((stats.computations, stats.redis_hits), (2, 2));
 }
+
+#[ttl_cached(secs = 30, redis = true, refresh = true)]
+fn sliding(n: u64) -> u64 {
+    n
+}
+
+#[test]
+fn with_refresh_a_read_from_redis_slides_the_redis_entry() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    let mut client = server.client();
+    sliding(1);
+    let key = keys(&mut client, "*:sliding:*").remove(0);
+    let _: () = redis::cmd("PEXPIRE")
+        .arg(&key)
+        .arg(2_000)
+        .query(&mut client)
+        .unwrap();
+    sliding_cache().clear();
+    sliding(1);
+    assert_eq!(sliding_redis_stats().redis_hits, 1);
+    let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut client).unwrap();
+    assert!(pttl > 25_000, "slid back to the full TTL: {pttl}");
+}
