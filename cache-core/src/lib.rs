@@ -23,7 +23,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `macros` | yes | re-exports the `#[ttl_cached]` attribute |
-//! | `redis` | no | a Redis second level shared by processes: `#[ttl_cached(redis = true)]`, the [`redis`](crate::redis) module (`connect`, `Config`) |
+//! | `redis` | no | a Redis second level shared by processes: `#[ttl_cached(redis = true)]`, the `redis` module (`connect`, `Config`) |
 //! | `redis-tls` | no | `rediss://` URLs (TLS, rustls), with `redis` |
 //! | `lock-stats` | no | `diagnostics::lock_stats()`: how often lookups waited for writers, for benchmarks (the benchmark suite reads it) |
 //!
