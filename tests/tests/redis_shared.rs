@@ -26,6 +26,9 @@ fn connect(server: &RedisServer) {
 
 const CHILD_URL: &str = "TTL_CACHED_TEST_CHILD_URL";
 const CHILD_NAMESPACE: &str = "TTL_CACHED_TEST_CHILD_NAMESPACE";
+/// The namespace with which the child does not call `connect`, and relies on
+/// `REDIS_URL` (which the parent sets to the server's URL).
+const FROM_ENVIRONMENT: &str = "-";
 
 #[ttl_cached(secs = 60, redis = true)]
 fn shared_square(n: u64) -> u64 {
@@ -39,7 +42,9 @@ fn child_process() {
         return; // run as a test of its own: nothing to do
     };
     let namespace = std::env::var(CHILD_NAMESPACE).unwrap_or_else(|_| "ttl-cached".into());
-    Config::new(&url).namespace(&namespace).connect().unwrap();
+    if namespace != FROM_ENVIRONMENT {
+        Config::new(&url).namespace(&namespace).connect().unwrap();
+    }
     let value = shared_square(12);
     let stats = shared_square_redis_stats();
     println!(
@@ -58,6 +63,7 @@ fn run_child(server: &RedisServer, namespace: &str) -> (u64, u64, u64) {
             "--test-threads=1",
         ])
         .env(CHILD_URL, server.url())
+        .env("REDIS_URL", server.url())
         .env(CHILD_NAMESPACE, namespace)
         .output()
         .expect("the test binary runs again");
@@ -82,6 +88,14 @@ fn a_value_computed_in_one_process_is_a_hit_in_another() {
     assert_eq!(run_child(&server, "ttl-cached"), (144, 1, 0));
     assert_eq!(run_child(&server, "ttl-cached"), (144, 0, 1));
     assert_eq!(run_child(&server, "ttl-cached"), (144, 0, 1));
+}
+
+#[test]
+fn without_connect_the_first_use_connects_to_redis_url() {
+    let server = RedisServer::start();
+    assert_eq!(run_child(&server, FROM_ENVIRONMENT), (144, 1, 0));
+    assert_eq!(run_child(&server, "ttl-cached"), (144, 0, 1));
+    assert_eq!(run_child(&server, FROM_ENVIRONMENT), (144, 0, 1));
 }
 
 #[test]
