@@ -131,3 +131,31 @@ fn a_paused_redis_is_waited_for_at_most_the_command_timeout() {
     assert_eq!(while_paused(3), 21);
     assert!(started.elapsed() < TIMEOUT, "took {:?}", started.elapsed());
 }
+
+#[ttl_cached(secs = 60, redis = true)]
+fn after_flush(n: u64) -> u64 {
+    n + 1
+}
+
+#[test]
+fn scripts_the_server_lost_are_loaded_again() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    Config::new(&server.url())
+        .command_timeout(TIMEOUT)
+        .connect()
+        .unwrap();
+    assert_eq!(after_flush(1), 2);
+    let mut client = server.client();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut client)
+        .unwrap();
+    assert_eq!(after_flush(2), 3, "NOSCRIPT: computed locally");
+    assert!(after_flush_redis_stats().redis_errors >= 1);
+    eventually("reconnected", || after_flush_redis_stats().redis_in_use);
+    assert_eq!(after_flush(3), 4);
+    eventually("written through the reloaded script", || {
+        keys(&mut client, "*:after_flush:*").len() == 2
+    });
+}

@@ -15,7 +15,7 @@ use crate::CacheStats;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 // The scripts name the generation key `KEYS[1] .. ':gen'`, as `GENERATION_SUFFIX` does.
@@ -55,6 +55,27 @@ const REMOVE: &str = r"
 local generation = redis.call('GET', KEYS[1] .. ':gen') or '0'
 return redis.call('DEL', KEYS[1] .. ':' .. generation .. ':' .. ARGV[1])
 ";
+
+/// The scripts, which every connection loads (`SCRIPT LOAD`) before its first
+/// command, so that a command sends a script's SHA1 (`EVALSHA`), not its text. (A
+/// server that lost them, after `SCRIPT FLUSH` or a failover, answers `NOSCRIPT`: a
+/// failure like any other, after which the link reconnects and loads them again.)
+pub(super) const SCRIPTS: [&str; 3] = [FETCH, STORE, REMOVE];
+
+/// The SHA1 of each script, as `EVALSHA` takes it.
+static HASHES: LazyLock<[String; 3]> =
+    LazyLock::new(|| SCRIPTS.map(|source| redis::Script::new(source).get_hash().to_owned()));
+
+/// `EVALSHA <script> 1 <prefix>`: the start of every command on an entry.
+fn evalsha(script: &str, prefix: String) -> redis::Cmd {
+    let index = SCRIPTS
+        .iter()
+        .position(|source| *source == script)
+        .unwrap_or_default();
+    let mut command = redis::cmd("EVALSHA");
+    command.arg(&HASHES[index]).arg(1).arg(prefix);
+    command
+}
 
 /// The Redis level of one cached function, in a `static` of its expansion.
 pub struct RedisLevel {
@@ -180,13 +201,8 @@ impl RedisLevel {
         ttl: Duration,
     ) -> redis::Cmd {
         let slide = if self.sliding { millis(ttl) } else { 0 };
-        let mut command = redis::cmd("EVAL");
-        command
-            .arg(FETCH)
-            .arg(1)
-            .arg(self.prefix(connected))
-            .arg(arguments)
-            .arg(slide);
+        let mut command = evalsha(FETCH, self.prefix(connected));
+        command.arg(arguments).arg(slide);
         command
     }
 
@@ -282,14 +298,8 @@ impl RedisLevel {
             self.counters.oversized_values.fetch_add(1, Relaxed);
             return None;
         }
-        let mut command = redis::cmd("EVAL");
-        command
-            .arg(STORE)
-            .arg(1)
-            .arg(self.prefix(connected))
-            .arg(arguments)
-            .arg(bytes)
-            .arg(millis(ttl).max(1));
+        let mut command = evalsha(STORE, self.prefix(connected));
+        command.arg(arguments).arg(bytes).arg(millis(ttl).max(1));
         Some(command)
     }
 
@@ -301,12 +311,8 @@ impl RedisLevel {
     }
 
     pub(super) fn remove_command(&self, connected: &Connected, arguments: &[u8]) -> redis::Cmd {
-        let mut command = redis::cmd("EVAL");
-        command
-            .arg(REMOVE)
-            .arg(1)
-            .arg(self.prefix(connected))
-            .arg(arguments);
+        let mut command = evalsha(REMOVE, self.prefix(connected));
+        command.arg(arguments);
         command
     }
 

@@ -16,6 +16,7 @@
 //! This module must never block a caller past its deadline, never panic on what the
 //! server sends, and never run a caller's code on its thread.
 
+use super::level::SCRIPTS;
 use super::reply::{Failure, Slot};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -122,12 +123,19 @@ impl Link {
     }
 }
 
-/// A connection checked with a `PING`, with its socket timeouts set.
+/// A connection checked with a `PING`, with the scripts loaded and its socket
+/// timeouts set.
 fn connect(client: &redis::Client, timeouts: Timeouts) -> redis::RedisResult<redis::Connection> {
     let mut connection = client.get_connection_with_timeout(timeouts.connect)?;
     connection.set_read_timeout(Some(timeouts.connect))?;
     connection.set_write_timeout(Some(timeouts.connect))?;
     redis::cmd("PING").query::<()>(&mut connection)?;
+    for script in SCRIPTS {
+        redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(script)
+            .query::<String>(&mut connection)?;
+    }
     connection.set_write_timeout(Some(timeouts.command))?;
     Ok(connection)
 }
