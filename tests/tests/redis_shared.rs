@@ -415,3 +415,49 @@ fn with_refresh_a_read_from_redis_slides_the_redis_entry() {
     let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut client).unwrap();
     assert!(pttl > 25_000, "slid back to the full TTL: {pttl}");
 }
+
+#[ttl_cached(secs = 60, redis = true)]
+fn through_url(n: u64) -> u64 {
+    n
+}
+
+#[test]
+fn unix_sockets_database_numbers_and_acl_users_are_urls_like_any_other() {
+    let _exclusive = exclusive();
+    let socket = std::env::temp_dir().join(format!("ttl-cached-test-{}.sock", std::process::id()));
+    let socket_arg = socket.to_string_lossy().into_owned();
+    let server = RedisServer::start_with(&["--unixsocket", &socket_arg, "--unixsocketperm", "700"]);
+    let mut client = server.client();
+    let _: () = redis::cmd("ACL")
+        .arg(["SETUSER", "reader", "on", ">secret", "~*", "+@all"].as_slice())
+        .query(&mut client)
+        .unwrap();
+    let port = server
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let urls = [
+        (format!("redis+unix://{socket_arg}"), 0, 1),
+        (format!("redis://127.0.0.1:{port}/3"), 3, 2),
+        (format!("redis://reader:secret@127.0.0.1:{port}/"), 0, 3),
+    ];
+    for (url, database, n) in urls {
+        Config::new(&url)
+            .connect()
+            .unwrap_or_else(|error| panic!("{url}: {error}"));
+        assert_eq!(through_url(n), n);
+        let _: () = redis::cmd("SELECT")
+            .arg(database)
+            .query(&mut client)
+            .unwrap();
+        let stored = keys(&mut client, "*:through_url:*");
+        assert!(
+            stored.iter().any(|key| key.ends_with(&[n as u8])),
+            "{url}: no key for {n} in database {database}"
+        );
+    }
+    let _ = std::fs::remove_file(&socket);
+}
