@@ -23,6 +23,8 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `macros` | yes | re-exports the `#[ttl_cached]` attribute |
+//! | `redis` | no | a Redis second level shared by processes: `#[ttl_cached(redis = true)]`, the `redis` module (`connect`, `Config`) |
+//! | `redis-tls` | no | `rediss://` URLs (TLS, rustls), with `redis` |
 //! | `lock-stats` | no | `diagnostics::lock_stats()`: how often lookups waited for writers, for benchmarks (the benchmark suite reads it) |
 //!
 //! # Thread safety
@@ -62,6 +64,8 @@ mod fork;
 mod hash;
 mod map;
 mod map_cell;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod shard;
 mod stats;
 mod sweeper;

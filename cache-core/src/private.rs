@@ -60,7 +60,7 @@ where
 #[derive(Debug)]
 #[must_use = "a miss is passed on to the miss path"]
 pub struct Miss {
-    hash: u64,
+    pub(crate) hash: u64,
 }
 
 /// Removes by hash and equality closure; the live value removed, if any.
@@ -89,6 +89,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    let to_cache = |result: &R| to_cache(result).map(flight::Landing::new);
     flight::compute_after_miss(map.inner(), miss.hash, key, compute, to_cache, from_cache)
 }
 
@@ -116,6 +117,7 @@ where
     V: Clone + Send + Sync + 'static,
     F: std::future::Future<Output = R>,
 {
+    let to_cache = |result: &R| to_cache(result).map(flight::Landing::new);
     flight::compute_after_miss_async(map.inner(), miss.hash, key, compute, to_cache, from_cache)
         .await
 }
@@ -216,51 +218,62 @@ mod sealed {
     pub trait Never {}
 }
 
-/// A parameter as part of the cache key: borrowed for lookups, owned for storage.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be part of a cache key",
-    label = "a parameter must be `Hash + Eq`, with an owned form that is `Send + Sync + 'static`",
-    note = "the cache key is the tuple of all parameters; to build it from other values, give `key = <expression>`"
-)]
-pub trait KeyPart<Pick> {
-    /// The part as looked up: `str` for a `&str` parameter.
-    type Borrowed: ?Sized;
-    /// The part as the caller made it, with `ToOwned`.
-    type Raw;
-    /// The part as stored: `String` for a `&str` parameter.
-    type Owned;
-    /// The part as looked up.
-    fn key_part(&self) -> &Self::Borrowed;
-    /// The part as stored, from the one the caller made.
-    fn owned_part(raw: Self::Raw) -> Self::Owned;
+/// Declares and implements a key-part check: the owned part must be `Hash + Eq + Send + Sync +
+/// 'static`, plus the bounds given (`redis = true`: `Serialize`).
+macro_rules! key_part_check {
+    ($(#[$attr:meta])* $check:ident $(, $extra:path)*) => {
+        $(#[$attr])*
+        pub trait $check<Pick> {
+            /// The part as looked up: `str` for a `&str` parameter.
+            type Borrowed: ?Sized;
+            /// The part as the caller made it, with `ToOwned`.
+            type Raw;
+            /// The part as stored: `String` for a `&str` parameter.
+            type Owned;
+            /// The part as looked up.
+            fn key_part(&self) -> &Self::Borrowed;
+            /// The part as stored, from the one the caller made.
+            fn owned_part(raw: Self::Raw) -> Self::Owned;
+        }
+
+        impl<T> $check<Checked<true>> for T
+        where
+            T: ?Sized + Hash + Eq + ToOwned,
+            <T as ToOwned>::Owned: Hash + Eq + Send + Sync + 'static $(+ $extra)*,
+        {
+            type Borrowed = T;
+            type Raw = <T as ToOwned>::Owned;
+            type Owned = <T as ToOwned>::Owned;
+            #[inline]
+            fn key_part(&self) -> &T {
+                self
+            }
+            #[inline]
+            fn owned_part(raw: Self::Raw) -> Self::Owned {
+                raw
+            }
+        }
+
+        impl<T: ?Sized + sealed::Never> $check<Unfit> for T {
+            type Borrowed = T;
+            type Raw = ();
+            type Owned = ();
+            fn key_part(&self) -> &T {
+                self
+            }
+            fn owned_part(_: ()) {}
+        }
+    };
 }
 
-impl<T> KeyPart<Checked<true>> for T
-where
-    T: ?Sized + Hash + Eq + ToOwned,
-    <T as ToOwned>::Owned: Hash + Eq + Send + Sync + 'static,
-{
-    type Borrowed = T;
-    type Raw = <T as ToOwned>::Owned;
-    type Owned = <T as ToOwned>::Owned;
-    #[inline]
-    fn key_part(&self) -> &T {
-        self
-    }
-    #[inline]
-    fn owned_part(raw: Self::Raw) -> Self::Owned {
-        raw
-    }
-}
-
-impl<T: ?Sized + sealed::Never> KeyPart<Unfit> for T {
-    type Borrowed = T;
-    type Raw = ();
-    type Owned = ();
-    fn key_part(&self) -> &T {
-        self
-    }
-    fn owned_part(_: ()) {}
+key_part_check! {
+    /// A parameter as part of the cache key: borrowed for lookups, owned for storage.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be part of a cache key",
+        label = "a parameter must be `Hash + Eq`, with an owned form that is `Send + Sync + 'static`",
+        note = "the cache key is the tuple of all parameters; to build it from other values, give `key = <expression>`"
+    )]
+    KeyPart
 }
 
 /// Whether a stored key part equals a borrowed one (`String` and `str`).
@@ -273,52 +286,73 @@ where
     owned.borrow() == borrowed
 }
 
-/// A return value, all of it cached.
-#[diagnostic::on_unimplemented(
-    message = "the return type cannot be cached: `{Self}` is not `Clone + Send + Sync + 'static`",
-    label = "cached values must be `Clone + Send + Sync + 'static`",
-    note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
-)]
-pub trait CachedValue<Pick>: Sized {
-    /// What is stored.
-    type Value;
-    /// What to store for this return value, if anything.
-    fn to_value(&self) -> Option<Self::Value>;
-    /// The return value for a stored value.
-    fn from_value(value: Self::Value) -> Self;
+/// Declares and implements a whole-value check: `Clone + Send + Sync + 'static`, plus the bounds
+/// given (`redis = true`: `Serialize + DeserializeOwned`).
+macro_rules! whole_value_check {
+    ($(#[$attr:meta])* $check:ident $(, $extra:path)*) => {
+        $(#[$attr])*
+        pub trait $check<Pick>: Sized {
+            /// What is stored: the value, or its success part.
+            type Value;
+            /// What to store for this return value, if anything.
+            fn to_value(&self) -> Option<Self::Value>;
+            /// The return value for a stored value.
+            fn from_value(value: Self::Value) -> Self;
+        }
+
+        impl<T: Clone + Send + Sync + 'static $(+ $extra)*> $check<Checked<true>> for T {
+            type Value = T;
+            #[inline]
+            fn to_value(&self) -> Option<T> {
+                Some(self.clone())
+            }
+            #[inline]
+            fn from_value(value: T) -> T {
+                value
+            }
+        }
+
+        impl<T: sealed::Never> $check<Unfit> for T {
+            type Value = Infallible;
+            fn to_value(&self) -> Option<Infallible> {
+                None
+            }
+            fn from_value(value: Infallible) -> Self {
+                match value {}
+            }
+        }
+    };
 }
 
-impl<T: Clone + Send + Sync + 'static> CachedValue<Checked<true>> for T {
-    type Value = T;
-    #[inline]
-    fn to_value(&self) -> Option<T> {
-        Some(self.clone())
-    }
-    #[inline]
-    fn from_value(value: T) -> T {
-        value
-    }
+whole_value_check! {
+    /// A return value, all of it cached.
+    #[diagnostic::on_unimplemented(
+        message = "the return type cannot be cached: `{Self}` is not `Clone + Send + Sync + 'static`",
+        label = "cached values must be `Clone + Send + Sync + 'static`",
+        note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
+    )]
+    CachedValue
 }
 
-impl<T: sealed::Never> CachedValue<Unfit> for T {
-    type Value = Infallible;
-    fn to_value(&self) -> Option<Infallible> {
-        None
-    }
-    fn from_value(value: Infallible) -> Self {
-        match value {}
-    }
-}
-
-/// Implements a check trait whose value is the success part of a [`Fallible`]. The
-/// two such traits differ only in their words (`Ok` and `cache_err`, `Some` and
+/// Declares and implements a check trait whose value is the success part of a [`Fallible`], plus
+/// the bounds given. Such traits differ only in their words (`Ok` and `cache_err`, `Some` and
 /// `cache_none`), which `#[diagnostic::on_unimplemented]` takes from the trait.
 macro_rules! success_part_check {
-    ($check:ident) => {
+    ($(#[$attr:meta])* $check:ident $(, $extra:path)*) => {
+        $(#[$attr])*
+        pub trait $check<Pick>: Sized {
+            /// What is stored: the value, or its success part.
+            type Value;
+            /// What to store for this return value, if anything.
+            fn to_value(&self) -> Option<Self::Value>;
+            /// The return value for a stored value.
+            fn from_value(value: Self::Value) -> Self;
+        }
+
         impl<T> $check<Checked<true>> for T
         where
             T: Fallible,
-            <T as Fallible>::Ok: Clone + Send + Sync + 'static,
+            <T as Fallible>::Ok: Clone + Send + Sync + 'static $(+ $extra)*,
         {
             type Value = <T as Fallible>::Ok;
             #[inline]
@@ -343,36 +377,132 @@ macro_rules! success_part_check {
     };
 }
 
-/// A `Result`, of which only `Ok` values are cached (no `cache_err = true`).
-#[diagnostic::on_unimplemented(
-    message = "the `Ok` value of `{Self}` cannot be cached",
-    label = "only the `Ok` value is cached (unless `cache_err = true`), and it must be `Clone + Send + Sync + 'static`",
-    note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
-)]
-pub trait CachedOk<Pick>: Sized {
-    /// What is stored: the `Ok` value.
-    type Value;
-    /// The `Ok` value to store, if this is one.
-    fn to_value(&self) -> Option<Self::Value>;
-    /// `Ok(value)`.
-    fn from_value(value: Self::Value) -> Self;
+success_part_check! {
+    /// A `Result`, of which only `Ok` values are cached (no `cache_err = true`).
+    #[diagnostic::on_unimplemented(
+        message = "the `Ok` value of `{Self}` cannot be cached",
+        label = "only the `Ok` value is cached (unless `cache_err = true`), and it must be `Clone + Send + Sync + 'static`",
+        note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
+    )]
+    CachedOk
 }
 
-success_part_check!(CachedOk);
-
-/// An `Option`, of which only `Some` values are cached (no `cache_none = true`).
-#[diagnostic::on_unimplemented(
-    message = "the `Some` value of `{Self}` cannot be cached",
-    label = "only the `Some` value is cached (unless `cache_none = true`), and it must be `Clone + Send + Sync + 'static`",
-    note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
-)]
-pub trait CachedSome<Pick>: Sized {
-    /// What is stored: the `Some` value.
-    type Value;
-    /// The `Some` value to store, if this is one.
-    fn to_value(&self) -> Option<Self::Value>;
-    /// `Some(value)`.
-    fn from_value(value: Self::Value) -> Self;
+success_part_check! {
+    /// An `Option`, of which only `Some` values are cached (no `cache_none = true`).
+    #[diagnostic::on_unimplemented(
+        message = "the `Some` value of `{Self}` cannot be cached",
+        label = "only the `Some` value is cached (unless `cache_none = true`), and it must be `Clone + Send + Sync + 'static`",
+        note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
+    )]
+    CachedSome
 }
 
-success_part_check!(CachedSome);
+// ---------------------------------------------------------------------------------
+// `redis = true` (feature `redis`): the switch that makes a missing feature one clear
+// error, the Redis level of a function, its miss paths, and the checks that add
+// serde's bounds. The expansion of a `redis = true` function wraps what differs from a
+// plain one in `if_redis! { { with the feature } { without it } }`.
+// ---------------------------------------------------------------------------------
+
+/// `if_redis! { { A } { B } }`: `A` with the `redis` feature of `cache-core`.
+#[cfg(feature = "redis")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __ttl_cached_if_redis {
+    ({ $($with:tt)* } { $($without:tt)* }) => { $($with)* };
+}
+
+/// `if_redis! { { A } { B } }`: without the `redis` feature, an error that says how to
+/// turn it on, and `B` (the function as a plain `#[ttl_cached]` one, so that nothing
+/// else is reported).
+#[cfg(not(feature = "redis"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __ttl_cached_if_redis {
+    ({ $($with:tt)* } { $($without:tt)* }) => {
+        ::core::compile_error! {
+            "`redis = true` needs the `redis` feature of `cache-core`: enable it in \
+             Cargo.toml with `cache-core = { version = \"0.1\", features = [\"redis\"] }` \
+             (or run `cargo add cache-core --features redis`)"
+        }
+        $($without)*
+    };
+}
+
+pub use crate::__ttl_cached_if_redis as if_redis;
+
+#[cfg(feature = "redis")]
+pub use crate::redis::RedisLevel;
+#[cfg(feature = "redis")]
+pub use serde::{de::DeserializeOwned, Serialize};
+
+/// What a `key = <expression>` of a `redis = true` function must be besides `Hash +
+/// Eq + Send + Sync + 'static`: `Serialize`. Without the feature, every type is (the
+/// feature's error is reported once, by `if_redis!`).
+#[cfg(feature = "redis")]
+pub trait SharedKey: Serialize {}
+
+#[cfg(feature = "redis")]
+impl<T: ?Sized + Serialize> SharedKey for T {}
+
+/// See the `redis` feature's `SharedKey`.
+#[cfg(not(feature = "redis"))]
+pub trait SharedKey {}
+
+#[cfg(not(feature = "redis"))]
+impl<T: ?Sized> SharedKey for T {}
+
+/// The miss paths of `redis = true` functions (with single flight, or without:
+/// `unshared`), and their `_refresh`, `_invalidate` and `_clear` in Redis.
+#[cfg(feature = "redis")]
+pub use crate::redis::miss::{
+    clear as redis_clear, compute_after_miss as redis_compute_after_miss,
+    compute_after_miss_async as redis_compute_after_miss_async,
+    compute_unshared as redis_compute_unshared,
+    compute_unshared_async as redis_compute_unshared_async, remove as redis_remove,
+    store as redis_store,
+};
+
+#[cfg(feature = "redis")]
+key_part_check! {
+    /// A parameter of a `redis = true` function as part of the cache key.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be part of a cache key shared through Redis",
+        label = "with `redis = true`, a parameter must be `Hash + Eq`, with an owned form that is `serde::Serialize + Send + Sync + 'static`",
+        note = "the Redis key holds the parameters, serialized; to build it from other values, give `key = <expression>`"
+    )]
+    SharedKeyPart, Serialize
+}
+
+#[cfg(feature = "redis")]
+whole_value_check! {
+    /// The return value of a `redis = true` function, all of it cached.
+    #[diagnostic::on_unimplemented(
+        message = "the return type cannot be shared through Redis: `{Self}` is not `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
+        label = "with `redis = true`, cached values cross processes through serde",
+        note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
+    )]
+    SharedValue, Serialize, DeserializeOwned
+}
+
+#[cfg(feature = "redis")]
+success_part_check! {
+    /// A `Result` of a `redis = true` function, of which only `Ok` values are cached.
+    #[diagnostic::on_unimplemented(
+        message = "the `Ok` value of `{Self}` cannot be shared through Redis",
+        label = "only the `Ok` value is cached (unless `cache_err = true`); with `redis = true` it must be `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
+        note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
+    )]
+    SharedOk, Serialize, DeserializeOwned
+}
+
+#[cfg(feature = "redis")]
+success_part_check! {
+    /// An `Option` of a `redis = true` function, of which only `Some` values are cached.
+    #[diagnostic::on_unimplemented(
+        message = "the `Some` value of `{Self}` cannot be shared through Redis",
+        label = "only the `Some` value is cached (unless `cache_none = true`); with `redis = true` it must be `Clone + Send + Sync + 'static + serde::Serialize + serde::de::DeserializeOwned`",
+        note = "derive `serde::Serialize` and `serde::Deserialize` for it, or cache without `redis = true`"
+    )]
+    SharedSome, Serialize, DeserializeOwned
+}

@@ -24,10 +24,12 @@ mod kw {
     syn::custom_keyword!(single_flight);
     syn::custom_keyword!(clock);
     syn::custom_keyword!(helpers);
+    syn::custom_keyword!(redis);
+    syn::custom_keyword!(version);
 }
 
 /// Every option name, in the order the documentation lists them.
-pub(crate) const OPTION_NAMES: [&str; 11] = [
+pub(crate) const OPTION_NAMES: [&str; 13] = [
     "secs",
     "millis",
     "ttl",
@@ -39,6 +41,8 @@ pub(crate) const OPTION_NAMES: [&str; 11] = [
     "single_flight",
     "clock",
     "helpers",
+    "redis",
+    "version",
 ];
 
 /// The TTL options, of which exactly one must be given.
@@ -94,6 +98,10 @@ pub(crate) struct Args {
     pub(crate) clock: Option<Given<Box<Expr>>>,
     /// `helpers = "<visibility>"`; by default the function's visibility.
     pub(crate) helpers: Option<Given<Helpers>>,
+    /// `redis = <bool>`: a Redis second level (feature `redis` of cache-core).
+    pub(crate) redis: Option<Given<bool>>,
+    /// `version = N`: part of the Redis keys.
+    pub(crate) version: Option<Given<u64>>,
     /// Problems with single options, reported together with everything else.
     pub(crate) errors: Vec<Error>,
     /// Options named with a value that was rejected (and reported): not missing.
@@ -168,6 +176,14 @@ impl Args {
             let name = option_name(input)?;
             let helpers = helpers(input, &name)?;
             set_once(&mut self.helpers, name, helpers)
+        } else if input.peek(kw::redis) {
+            let name = option_name(input)?;
+            let on = boolean(input, &name)?;
+            set_once(&mut self.redis, name, on)
+        } else if input.peek(kw::version) {
+            let name = option_name(input)?;
+            let version = self.value(&name, integer(input, &name))?;
+            set_once(&mut self.version, name, version)
         } else if input.peek(syn::LitInt) {
             // `#[ttl_cached(30)]`: a TTL without its name. Not "missing" as well.
             let literal: syn::LitInt = input.parse()?;
@@ -373,6 +389,23 @@ fn value_expression(input: ParseStream) -> Result<Expr> {
     syn::parse2(tokens)
 }
 
+/// `= <integer literal>` (zero allowed).
+fn integer(input: ParseStream, name: &Ident) -> Result<u64> {
+    let example = format!("{name} = 2");
+    equals(input, name, &example)?;
+    let value = value_expression(input)?;
+    match &value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(integer),
+            ..
+        }) => integer.base10_parse(),
+        _ => Err(Error::new_spanned(
+            &value,
+            format!("`{name}` takes an integer literal, as in `{example}`"),
+        )),
+    }
+}
+
 /// `= true` or `= false`.
 fn boolean(input: ParseStream, name: &Ident) -> Result<bool> {
     let example = format!("{name} = true");
@@ -534,6 +567,21 @@ mod tests {
         assert!(args.errors[0]
             .to_string()
             .contains("duplicate option `capacity`"));
+    }
+
+    #[test]
+    fn redis_and_version_are_read() {
+        let args = parse(quote::quote!(secs = 5, redis = true, version = 3));
+        assert!(Args::is_on(&args.redis));
+        assert_eq!(args.version.map(|v| v.value), Some(3));
+        assert!(args.errors.is_empty());
+    }
+
+    #[test]
+    fn a_version_that_is_not_an_integer_is_rejected() {
+        let args = parse(quote::quote!(secs = 5, redis = true, version = "2"));
+        assert!(args.errors[0].to_string().contains("integer literal"));
+        assert!(args.was_rejected("version"));
     }
 
     #[test]

@@ -112,7 +112,11 @@ impl Expansion<'_> {
         let clear = helpers.then(|| self.clear_fn());
         let cache = helpers.then(|| self.cache_fn());
         let map = self.map_fn();
-        let ops = ops::ops_fn(self);
+        let ops = if self.redis() {
+            self.redis_switch()
+        } else {
+            ops::ops_fn(self, false)
+        };
         let key_type = self.key_type_fn();
         quote! {
             #main
@@ -494,6 +498,114 @@ impl Expansion<'_> {
         }
     }
 
+    /// `redis = true`: the ops function through Redis, the function's level and the
+    /// `_redis_stats` helper with the `redis` feature of cache-core; without it, an
+    /// error at the option that says how to turn it on, and the plain ops function
+    /// (so that nothing else is reported). The macro cannot see cache-core's features:
+    /// `if_redis!`, a `macro_rules!` of cache-core, picks the branch.
+    ///
+    /// Output:
+    /// ```text
+    /// ::cache_core::__private::if_redis! {
+    ///     {
+    ///         fn __ttl_cached_fetch_user_ops() -> Ops<..> { /* through Redis */ }
+    ///         fn __ttl_cached_fetch_user_redis() -> &'static RedisLevel {
+    ///             static LEVEL: RedisLevel =
+    ///                 RedisLevel::new(env!("CARGO_PKG_NAME"), module_path!(), "fetch_user", 1, false);
+    ///             &LEVEL
+    ///         }
+    ///         fn fetch_user_redis_stats() -> RedisStats {
+    ///             __ttl_cached_fetch_user_redis().stats((__ttl_cached_fetch_user_ops().map)().stats())
+    ///         }
+    ///     }
+    ///     { fn __ttl_cached_fetch_user_ops() -> Ops<..> { /* local only */ } }
+    /// }
+    /// ```
+    fn redis_switch(&self) -> TokenStream {
+        let with = ops::ops_fn(self, true);
+        let without = ops::ops_fn(self, false);
+        let level = self.redis_level_fn();
+        let stats = self.has_helpers().then(|| self.redis_stats_fn());
+        let span = self
+            .args
+            .redis
+            .as_ref()
+            .map_or_else(Span::call_site, |given| given.name.span());
+        let switch = respan(quote!(::cache_core::__private::if_redis!), span);
+        let mut branches = proc_macro2::Group::new(
+            proc_macro2::Delimiter::Brace,
+            quote!({ #with #level #stats } { #without }),
+        );
+        branches.set_span(span);
+        quote!(#switch #branches)
+    }
+
+    /// The function's Redis level, in a static, built at compile time; an associated
+    /// function's is named after its type too, on first use.
+    fn redis_level_fn(&self) -> TokenStream {
+        let name = &self.names.redis_level;
+        let function = LitStr::new(&unraw(&self.names.main), Span::call_site());
+        let version = self.args.version.as_ref().map_or(1, |given| given.value);
+        let version = proc_macro2::Literal::u64_suffixed(version);
+        let sliding = crate::args::Args::is_on(&self.args.refresh);
+        let level = match self.func.call_style {
+            CallStyle::Free => quote!(&__TTL_CACHED_REDIS),
+            CallStyle::Associated => {
+                quote!(__TTL_CACHED_REDIS.owned_by(::core::any::type_name::<Self>))
+            }
+        };
+        let cfgs = self.func.outer_attrs.iter().filter(|attr| is_cfg(attr));
+        quote! {
+            #(#cfgs)*
+            #[doc(hidden)]
+            #[allow(dead_code, clippy::all)]
+            fn #name() -> &'static ::cache_core::__private::RedisLevel {
+                static __TTL_CACHED_REDIS: ::cache_core::__private::RedisLevel =
+                    ::cache_core::__private::RedisLevel::new(
+                        ::core::env!("CARGO_PKG_NAME"),
+                        ::core::module_path!(),
+                        #function,
+                        #version,
+                        #sliding,
+                    );
+                #level
+            }
+        }
+    }
+
+    /// What the function did, in both levels.
+    ///
+    /// Output:
+    /// ```text
+    /// fn fetch_user_redis_stats() -> ::cache_core::redis::RedisStats {
+    ///     __ttl_cached_fetch_user_redis().stats((__ttl_cached_fetch_user_ops().map)().stats())
+    /// }
+    /// ```
+    fn redis_stats_fn(&self) -> TokenStream {
+        let doc = doc(&format!(
+            "What {} did: hits served in-process and from Redis, computations, Redis \
+             errors, and whether Redis is in use now.",
+            self.link(&self.names.main)
+        ));
+        let attrs = self.helper_attrs();
+        let vis = self.helper_vis();
+        let name = &self.names.redis_stats;
+        let level = self.sibling(&self.names.redis_level);
+        let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
+        let key_type = self.key_type_binding();
+        quote! {
+            #doc
+            #attrs
+            #vis fn #name() -> ::cache_core::redis::RedisStats {
+                #key_type
+                ::cache_core::__private::RedisLevel::stats(
+                    #level(),
+                    ::cache_core::TtlMap::stats((#ops.map)()),
+                )
+            }
+        }
+    }
+
     /// With `key = expr` only: names the type of `expr` without evaluating it, for
     /// `_clear()` and `_cache()`, which have no arguments to evaluate it with.
     ///
@@ -523,9 +635,13 @@ impl Expansion<'_> {
         }
         let key = rename_self(key.value.to_token_stream());
         // An unfit key type is reported at the expression, here as in the wrappers.
+        // `SharedKey`: what Redis needs of a key (`Serialize`), with the feature.
+        let shared = self
+            .redis()
+            .then(|| quote!(+ ::cache_core::__private::SharedKey));
         let bounds = respan(
             quote! {
-                impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static
+                impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static #shared
             },
             self.key_span(),
         );
@@ -828,6 +944,31 @@ mod tests {
             assert!(expansion.contains("static __TTL_CACHED_MAP"), "{expansion}");
             assert!(!expansion.contains("MapCell"), "{expansion}");
             assert!(!expansion.contains("Any"), "{expansion}");
+        }
+    }
+
+    #[test]
+    fn with_redis_a_lookup_does_no_redis_io_and_both_forms_are_emitted() {
+        let expansion = expand(
+            quote!(secs = 5, redis = true),
+            quote!(
+                fn f(id: u64) -> u64 {
+                    id
+                }
+            ),
+        );
+        assert!(expansion.contains("if_redis"), "{expansion}");
+        assert!(
+            expansion.contains("redis_compute_after_miss"),
+            "{expansion}"
+        );
+        assert!(expansion.contains("f_redis_stats"), "{expansion}");
+        for lookup in expansion.split("lookup :").skip(1) {
+            let lookup = lookup.split("miss :").next().unwrap();
+            assert!(
+                !lookup.contains("redis"),
+                "a lookup through Redis: {lookup}"
+            );
         }
     }
 

@@ -60,6 +60,8 @@ use proc_macro::TokenStream;
 /// | `cache_none = true` | a function returning `Option` caches `None` too (by default only `Some`) |
 /// | `single_flight = false` | concurrent misses of one key each run the body (by default, one runs it and the others wait for its result) |
 /// | `helpers = "<visibility>"` | the visibility of the generated helpers, independent of the function's: `"pub"`, `"pub(crate)"`, `"pub(super)"`, `"pub(in path)"`, `"private"` (inherited), or `"none"` (no helpers at all); by default the function's |
+/// | `redis = true` | a Redis second level shared by every process (feature `redis` of `cache-core`; see below) |
+/// | `version = N` | with `redis = true`: an integer in the Redis keys (default 1); change it when what the function computes changes |
 /// | `clock = <expr>` | a [`MockClock`](../cache_core/struct.MockClock.html) the function's map reads instead of the process clock, evaluated once, when the map is built: tests of expiry without sleeping (see below) |
 ///
 /// ## Testing expiry with `clock`
@@ -106,6 +108,7 @@ use proc_macro::TokenStream;
 /// | `fetch_user_cache() -> &'static TtlMap<K, V>` | the map, for `len()`, `stats()`, `sweep()` |
 /// | `fetch_user_uncached(<same parameters>) -> R` | runs the body, bypassing the cache |
 /// | `fetch_user_refresh(<same parameters>) -> R` | runs the body and stores the fresh result |
+/// | `fetch_user_redis_stats() -> RedisStats` | with `redis = true`: hits in-process and from Redis, computations, Redis errors, whether Redis is in use |
 ///
 /// `_invalidate`, `_uncached` and `_refresh` take the same receiver as the function;
 /// `_clear` and `_cache` take none (the cache is shared by all instances):
@@ -173,6 +176,34 @@ use proc_macro::TokenStream;
 /// with another name (`type Lookup = Result<u64, Error>`) is a plain value, cached
 /// whether `Ok` or `Err`.
 ///
+/// # `redis = true`: one memo for every process
+///
+/// With `cache-core`'s `redis` feature, a function with `redis = true` reads Redis
+/// after its in-process map misses, and writes what it computes there (`SET … PX`
+/// with its TTL), so a result computed by one process is served to all of them. An
+/// in-process hit does no I/O; a value read from Redis is kept in-process no longer
+/// than it still lives there. Connect once with `cache_core::redis::connect(url)` (or
+/// set `REDIS_URL`); without either, the function is a plain local one.
+///
+/// ```text
+/// #[ttl_cached(secs = 300, redis = true, version = 2)]
+/// fn exchange_rate(from: &str, to: &str) -> Result<f64, RateError> { … }
+/// ```
+///
+/// - Parameters (or the `key` expression) must also be `serde::Serialize`, and the
+///   cached value `Serialize + DeserializeOwned`: a missing bound is one error at the
+///   parameter or the return type.
+/// - `_invalidate` deletes the Redis entry, `_clear` starts a new generation (one
+///   `INCR`), `_refresh` writes both levels (those three send to Redis without waiting
+///   for its answer), `_uncached` touches neither.
+/// - `refresh = true` slides the Redis entry's TTL when a process reads it from Redis
+///   (in-process hits slide the in-process entry only: they do no I/O).
+/// - `capacity` bounds the in-process map only; `cache_err`, `cache_none`, `key`,
+///   `single_flight`, methods and `async fn` work as without Redis.
+/// - Redis is never a single point of failure: a caller waits for it at most the
+///   command timeout (100 ms by default), never sees a Redis error, and a failure
+///   opens a circuit breaker. See `cache_core::redis` for keys, values and failures.
+///
 /// # Concurrency
 ///
 /// - Single flight, by default: concurrent misses of one key run the body once; the
@@ -235,7 +266,10 @@ use proc_macro::TokenStream;
 ///   `extern` function;
 /// - a method or a pattern parameter without `key`;
 /// - a parameter that is not `Hash + Eq` (`f64`): the error points at that parameter;
-/// - a return type that is not `Clone + Send + Sync + 'static`: it points at the return type.
+/// - a return type that is not `Clone + Send + Sync + 'static`: it points at the return type;
+/// - `redis = true` without `cache-core`'s `redis` feature (the error says how to turn
+///   it on), a parameter or value that is not serde-able with `redis = true`, `version`
+///   without `redis = true`.
 ///
 #[proc_macro_attribute]
 pub fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {

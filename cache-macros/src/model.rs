@@ -27,6 +27,10 @@ pub(crate) struct Names {
     pub(crate) ops: Ident,
     /// Hidden, `key = ...` only: names the key's type where no key is at hand.
     pub(crate) key_type: Ident,
+    /// `redis = true` only: the stats of both levels.
+    pub(crate) redis_stats: Ident,
+    /// Hidden, `redis = true` only: the function's Redis level.
+    pub(crate) redis_level: Ident,
 }
 
 impl Names {
@@ -51,6 +55,8 @@ impl Names {
             map: name("__ttl_cached_{}_map"),
             ops: name("__ttl_cached_{}_ops"),
             key_type: name("__ttl_cached_{}_key_type"),
+            redis_stats: name("{}_redis_stats"),
+            redis_level: name("__ttl_cached_{}_redis"),
         }
     }
 }
@@ -94,6 +100,11 @@ impl<'a> Expansion<'a> {
     /// type of a `key = ...` expression cannot be written.
     pub(crate) fn typed_static(&self) -> bool {
         self.args.key.is_none() && self.func.call_style == CallStyle::Free
+    }
+
+    /// Whether the function has a Redis level (`redis = true`).
+    pub(crate) fn redis(&self) -> bool {
+        Args::is_on(&self.args.redis)
     }
 
     /// Whether the helpers users call are generated (not with `helpers = "none"`).

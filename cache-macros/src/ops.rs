@@ -113,8 +113,14 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 ///     }
 /// }
 /// ```
-pub(crate) fn ops_fn(expansion: &Expansion) -> TokenStream {
-    OpsFn::new(expansion).function()
+///
+/// With `redis = true` (and `through_redis`), the checks add serde's bounds
+/// (`SharedKeyPart`, `SharedValue`…), the miss path reads Redis before running the
+/// body (`redis_compute_after_miss`), and `store`, `remove` and `clear` act on Redis
+/// too, through the function's level (`__ttl_cached_<name>_redis()`, see
+/// [`crate::expand`]). The expansion emits both forms (see `if_redis` there).
+pub(crate) fn ops_fn(expansion: &Expansion, through_redis: bool) -> TokenStream {
+    OpsFn::new(expansion, through_redis).function()
 }
 
 /// The generator of the ops function.
@@ -122,13 +128,31 @@ struct OpsFn<'e, 'a> {
     expansion: &'e Expansion<'a>,
     /// Only with `key = ...`: the key is the type parameter `__TtlCachedKey`.
     keyed: bool,
+    /// The Redis form (see [`ops_fn`]).
+    redis: bool,
 }
 
 impl<'e, 'a> OpsFn<'e, 'a> {
-    fn new(expansion: &'e Expansion<'a>) -> Self {
+    fn new(expansion: &'e Expansion<'a>, redis: bool) -> Self {
         OpsFn {
             expansion,
             keyed: expansion.args.key.is_some(),
+            redis,
+        }
+    }
+
+    /// The function's Redis level: `&'static RedisLevel`.
+    fn level(&self) -> TokenStream {
+        let level = self.expansion.sibling(&self.expansion.names.redis_level);
+        quote!(#level())
+    }
+
+    /// The check trait of a key part (see the module documentation).
+    fn key_check(&self) -> &'static str {
+        if self.redis {
+            "SharedKeyPart"
+        } else {
+            "KeyPart"
         }
     }
 
@@ -151,8 +175,11 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         let mut bounds = Vec::new();
         let (borrowed, key) = if self.keyed {
             generics.push(quote!(__TtlCachedKey));
+            let serialize = self
+                .redis
+                .then(|| quote!(+ ::cache_core::__private::SharedKey));
             bounds.push(quote! {
-                __TtlCachedKey: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static
+                __TtlCachedKey: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static #serialize
             });
             (quote!(&__TtlCachedKey), quote!(__TtlCachedKey))
         } else {
@@ -254,14 +281,16 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         }
         let map = self.map();
         let key = self.checked_key();
-        if self.single_flight() {
+        if self.redis || self.single_flight() {
             let to_value = self.value_of(quote!(__ttl_cached_result));
             let from_value = self.result_of(quote!(__ttl_cached_value));
+            let (path, level) = self.miss_path(false);
             quote! {
                 |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_compute| {
                     let __ttl_cached_map = #map;
-                    ::cache_core::__private::compute_after_miss(
+                    #path(
                         __ttl_cached_map,
+                        #level
                         __ttl_cached_missed,
                         #key,
                         || __ttl_cached_compute(),
@@ -296,13 +325,15 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     fn miss_async(&self) -> TokenStream {
         let map = self.map();
         let key = self.checked_key();
-        let start = if self.single_flight() {
+        let start = if self.redis || self.single_flight() {
             let to_value = self.value_of(quote!(__ttl_cached_result));
             let from_value = self.result_of(quote!(__ttl_cached_value));
+            let (path, level) = self.miss_path(true);
             quote! {
                 |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| {
-                    ::cache_core::__private::compute_after_miss_async(
+                    #path(
                         #map,
+                        #level
                         __ttl_cached_missed,
                         #key,
                         move || __ttl_cached_body,
@@ -337,17 +368,52 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         !matches!(&self.args().single_flight, Some(given) if !given.value)
     }
 
+    /// The runtime's miss path, and the level argument it takes (with a comma after
+    /// it) if it goes through Redis. Without Redis, `single_flight = false` inlines
+    /// its own path instead (see [`Self::miss`]).
+    fn miss_path(&self, is_async: bool) -> (TokenStream, TokenStream) {
+        let name = match (self.redis, self.single_flight(), is_async) {
+            (false, _, false) => "compute_after_miss",
+            (false, _, true) => "compute_after_miss_async",
+            (true, true, false) => "redis_compute_after_miss",
+            (true, true, true) => "redis_compute_after_miss_async",
+            (true, false, false) => "redis_compute_unshared",
+            (true, false, true) => "redis_compute_unshared_async",
+        };
+        let name = Ident::new(name, Span::call_site());
+        let level = if self.redis {
+            let level = self.level();
+            quote!(#level,)
+        } else {
+            TokenStream::new()
+        };
+        (quote!(::cache_core::__private::#name), level)
+    }
+
     /// `fn(K, &R)`.
     fn store(&self) -> TokenStream {
         let map = self.map();
         let key = self.checked_key();
         let to_value = self.value_of(quote!(__ttl_cached_result));
+        let insert = if self.redis {
+            let level = self.level();
+            quote! {
+                ::cache_core::__private::redis_store(
+                    __ttl_cached_map,
+                    #level,
+                    __ttl_cached_key,
+                    __ttl_cached_value,
+                );
+            }
+        } else {
+            quote!(let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);)
+        };
         quote! {
             |__ttl_cached_key, __ttl_cached_result| {
                 let __ttl_cached_map = #map;
                 let __ttl_cached_key = #key;
                 if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
-                    let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);
+                    #insert
                 }
             }
         }
@@ -357,9 +423,15 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     fn remove(&self) -> TokenStream {
         let map = self.map();
         let (params, hashed, is_key) = self.key_lookup();
+        let in_redis = self.redis.then(|| {
+            let level = self.level();
+            let key = self.owned_key_of_arguments();
+            quote!(::cache_core::__private::redis_remove(#level, #key);)
+        });
         quote! {
             |#params| {
                 let __ttl_cached_map = #map;
+                #in_redis
                 let __ttl_cached_hash = ::cache_core::__private::hash_key(__ttl_cached_map, #hashed);
                 ::cache_core::__private::remove_hashed(__ttl_cached_map, __ttl_cached_hash, #is_key)
                     .is_some()
@@ -370,6 +442,15 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     /// `fn()`.
     fn clear(&self) -> TokenStream {
         let map = self.map();
+        if self.redis {
+            let level = self.level();
+            return quote! {
+                || {
+                    #map.clear();
+                    ::cache_core::__private::redis_clear(#level);
+                }
+            };
+        }
         quote!(|| #map.clear())
     }
 
@@ -482,7 +563,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             .zip(&arguments)
             .map(|(param, argument)| {
                 let borrowed = param.borrowed.to_token_stream();
-                spanned_call(&borrowed, "KeyPart", "key_part", quote!(#argument))
+                spanned_call(&borrowed, self.key_check(), "key_part", quote!(#argument))
             })
             .collect();
         let is_key = if parts.is_empty() {
@@ -502,6 +583,14 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         if self.keyed {
             return quote!(__ttl_cached_key);
         }
+        self.owned_key(|index| {
+            let index = syn::Index::from(index);
+            quote!(__ttl_cached_key.#index)
+        })
+    }
+
+    /// The checked owned key, from each part as the caller made it (`raw(index)`).
+    fn owned_key(&self, raw: impl Fn(usize) -> TokenStream) -> TokenStream {
         let parts = self
             .expansion
             .func
@@ -510,9 +599,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             .enumerate()
             .map(|(index, param)| {
                 let borrowed = param.borrowed.to_token_stream();
-                let index = syn::Index::from(index);
-                let raw = quote!(__ttl_cached_key.#index);
-                spanned_call(&borrowed, "KeyPart", "owned_part", raw)
+                spanned_call(&borrowed, self.key_check(), "owned_part", raw(index))
             });
         quote!((#(#parts,)*))
     }
@@ -574,9 +661,10 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             return TokenStream::new();
         }
         let checked = quote!(::cache_core::__private::Checked<{ __TTL_CACHED_CHECKED }>);
+        let key_check = Ident::new(self.key_check(), Span::call_site());
         let key = self.expansion.func.params.iter().map(|param| {
             let borrowed = &param.borrowed;
-            quote!(<#borrowed as ::cache_core::__private::KeyPart<#checked>>::Owned)
+            quote!(<#borrowed as ::cache_core::__private::#key_check<#checked>>::Owned)
         });
         let ty = self.return_type();
         let check = Ident::new(self.value_check(), Span::call_site());
@@ -604,7 +692,8 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         let parts = self.expansion.func.params.iter().map(|param| {
             let borrowed = &param.borrowed;
             let (first, _) = spans(borrowed);
-            quote_spanned!(first=> <#borrowed as ::cache_core::__private::KeyPart<_>>::Owned)
+            let key_check = Ident::new(self.key_check(), first);
+            quote_spanned!(first=> <#borrowed as ::cache_core::__private::#key_check<_>>::Owned)
         });
         quote!((#(#parts,)*))
     }
@@ -635,11 +724,31 @@ impl<'e, 'a> OpsFn<'e, 'a> {
 
     /// The check trait of the return type: all of it is cached, or its success part.
     fn value_check(&self) -> &'static str {
-        match (self.expansion.ok_only, self.expansion.func.output.fallible) {
-            (false, _) => "CachedValue",
-            (true, Some(Fallible::Option)) => "CachedSome",
-            (true, _) => "CachedOk",
+        match (
+            self.redis,
+            self.expansion.ok_only,
+            self.expansion.func.output.fallible,
+        ) {
+            (false, false, _) => "CachedValue",
+            (false, true, Some(Fallible::Option)) => "CachedSome",
+            (false, true, _) => "CachedOk",
+            (true, false, _) => "SharedValue",
+            (true, true, Some(Fallible::Option)) => "SharedSome",
+            (true, true, _) => "SharedOk",
         }
+    }
+
+    /// In a removal's closure (see [`Self::key_lookup`]), a reference to the owned key
+    /// of the arguments, as the miss path stores it: what Redis keys are made of.
+    fn owned_key_of_arguments(&self) -> TokenStream {
+        if self.keyed {
+            return quote!(__ttl_cached_key);
+        }
+        let key = self.owned_key(|index| {
+            let argument = format_ident!("__ttl_cached_arg{}", index);
+            quote!(::std::borrow::ToOwned::to_owned(#argument))
+        });
+        quote!(&#key)
     }
 }
 

@@ -72,6 +72,14 @@ pub(crate) fn options(args: &Args, func: &CachedFn) -> Vec<Error> {
              `ttl = <Duration expression>`, e.g. `#[ttl_cached(secs = 60)]`",
         ));
     }
+    if let Some(version) = &args.version {
+        if !Args::is_on(&args.redis) {
+            errors.push(Error::new(
+                version.name.span(),
+                "`version` applies to `redis = true` functions: it is part of their Redis keys",
+            ));
+        }
+    }
     errors.extend(fallible_option(&args.cache_err, Fallible::Result, func));
     errors.extend(fallible_option(&args.cache_none, Fallible::Option, func));
     errors

@@ -36,6 +36,25 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// What a leader's computation leaves to store: the value, and at most how long it
+/// may live (`None`: the map's TTL). A value read from a second level (Redis) must
+/// not outlive its entry there.
+pub(crate) struct Landing<V> {
+    pub(crate) value: V,
+    pub(crate) at_most: Option<Duration>,
+}
+
+impl<V> Landing<V> {
+    /// A value that lives the map's TTL.
+    pub(crate) fn new(value: V) -> Self {
+        Landing {
+            value,
+            at_most: None,
+        }
+    }
+}
 
 /// A computation under way for one key, kept in its shard until it settles.
 pub(crate) struct Flight<K, V> {

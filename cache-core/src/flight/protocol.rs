@@ -6,7 +6,7 @@
 //! decides who computes, who waits, and what a waiter does when told to retry. It
 //! must never hold a lock of the map while the user's computation runs.
 
-use super::{lead_polling, Leader, Step};
+use super::{lead_polling, Landing, Leader, Step};
 use std::future::Future;
 use std::marker::PhantomData;
 
@@ -20,21 +20,22 @@ pub(crate) trait FlightHost<K, V> {
 
     /// Ends flight `id`: stores `value` (if any) and removes the flight under one
     /// write lock, then wakes the waiters with no lock held.
-    fn land(&self, hash: u64, id: u64, value: Option<V>);
+    fn land(&self, hash: u64, id: u64, value: Option<Landing<V>>);
 }
 
 /// The miss path of a sync single-flight caller, after its lookup missed: join the
 /// computation under way for `key`, or lead it; the leader runs `compute` with no lock
 /// held.
 ///
-/// `to_cache` picks what of the result to store (`None`: store nothing and let a
-/// waiter retry); `from_cache` turns a stored value into the caller's result.
+/// `to_cache` picks what of the result to store, and at most for how long (`None`:
+/// store nothing and let a waiter retry); `from_cache` turns a stored value into the
+/// caller's result.
 pub(crate) fn compute_after_miss<K, V: Clone, R>(
     host: &impl FlightHost<K, V>,
     hash: u64,
     key: K,
     compute: impl FnOnce() -> R,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     from_cache: impl FnOnce(V) -> R,
 ) -> R {
     let me = Leader::this_thread();
@@ -67,7 +68,7 @@ pub(crate) async fn compute_after_miss_async<K, V: Clone, R, F>(
     hash: u64,
     key: K,
     compute: impl FnOnce() -> F,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     from_cache: impl FnOnce(V) -> R,
 ) -> R
 where
@@ -114,7 +115,7 @@ impl<'a, H: FlightHost<K, V>, K, V> AbandonOnDrop<'a, H, K, V> {
     }
 
     /// The computation finished: land the flight with what it produced.
-    fn land(mut self, value: Option<V>) {
+    fn land(mut self, value: Option<Landing<V>>) {
         if let Some(id) = self.id.take() {
             self.host.land(self.hash, id, value);
         }

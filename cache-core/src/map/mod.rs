@@ -20,7 +20,7 @@ pub use builder::TtlMapBuilder;
 pub(crate) use inner::Inner;
 pub use listener::EvictionCause;
 
-use crate::flight::{compute_after_miss, compute_after_miss_async};
+use crate::flight::{compute_after_miss, compute_after_miss_async, Landing};
 use crate::shard::{drop_each, Shard};
 use crate::stats::CacheStats;
 use crate::time::deadline::{expires, is_live};
@@ -280,7 +280,14 @@ where
         let hash = self.inner.hash(&key);
         match self.inner.get_hashed(hash, |stored| *stored == key) {
             Some(value) => from_cache(value),
-            None => compute_after_miss(&self.inner, hash, key, compute, to_cache, from_cache),
+            None => compute_after_miss(
+                &self.inner,
+                hash,
+                key,
+                compute,
+                |result| to_cache(result).map(Landing::new),
+                from_cache,
+            ),
         }
     }
 
@@ -299,8 +306,14 @@ where
         match self.inner.get_hashed(hash, |stored| *stored == key) {
             Some(value) => from_cache(value),
             None => {
-                let miss =
-                    compute_after_miss_async(&self.inner, hash, key, compute, to_cache, from_cache);
+                let miss = compute_after_miss_async(
+                    &self.inner,
+                    hash,
+                    key,
+                    compute,
+                    |result| to_cache(result).map(Landing::new),
+                    from_cache,
+                );
                 miss.await
             }
         }

@@ -6,7 +6,7 @@
 //! executor code, which may use the map.
 
 use super::inner::Inner;
-use crate::flight::{FlightHost, Leader, Signal, Step};
+use crate::flight::{FlightHost, Landing, Leader, Signal, Step};
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -36,7 +36,7 @@ where
     /// same lock, so that no caller can find neither the flight nor the entry, then
     /// wakes the waiters, if any came, once every lock is released (a waker runs
     /// executor code, which may use this map). They are woken even if storing unwinds.
-    fn land(&self, hash: u64, id: u64, value: Option<V>) {
+    fn land(&self, hash: u64, id: u64, value: Option<Landing<V>>) {
         struct SettleOnDrop<V: Clone> {
             signal: Option<Arc<Signal<V>>>,
             stored: Option<V>,
@@ -49,7 +49,11 @@ where
             }
         }
 
-        let deadline = self.deadline_at(self.clock.deadline_now(), self.ttl);
+        let ttl = match (self.ttl, value.as_ref().and_then(|landing| landing.at_most)) {
+            (Some(ttl), Some(at_most)) => Some(ttl.min(at_most)),
+            (ttl, at_most) => at_most.or(ttl),
+        };
+        let deadline = self.deadline_at(self.clock.deadline_now(), ttl);
         // Declared before the guard, so dropped after it, on every path.
         let mut settle = SettleOnDrop {
             signal: None,
@@ -61,7 +65,7 @@ where
         };
         settle.signal = flight.signal.take();
         match value {
-            Some(value) => {
+            Some(Landing { value, .. }) => {
                 if settle.signal.is_some() {
                     settle.stored = Some(value.clone());
                 }

@@ -2,7 +2,7 @@
 
 use super::sweep::SWEEP_BATCH;
 use super::*;
-use crate::flight::{FlightHost, Leader, Step};
+use crate::flight::{FlightHost, Landing, Leader, Step};
 use crate::shard::{ShardState, Swept};
 use crate::MockClock;
 
@@ -224,8 +224,8 @@ fn a_miss_of_another_key_of_the_same_hash_leads_its_own_flight() {
     assert_ne!(first, second);
     // The same key again, from the leading thread: re-entrant.
     assert!(matches!(inner.join_or_lead(hash, 1, me), Step::Reentered));
-    inner.land(hash, first, Some(10));
-    inner.land(hash, second, Some(20));
+    inner.land(hash, first, Some(Landing::new(10)));
+    inner.land(hash, second, Some(Landing::new(20)));
     assert_eq!(map.get(&1), Some(10));
     let state = inner.shard(hash).read();
     let stored = state.find(hash, |key| *key == 2).map(|entry| entry.value);

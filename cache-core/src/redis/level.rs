@@ -1,0 +1,329 @@
+//! The Redis level of one `#[ttl_cached(redis = true)]` function: its place in the
+//! key space, its counters, and its commands: fetch, store, remove, clear.
+//!
+//! Every command is one round trip: a short Lua script reads the function's
+//! generation and acts on the entry's key in the same step, so `_clear` is a single
+//! `INCR` and no reader can pair an entry with the wrong generation. This module
+//! treats what Redis sends as untrusted: a reply of an unexpected shape is a miss,
+//! a value that does not decode is deleted, counted and a miss. It must never panic on
+//! a reply, and never wait for Redis past the command timeout.
+
+use super::codec::{self, GENERATION_SUFFIX};
+use super::reply::{Answer, Failure};
+use super::{Connected, RedisStats};
+use crate::CacheStats;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{LazyLock, OnceLock};
+use std::time::Duration;
+
+// The scripts name the generation key `KEYS[1] .. ':gen'`, as `GENERATION_SUFFIX` does.
+
+/// Reads the entry and its remaining lifetime (sliding it first when ARGV[2] is a TTL
+/// in milliseconds). Answers `{generation, 0}` (no entry), `{generation, 1, value,
+/// pttl}`, or `{generation, 2}`: something that is not a string was there, and was
+/// deleted.
+const FETCH: &str = r"
+local generation = redis.call('GET', KEYS[1] .. ':gen') or '0'
+local key = KEYS[1] .. ':' .. generation .. ':' .. ARGV[1]
+local value
+if ARGV[2] == '0' then
+  value = redis.pcall('GET', key)
+else
+  value = redis.pcall('GETEX', key, 'PX', ARGV[2])
+end
+if type(value) == 'table' and value.err then
+  redis.call('DEL', key)
+  return {generation, 2}
+end
+if not value then
+  return {generation, 0}
+end
+return {generation, 1, value, redis.call('PTTL', key)}
+";
+
+/// Writes the entry for ARGV[3] milliseconds, in the current generation.
+const STORE: &str = r"
+local generation = redis.call('GET', KEYS[1] .. ':gen') or '0'
+redis.call('SET', KEYS[1] .. ':' .. generation .. ':' .. ARGV[1], ARGV[2], 'PX', ARGV[3])
+return 1
+";
+
+/// Deletes the entry of the current generation.
+const REMOVE: &str = r"
+local generation = redis.call('GET', KEYS[1] .. ':gen') or '0'
+return redis.call('DEL', KEYS[1] .. ':' .. generation .. ':' .. ARGV[1])
+";
+
+/// The scripts, which every connection loads (`SCRIPT LOAD`) before its first
+/// command, so that a command sends a script's SHA1 (`EVALSHA`), not its text. (A
+/// server that lost them, after `SCRIPT FLUSH` or a failover, answers `NOSCRIPT`: a
+/// failure like any other, after which the link reconnects and loads them again.)
+pub(super) const SCRIPTS: [&str; 3] = [FETCH, STORE, REMOVE];
+
+/// The SHA1 of each script, as `EVALSHA` takes it.
+static HASHES: LazyLock<[String; 3]> =
+    LazyLock::new(|| SCRIPTS.map(|source| redis::Script::new(source).get_hash().to_owned()));
+
+/// `EVALSHA <script> 1 <prefix>`: the start of every command on an entry.
+fn evalsha(script: &str, prefix: String) -> redis::Cmd {
+    let index = SCRIPTS
+        .iter()
+        .position(|source| *source == script)
+        .unwrap_or_default();
+    let mut command = redis::cmd("EVALSHA");
+    command.arg(&HASHES[index]).arg(1).arg(prefix);
+    command
+}
+
+/// The Redis level of one cached function, in a `static` of its expansion.
+pub struct RedisLevel {
+    crate_name: &'static str,
+    module: &'static str,
+    function: &'static str,
+    version: u64,
+    /// `refresh = true`: a read from Redis slides the entry's TTL there too.
+    sliding: bool,
+    /// `{crate}:{module}:{function}:{version}`, made on first use (an associated
+    /// function's name includes its type's, known only at run time).
+    identity: OnceLock<Box<str>>,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    redis_hits: AtomicU64,
+    redis_misses: AtomicU64,
+    computations: AtomicU64,
+    redis_errors: AtomicU64,
+    discarded_values: AtomicU64,
+    oversized_values: AtomicU64,
+}
+
+/// What a fetch found.
+pub(super) enum Fetched<V> {
+    /// A value, and how long it still lives in Redis.
+    Hit(V, Duration),
+    /// Nothing usable: no entry, a discarded one, or no answer.
+    Miss,
+}
+
+impl RedisLevel {
+    /// The level of function `function` of `module` in crate `crate_name`.
+    pub const fn new(
+        crate_name: &'static str,
+        module: &'static str,
+        function: &'static str,
+        version: u64,
+        sliding: bool,
+    ) -> Self {
+        RedisLevel {
+            crate_name,
+            module,
+            function,
+            version,
+            sliding,
+            identity: OnceLock::new(),
+            counters: Counters {
+                redis_hits: AtomicU64::new(0),
+                redis_misses: AtomicU64::new(0),
+                computations: AtomicU64::new(0),
+                redis_errors: AtomicU64::new(0),
+                discarded_values: AtomicU64::new(0),
+                oversized_values: AtomicU64::new(0),
+            },
+        }
+    }
+
+    /// This level, for an associated function of type `owner` (whose name becomes
+    /// part of the key, so that two types' `load` never share entries).
+    pub fn owned_by(&'static self, owner: fn() -> &'static str) -> &'static Self {
+        self.identity
+            .get_or_init(|| self.make_identity(Some(owner())));
+        self
+    }
+
+    fn identity(&self) -> &str {
+        self.identity.get_or_init(|| self.make_identity(None))
+    }
+
+    fn make_identity(&self, owner: Option<&str>) -> Box<str> {
+        let function = match owner {
+            Some(owner) => format!("{owner}::{}", self.function),
+            None => self.function.to_owned(),
+        };
+        format!(
+            "{}:{}:{function}:{}",
+            self.crate_name, self.module, self.version
+        )
+        .into_boxed_str()
+    }
+
+    /// `{namespace}:{crate}:{module}:{function}:{version}`: KEYS[1] of the scripts.
+    fn prefix(&self, connected: &Connected) -> String {
+        format!("{}:{}", connected.namespace, self.identity())
+    }
+
+    /// The counters, with the in-process level's hits.
+    pub fn stats(&self, in_process: CacheStats) -> RedisStats {
+        let load = |counter: &AtomicU64| counter.load(Relaxed);
+        RedisStats {
+            in_process_hits: in_process.hits,
+            redis_hits: load(&self.counters.redis_hits),
+            redis_misses: load(&self.counters.redis_misses),
+            computations: load(&self.counters.computations),
+            redis_errors: load(&self.counters.redis_errors),
+            discarded_values: load(&self.counters.discarded_values),
+            oversized_values: load(&self.counters.oversized_values),
+            redis_in_use: super::connected().is_some_and(|connected| connected.link.is_up()),
+        }
+    }
+
+    pub(super) fn count_computation(&self) {
+        self.counters.computations.fetch_add(1, Relaxed);
+    }
+
+    /// The arguments as they appear in the key; `None` (local only) if they do not
+    /// encode.
+    pub(super) fn arguments<K: Serialize + ?Sized>(&self, key: &K) -> Option<Vec<u8>> {
+        codec::encode_key(key)
+    }
+
+    // ----------------------------------------------------------------------------
+    // Commands: each is built, sent (and waited for, or awaited), then read.
+    // ----------------------------------------------------------------------------
+
+    pub(super) fn fetch_command(
+        &self,
+        connected: &Connected,
+        arguments: &[u8],
+        ttl: Duration,
+    ) -> redis::Cmd {
+        let slide = if self.sliding { millis(ttl) } else { 0 };
+        let mut command = evalsha(FETCH, self.prefix(connected));
+        command.arg(arguments).arg(slide);
+        command
+    }
+
+    /// Reads a fetch's answer; deletes and counts a value that does not decode.
+    pub(super) fn read_fetch<V: DeserializeOwned>(
+        &self,
+        connected: &Connected,
+        arguments: &[u8],
+        ttl: Duration,
+        answer: Answer,
+    ) -> Fetched<V> {
+        let reply = match answer {
+            Ok(redis::Value::Array(reply)) => reply,
+            Ok(_) => return self.miss_by_error(),
+            Err(Failure::Unavailable) => return Fetched::Miss,
+            Err(Failure::Failed) => return self.miss_by_error(),
+        };
+        let generation = match reply.first() {
+            Some(redis::Value::BulkString(generation)) => generation.as_slice(),
+            _ => return self.miss_by_error(),
+        };
+        match reply.get(1) {
+            Some(redis::Value::Int(0)) => {
+                self.counters.redis_misses.fetch_add(1, Relaxed);
+                Fetched::Miss
+            }
+            Some(redis::Value::Int(2)) => self.discarded(),
+            Some(redis::Value::Int(1)) => {
+                let (Some(redis::Value::BulkString(bytes)), Some(redis::Value::Int(pttl))) =
+                    (reply.get(2), reply.get(3))
+                else {
+                    return self.miss_by_error();
+                };
+                let Some(value) = codec::decode_value::<V>(bytes) else {
+                    // Garbage, or written by another build: never used, and deleted so
+                    // that the value computed next replaces it everywhere.
+                    let mut key = self.prefix(connected).into_bytes();
+                    key.push(b':');
+                    key.extend_from_slice(generation);
+                    key.push(b':');
+                    key.extend_from_slice(arguments);
+                    connected
+                        .link
+                        .send_detached(redis::cmd("DEL").arg(key).clone());
+                    return self.discarded();
+                };
+                let remaining = match *pttl {
+                    // Gone between the read and the PTTL: nothing to trust.
+                    ..=-2 | 0 => {
+                        self.counters.redis_misses.fetch_add(1, Relaxed);
+                        return Fetched::Miss;
+                    }
+                    // No expiry in Redis (written by hand): no longer than our own TTL.
+                    -1 => ttl,
+                    pttl => Duration::from_millis(pttl.unsigned_abs()),
+                };
+                self.counters.redis_hits.fetch_add(1, Relaxed);
+                Fetched::Hit(value, remaining)
+            }
+            _ => self.miss_by_error(),
+        }
+    }
+
+    fn miss_by_error<V>(&self) -> Fetched<V> {
+        self.count_error();
+        Fetched::Miss
+    }
+
+    fn discarded<V>(&self) -> Fetched<V> {
+        self.counters.discarded_values.fetch_add(1, Relaxed);
+        self.counters.redis_misses.fetch_add(1, Relaxed);
+        Fetched::Miss
+    }
+
+    pub(super) fn count_error(&self) {
+        self.counters.redis_errors.fetch_add(1, Relaxed);
+    }
+
+    /// The store of `value` for `ttl`; `None` if the value stays local (it does not
+    /// encode, or is over the size limit: counted).
+    pub(super) fn store_command<V: Serialize>(
+        &self,
+        connected: &Connected,
+        arguments: &[u8],
+        value: &V,
+        ttl: Duration,
+    ) -> Option<redis::Cmd> {
+        let Some(bytes) = codec::encode_value(value) else {
+            self.counters.oversized_values.fetch_add(1, Relaxed);
+            return None;
+        };
+        if bytes.len() > connected.max_value_bytes {
+            self.counters.oversized_values.fetch_add(1, Relaxed);
+            return None;
+        }
+        let mut command = evalsha(STORE, self.prefix(connected));
+        command.arg(arguments).arg(bytes).arg(millis(ttl).max(1));
+        Some(command)
+    }
+
+    /// Reads a store's (or a removal's) answer: only failures matter.
+    pub(super) fn read_write(&self, answer: Answer) {
+        if let Err(Failure::Failed) = answer {
+            self.count_error();
+        }
+    }
+
+    pub(super) fn remove_command(&self, connected: &Connected, arguments: &[u8]) -> redis::Cmd {
+        let mut command = evalsha(REMOVE, self.prefix(connected));
+        command.arg(arguments);
+        command
+    }
+
+    pub(super) fn clear_command(&self, connected: &Connected) -> redis::Cmd {
+        let mut command = redis::cmd("INCR");
+        command.arg(format!("{}{GENERATION_SUFFIX}", self.prefix(connected)));
+        command
+    }
+}
+
+/// A TTL in whole milliseconds, as `PX` takes it.
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
+}
