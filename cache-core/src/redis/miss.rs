@@ -66,6 +66,11 @@ impl Shared {
         V: Clone + Send + Sync + 'static,
     {
         let connected = connected()?;
+        // While the circuit is open, a miss is a local miss plus this load: no command
+        // is built only to be refused (that cost 6x a local miss in `compare redis`).
+        if !connected.link.is_up() {
+            return None;
+        }
         let arguments = level.arguments(key)?;
         Some(Shared {
             connected,

@@ -19,6 +19,7 @@ mod miss;
 mod plan;
 mod ratio;
 mod reclaim;
+mod redis;
 mod stall;
 mod str_hit;
 mod targets;
@@ -44,6 +45,11 @@ fn chart_path(file: &str) -> PathBuf {
 }
 
 fn main() -> ExitCode {
+    // Re-executed by the redis scenario to compute keys in another process.
+    if let Ok(spec) = std::env::var(redis::FILL_ENV) {
+        redis::fill(&spec);
+        return ExitCode::SUCCESS;
+    }
     let plan = match Plan::from_args(std::env::args().skip(1)) {
         Ok(plan) => plan,
         Err(usage) => {
@@ -107,6 +113,9 @@ fn main() -> ExitCode {
             Err(error) => eprintln!("could not draw {}: {error}", path.display()),
         }
         run.ratio = Some(figures);
+    }
+    if plan.runs("redis") {
+        run.redis = show(redis::run(&plan));
     }
     println!("{}", targets::to_markdown(&run));
     println!("Whole run: {:.0} s.", started.elapsed().as_secs_f64());

@@ -2,7 +2,7 @@
 
 use crate::memo::{ConcurrentCachedFns, Memoized, MokaFns};
 use crate::ratio::{self, Bounded, CacheCoreBounded, CachedLruTtl, LruCrate, QuickCacheBounded};
-use crate::{cold_miss, hit, memory, miss, reclaim, stall, str_hit};
+use crate::{cold_miss, hit, memory, miss, reclaim, redis, stall, str_hit};
 use cache_bench::report::Results;
 use cache_bench::store::{CachedShardedTtl, Store};
 use cache_bench::Role;
@@ -27,6 +27,8 @@ pub struct RunResults {
     pub stall: Option<Results>,
     /// Hit ratio and speed of capacity-bounded caches.
     pub ratio: Option<ratio::Figures>,
+    /// Redis as a second level.
+    pub redis: Option<Results>,
 }
 
 struct Target {
@@ -273,7 +275,35 @@ pub fn to_markdown(run: &RunResults) -> String {
         ),
     ]);
 
-    let mut out = String::from("### Targets (issues 2, 5, 13 and 18)\n\n| target | goal | measured | met |\n| :-- | --: | --: | :-: |\n");
+    let redis_figure = |name: &str, column: usize| run.redis.as_ref()?.of(name, column);
+    targets.extend([
+        Target::ratio(
+            "issue 14: in-process hit, redis = true ÷ plain #[ttl_cached]",
+            1.1,
+            redis_figure(redis::OURS, redis::IN_PROCESS_HIT),
+            redis_figure(redis::LOCAL, redis::IN_PROCESS_HIT),
+        ),
+        Target::ratio(
+            "issue 14: hit from Redis ÷ cached's Redis hit",
+            0.8,
+            redis_figure(redis::OURS, redis::REDIS_HIT),
+            redis_figure(redis::PEER, redis::REDIS_HIT),
+        ),
+        Target::ratio_at_least(
+            "issue 14: hits from Redis per second, 8 threads ÷ cached's",
+            2.0,
+            redis_figure(redis::OURS, redis::REDIS_HITS_8_THREADS),
+            redis_figure(redis::PEER, redis::REDIS_HITS_8_THREADS),
+        ),
+        Target::ratio(
+            "issue 14: call with Redis down (after the first timeout) ÷ local miss",
+            2.0,
+            redis_figure(redis::OURS, redis::REDIS_DOWN_CALL),
+            redis_figure(redis::LOCAL, redis::LOCAL_MISS),
+        ),
+    ]);
+
+    let mut out = String::from("### Targets (issues 2, 5, 13, 14 and 18)\n\n| target | goal | measured | met |\n| :-- | --: | --: | :-: |\n");
     for target in &targets {
         let measured = target.measured.as_deref().unwrap_or("not run");
         let met = match target.met {
