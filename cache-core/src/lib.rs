@@ -66,6 +66,7 @@ mod map;
 mod map_cell;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod refresh;
 mod shard;
 mod stats;
 mod sweeper;

@@ -39,6 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///         insertions: 2,
 ///         evictions: 0,
 ///         expirations: 0,
+///         ..CacheStats::default()
 ///     }
 /// );
 /// ```
@@ -56,6 +57,18 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Entries removed because their TTL ran out.
     pub expirations: u64,
+    /// Lookups of [`TtlMap::get_or_refresh_with`](crate::TtlMap::get_or_refresh_with)
+    /// that returned a stale value (past its TTL, within the map's
+    /// [stale-while-revalidate](crate::TtlMapBuilder::stale_while_revalidate) window).
+    /// Counted apart from hits and misses.
+    pub stale_hits: u64,
+    /// Background refreshes started: one per stale key at a time, however many
+    /// callers found it stale.
+    pub refreshes_started: u64,
+    /// Background refreshes whose value was stored.
+    pub refreshes_succeeded: u64,
+    /// Background refreshes that panicked: the stale value stays until its window ends.
+    pub refreshes_failed: u64,
 }
 
 impl CacheStats {
@@ -85,6 +98,7 @@ impl CacheStats {
 pub(crate) struct LookupCounters {
     hits: AtomicU64,
     misses: AtomicU64,
+    stale_hits: AtomicU64,
     /// Computations of callers that compute without single flight (no lock to count
     /// them under).
     computations: AtomicU64,
@@ -99,6 +113,9 @@ impl LookupCounters {
     pub(crate) fn miss(&self) {
         self.misses.fetch_add(1, Ordering::Relaxed);
     }
+    pub(crate) fn stale_hit(&self) {
+        self.stale_hits.fetch_add(1, Ordering::Relaxed);
+    }
     pub(crate) fn computed(&self) {
         self.computations.fetch_add(1, Ordering::Relaxed);
     }
@@ -106,6 +123,7 @@ impl LookupCounters {
     pub(crate) fn add_to(&self, total: &mut CacheStats) {
         total.hits += self.hits.load(Ordering::Relaxed);
         total.misses += self.misses.load(Ordering::Relaxed);
+        total.stale_hits += self.stale_hits.load(Ordering::Relaxed);
         total.computations += self.computations.load(Ordering::Relaxed);
     }
 }

@@ -85,7 +85,8 @@ fn get_or_insert_with_counts_one_miss_and_one_insertion_per_computation() {
             computations: 1,
             insertions: 1,
             evictions: 0,
-            expirations: 0
+            expirations: 0,
+            ..CacheStats::default()
         }
     );
 }

@@ -3,18 +3,19 @@
 //!
 //! This module must never decide anything per entry: it only builds.
 
-use super::inner::Inner;
+use super::inner::{Inner, RefreshCounters};
 use super::listener::{EvictionCause, Listener};
 use super::TtlMap;
 use crate::hash::{KeyHasher, MAX_SHARDS};
 use crate::shard::{new_shards, IndexPolicy};
 use crate::stats::LookupCounters;
+use crate::time::deadline::{duration_to_nanos, NEVER};
 use crate::time::jitter::Jitter;
 use crate::time::{Clock, MockClock};
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -63,6 +64,7 @@ pub struct TtlMapBuilder<K, V> {
     refresh_on_hit: bool,
     listener: Option<Listener<K, V>>,
     jitter: Option<Jitter>,
+    stale_window: Duration,
     _types: PhantomData<fn(K, V)>,
 }
 
@@ -80,6 +82,7 @@ where
             refresh_on_hit: false,
             listener: None,
             jitter: None,
+            stale_window: Duration::ZERO,
             _types: PhantomData,
         }
     }
@@ -183,6 +186,36 @@ where
         self.refresh_on_hit = refresh;
         self
     }
+    /// Keeps each entry `window` past its TTL, to be served stale by
+    /// [`TtlMap::get_or_refresh_with`] while one background refresh recomputes it
+    /// (RFC 5861's stale-while-revalidate). Every other lookup ([`TtlMap::get`],
+    /// [`TtlMap::get_or_insert_with`], …) still treats the entry as expired at its TTL:
+    /// only the refreshing call serves stale values. After TTL + `window` the entry is
+    /// gone (the sweeper frees it then), and a call is an ordinary miss.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{MockClock, TtlMap};
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let map = TtlMap::builder()
+    ///     .ttl(Duration::from_secs(10))
+    ///     .stale_while_revalidate(Duration::from_secs(5))
+    ///     .clock(clock.clone())
+    ///     .build();
+    /// map.insert("rate", 1.10);
+    /// clock.advance(Duration::from_secs(12));
+    /// assert_eq!(map.get("rate"), None); // past its TTL for every other lookup
+    /// // Served at once, while a background thread computes the new value:
+    /// assert_eq!(map.get_or_refresh_with("rate", || 1.12), 1.10);
+    /// ```
+    pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
+        self.stale_window = window;
+        self
+    }
+
     /// Spreads expiry: each stored entry's TTL (the map's, or one given to
     /// [`TtlMap::insert_with_ttl`]) is drawn uniformly from `[ttl × (1 − fraction),
     /// ttl]`, so that entries stored together (a cache warmed at start-up, a burst of
@@ -316,6 +349,9 @@ where
                 clock: self.clock,
                 listener: self.listener,
                 jitter: self.jitter,
+                stale_window: duration_to_nanos(self.stale_window).min(NEVER),
+                refreshing: Mutex::default(),
+                refreshes: RefreshCounters::default(),
                 registered: AtomicBool::new(false),
             }),
         }

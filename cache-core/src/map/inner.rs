@@ -16,14 +16,16 @@
 use super::listener::{Departures, EvictionCause, Listener};
 use crate::hash::{shard_of, KeyHasher};
 use crate::shard::{Entry, IndexPolicy, Shard, ShardWriteGuard, Shards};
-use crate::stats::LookupCounters;
+use crate::stats::{CacheStats, LookupCounters};
 use crate::sweeper;
 use crate::time::deadline::{deadline_after, duration_to_nanos, expires, NEVER};
 use crate::time::jitter::Jitter;
 use crate::time::{Clock, Nanos};
 use std::hash::Hash;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// The shared part of a map: what the sweeper holds weakly.
@@ -46,6 +48,38 @@ pub(crate) struct Inner<K, V> {
     pub(super) listener: Option<Listener<K, V>>,
     /// Shortens each entry's TTL by a random share (see `TtlMapBuilder::jitter`).
     pub(super) jitter: Option<Jitter>,
+    /// How long past its deadline an entry stays, to be served stale by
+    /// `get_or_refresh_with` while it is recomputed (0: not at all).
+    pub(super) stale_window: Nanos,
+    /// Keys being refreshed in the background: one refresh per key at a time.
+    pub(super) refreshing: Mutex<Vec<K>>,
+    pub(super) refreshes: RefreshCounters,
+}
+
+/// Counts of background refreshes (rare: one per stale key at a time).
+#[derive(Default)]
+pub(crate) struct RefreshCounters {
+    started: AtomicU64,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl RefreshCounters {
+    pub(super) fn add_to(&self, total: &mut CacheStats) {
+        total.refreshes_started += self.started.load(Relaxed);
+        total.refreshes_succeeded += self.succeeded.load(Relaxed);
+        total.refreshes_failed += self.failed.load(Relaxed);
+    }
+}
+
+/// What a lookup that may serve stale values found.
+pub(crate) enum Freshness<V> {
+    /// A live value (counted as a hit).
+    Fresh(V),
+    /// A value past its deadline, within the stale window (counted as a stale hit).
+    Stale(V),
+    /// Nothing to serve (not counted: the computation that follows counts its miss).
+    Absent,
 }
 
 impl<K, V> Inner<K, V>
@@ -141,6 +175,90 @@ where
         }
     }
 
+    /// The lookup of `get_or_refresh_with`: a live value, a stale one (past its
+    /// deadline, within the stale window), or nothing. Counts a hit or a stale hit.
+    pub(super) fn lookup_fresh(
+        &self,
+        hash: u64,
+        mut is_key: impl FnMut(&K) -> bool,
+    ) -> Freshness<V> {
+        let shard = self.shard(hash);
+        let state = shard.read();
+        let Some(entry) = state.find(hash, &mut is_key) else {
+            return Freshness::Absent;
+        };
+        let stripe = state.stripe();
+        if self.is_live(entry) {
+            if self.capacity.is_some() {
+                entry.mark_read();
+            }
+            if self.policy.sliding {
+                let now = self.clock.precise_now();
+                entry.extend_deadline(self.deadline_at(now, self.ttl));
+            }
+            let value = entry.value.clone();
+            drop(state);
+            self.lookups[stripe].hit();
+            return Freshness::Fresh(value);
+        }
+        let now = self.clock.precise_now();
+        if self.stale_window > 0 && entry.is_live(now.saturating_sub(self.stale_window)) {
+            let value = entry.value.clone();
+            drop(state);
+            self.lookups[stripe].stale_hit();
+            Freshness::Stale(value)
+        } else {
+            Freshness::Absent
+        }
+    }
+
+    /// Starts one background refresh of `key` (none if one is running): `init` runs on
+    /// the refresh pool and its value is stored with the map's TTL. A panic in `init`
+    /// leaves the stale value in place, and is counted.
+    pub(super) fn start_refresh(self: &Arc<Self>, key: K, init: impl FnOnce() -> V + Send + 'static)
+    where
+        K: Clone,
+    {
+        {
+            let mut refreshing = self
+                .refreshing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if refreshing.contains(&key) {
+                return;
+            }
+            refreshing.push(key.clone());
+        }
+        self.refreshes.started.fetch_add(1, Relaxed);
+        let inner = Arc::clone(self);
+        crate::refresh::spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(init));
+            match outcome {
+                Ok(value) => {
+                    // Stored before the key is let go, so a caller that finds no
+                    // refresh running finds the new value.
+                    let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        inner.insert(key.clone(), value, inner.ttl);
+                    }));
+                    let counter = if stored.is_ok() {
+                        &inner.refreshes.succeeded
+                    } else {
+                        &inner.refreshes.failed
+                    };
+                    counter.fetch_add(1, Relaxed);
+                }
+                Err(_) => {
+                    inner.refreshes.failed.fetch_add(1, Relaxed);
+                }
+            }
+            let mut refreshing = inner
+                .refreshing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            refreshing.retain(|running| *running != key);
+        });
+    }
+
     /// Liveness for lookups. The clock is read only for entries that can expire, so
     /// maps of entries without TTL never pay for it.
     #[inline]
@@ -156,7 +274,10 @@ where
         let removed = {
             let mut state = shard.write();
             match state.find(hash, &mut is_key) {
-                Some(entry) if !entry.is_live(now) => state.remove(hash, is_key),
+                // Kept through its stale window, for `get_or_refresh_with`.
+                Some(entry) if !entry.is_live(now.saturating_sub(self.stale_window)) => {
+                    state.remove(hash, is_key)
+                }
                 _ => None,
             }
         };

@@ -17,6 +17,7 @@ mod single_flight;
 mod sweep;
 
 pub use builder::TtlMapBuilder;
+use inner::Freshness;
 pub(crate) use inner::Inner;
 pub use listener::EvictionCause;
 
@@ -319,6 +320,57 @@ where
         }
     }
 
+    /// The value for `key`, serving a stale one while it is recomputed: for a map
+    /// built with [`stale_while_revalidate`](TtlMapBuilder::stale_while_revalidate).
+    ///
+    /// - A live value is returned, as by [`get`](Self::get).
+    /// - A value past its TTL but within the stale window is returned at once, and one
+    ///   background refresh of the key starts (however many callers find it stale):
+    ///   `init` runs on the crate's refresh threads (at most one per core, named
+    ///   `ttl-cached-refresh`, started on first need) and its value is stored with the
+    ///   map's TTL; later calls get it. If `init` panics, the stale value stays until
+    ///   its window ends, and the failure is counted
+    ///   ([`CacheStats::refreshes_failed`]).
+    /// - Otherwise (absent, or past TTL + window) it is an ordinary miss:
+    ///   [`get_or_insert_with`](Self::get_or_insert_with).
+    ///
+    /// Without a stale window, this is `get_or_insert_with`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{MockClock, TtlMap};
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let map = TtlMap::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .stale_while_revalidate(Duration::from_secs(30))
+    ///     .clock(clock.clone())
+    ///     .build();
+    /// assert_eq!(map.get_or_refresh_with(1, || "v1"), "v1"); // a miss: computed here
+    /// clock.advance(Duration::from_secs(70));
+    /// assert_eq!(map.get_or_refresh_with(1, || "v2"), "v1"); // stale, refreshing
+    /// while map.stats().refreshes_succeeded == 0 {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(map.get(&1), Some("v2"));
+    /// ```
+    pub fn get_or_refresh_with(&self, key: K, init: impl FnOnce() -> V + Send + 'static) -> V
+    where
+        K: Clone,
+    {
+        let hash = self.inner.hash(&key);
+        match self.inner.lookup_fresh(hash, |stored| *stored == key) {
+            Freshness::Fresh(value) => value,
+            Freshness::Stale(value) => {
+                self.inner.start_refresh(key, init);
+                value
+            }
+            Freshness::Absent => self.get_or_insert_with(key, init),
+        }
+    }
+
     /// The live value for `key`, or the value of `init()`, stored under `key` with the
     /// map's default TTL.
     ///
@@ -581,6 +633,7 @@ where
         for lookups in self.inner.lookups.iter() {
             lookups.add_to(&mut total);
         }
+        self.inner.refreshes.add_to(&mut total);
         total
     }
 

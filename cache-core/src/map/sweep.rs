@@ -81,8 +81,15 @@ where
                     return true;
                 };
                 progressed = true;
-                let more =
-                    state.take_expired(now, SWEEP_BATCH, self.policy, &self.hasher, &mut swept);
+                // Entries stay through their stale window (see `stale_while_revalidate`).
+                let removal_time = now.saturating_sub(self.stale_window);
+                let more = state.take_expired(
+                    removal_time,
+                    SWEEP_BATCH,
+                    self.policy,
+                    &self.hasher,
+                    &mut swept,
+                );
                 let count = swept.expired.len();
                 drop(state);
                 drop(no_fork);
