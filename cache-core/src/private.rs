@@ -13,6 +13,7 @@ pub fn new_map<K, V>(
     capacity: Option<usize>,
     refresh_on_hit: bool,
     clock: Option<crate::MockClock>,
+    jitter: Option<f64>,
 ) -> TtlMap<K, V>
 where
     K: Hash + Eq + Send + Sync + 'static,
@@ -21,6 +22,10 @@ where
     let mut builder = TtlMap::builder().ttl(ttl).refresh_on_hit(refresh_on_hit);
     if let Some(clock) = clock {
         builder = builder.clock(clock);
+    }
+    if let Some(jitter) = jitter {
+        // Checked by the macro: strictly between 0 and 1.
+        builder = builder.jitter(jitter);
     }
     match capacity {
         Some(capacity) => builder.capacity(capacity).build(),

@@ -26,10 +26,11 @@ mod kw {
     syn::custom_keyword!(helpers);
     syn::custom_keyword!(redis);
     syn::custom_keyword!(version);
+    syn::custom_keyword!(jitter);
 }
 
 /// Every option name, in the order the documentation lists them.
-pub(crate) const OPTION_NAMES: [&str; 13] = [
+pub(crate) const OPTION_NAMES: [&str; 14] = [
     "secs",
     "millis",
     "ttl",
@@ -43,6 +44,7 @@ pub(crate) const OPTION_NAMES: [&str; 13] = [
     "helpers",
     "redis",
     "version",
+    "jitter",
 ];
 
 /// The TTL options, of which exactly one must be given.
@@ -102,6 +104,8 @@ pub(crate) struct Args {
     pub(crate) redis: Option<Given<bool>>,
     /// `version = N`: part of the Redis keys.
     pub(crate) version: Option<Given<u64>>,
+    /// `jitter = F`: each entry's TTL drawn from `[ttl × (1 − F), ttl]`.
+    pub(crate) jitter: Option<Given<f64>>,
     /// Problems with single options, reported together with everything else.
     pub(crate) errors: Vec<Error>,
     /// Options named with a value that was rejected (and reported): not missing.
@@ -184,6 +188,10 @@ impl Args {
             let name = option_name(input)?;
             let version = self.value(&name, integer(input, &name))?;
             set_once(&mut self.version, name, version)
+        } else if input.peek(kw::jitter) {
+            let name = option_name(input)?;
+            let fraction = self.value(&name, fraction(input, &name))?;
+            set_once(&mut self.jitter, name, fraction)
         } else if input.peek(syn::LitInt) {
             // `#[ttl_cached(30)]`: a TTL without its name. Not "missing" as well.
             let literal: syn::LitInt = input.parse()?;
@@ -403,6 +411,29 @@ fn integer(input: ParseStream, name: &Ident) -> Result<u64> {
             &value,
             format!("`{name}` takes an integer literal, as in `{example}`"),
         )),
+    }
+}
+
+/// `= F`, a float literal strictly between 0 and 1.
+fn fraction(input: ParseStream, name: &Ident) -> Result<f64> {
+    let example = format!("{name} = 0.1");
+    equals(input, name, &example)?;
+    let value = value_expression(input)?;
+    let message = format!(
+        "`{name}` takes a fraction of the TTL strictly between 0 and 1 (a float literal), \
+         as in `{example}`: each entry's TTL is drawn from [ttl × (1 − {name}), ttl]"
+    );
+    let fraction = match &value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Float(float),
+            ..
+        }) => float.base10_parse::<f64>().ok(),
+        _ => None,
+    };
+    // At least 2^-32: the smallest share the map's jitter can draw.
+    match fraction {
+        Some(fraction) if (1.0 / 4_294_967_296.0..1.0).contains(&fraction) => Ok(fraction),
+        _ => Err(Error::new_spanned(&value, message)),
     }
 }
 

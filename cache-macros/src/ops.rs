@@ -65,7 +65,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 /// > {
 ///     const __TTL_CACHED_CHECKED: bool = /* the checks */;
 ///     static __TTL_CACHED_MAP: LazyLock<TtlMap<(u64, String), User>> =  // see `typed_static`
-///         LazyLock::new(|| new_map(Duration::from_secs(20), None, false, None));
+///         LazyLock::new(|| new_map(Duration::from_secs(20), None, false, None, None));
 ///     Ops {
 ///         lookup: |id, region| {
 ///             let map = LazyLock::force(&__TTL_CACHED_MAP);
@@ -509,6 +509,13 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             None => quote!(::core::option::Option::None),
         };
         let refresh = Args::is_on(&args.refresh);
+        let jitter = match &args.jitter {
+            Some(jitter) => {
+                let fraction = Literal::f64_suffixed(jitter.value);
+                quote!(::core::option::Option::Some(#fraction))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         let clock = match &args.clock {
             Some(clock) => {
                 // A typed binding at the expression: a wrong type is reported there.
@@ -536,6 +543,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                     #capacity,
                     #refresh,
                     #clock,
+                    #jitter,
                 )
             }
         }

@@ -231,3 +231,34 @@ fn helpers_take_their_own_visibility_or_are_left_out() {
     assert_eq!((quotes::silent(3), quotes::silent(3)), (3, 3));
     assert_eq!(quotes::SILENT_RUNS.load(Ordering::SeqCst), 1, "memoized");
 }
+
+static JITTER_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+
+#[ttl_cached(secs = 100, jitter = 0.5, clock = JITTER_CLOCK.clone())]
+fn jittered(n: u32) -> u32 {
+    n
+}
+
+/// `jitter = F`: results computed together expire over `[ttl × (1 − F), ttl]`, never
+/// later.
+#[test]
+fn jitter_spreads_the_expiry_of_results_computed_together() {
+    for n in 0..1_000 {
+        jittered(n);
+    }
+    let live = || {
+        (0..1_000)
+            .filter(|&n| jittered_cache().get(&(n,)).is_some())
+            .count()
+    };
+    JITTER_CLOCK.advance(Duration::from_secs(50) - Duration::from_nanos(1));
+    assert_eq!(live(), 1_000, "none before ttl × (1 − F)");
+    JITTER_CLOCK.advance(Duration::from_secs(25));
+    let halfway = live();
+    assert!(
+        (380..=620).contains(&halfway),
+        "{halfway} of 1,000 live at 75 s"
+    );
+    JITTER_CLOCK.advance(Duration::from_secs(25));
+    assert_eq!(live(), 0, "none after the TTL");
+}
