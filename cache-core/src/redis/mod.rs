@@ -236,6 +236,13 @@ impl Config {
     }
 
     fn open(self) -> Result<Connected, Error> {
+        #[cfg(feature = "redis-tls")]
+        {
+            // rustls panics at the first handshake if no process-wide crypto provider
+            // is installed and it cannot pick one (none, or several, enabled in the
+            // build). Ours unless the application installed its own first.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let client = redis::Client::open(self.url.as_str()).map_err(|source| Error {
             kind: ErrorKind::InvalidUrl,
             source,

@@ -35,6 +35,36 @@ impl RedisServer {
         server
     }
 
+    /// A server that answers only TLS, with this certificate and key (PEM files).
+    pub fn start_tls(certificate: &std::path::Path, key: &std::path::Path) -> Self {
+        let port = free_port();
+        let mut server = RedisServer {
+            child: None,
+            port,
+            extra: vec![
+                "--port".to_owned(),
+                "0".to_owned(),
+                "--tls-port".to_owned(),
+                port.to_string(),
+                "--tls-cert-file".to_owned(),
+                certificate.to_string_lossy().into_owned(),
+                "--tls-key-file".to_owned(),
+                key.to_string_lossy().into_owned(),
+                "--tls-ca-cert-file".to_owned(),
+                certificate.to_string_lossy().into_owned(),
+                "--tls-auth-clients".to_owned(),
+                "no".to_owned(),
+            ],
+        };
+        server.restart();
+        server
+    }
+
+    /// The `rediss://` URL of a TLS server, accepting its self-signed certificate.
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}/#insecure", self.port)
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
