@@ -147,16 +147,7 @@ where
         let state = shard.read();
         match state.find(hash, &mut is_key) {
             Some(entry) if self.is_live(entry) => {
-                if self.capacity.is_some() {
-                    // For the eviction policy; written only until it saturates.
-                    entry.mark_read();
-                }
-                if self.policy.sliding {
-                    // Precise: a sliding deadline must not start from a lagging clock.
-                    let now = self.clock.precise_now();
-                    entry.extend_deadline(self.deadline_at(now, self.ttl));
-                }
-                let value = entry.value.clone();
+                let value = self.read_live(entry);
                 let stripe = state.stripe();
                 drop(state);
                 self.lookups[stripe].hit();
@@ -175,6 +166,22 @@ where
         }
     }
 
+    /// A hit on a live entry, under its shard's read lock: counts the read for the
+    /// eviction policy, slides the deadline if the map does, and clones the value.
+    #[inline]
+    fn read_live(&self, entry: &Entry<K, V>) -> V {
+        if self.capacity.is_some() {
+            // For the eviction policy; written only until it saturates.
+            entry.mark_read();
+        }
+        if self.policy.sliding {
+            // Precise: a sliding deadline must not start from a lagging clock.
+            let now = self.clock.precise_now();
+            entry.extend_deadline(self.deadline_at(now, self.ttl));
+        }
+        entry.value.clone()
+    }
+
     /// The lookup of `get_or_refresh_with`: a live value, a stale one (past its
     /// deadline, within the stale window), or nothing. Counts a hit or a stale hit.
     pub(super) fn lookup_fresh(
@@ -189,14 +196,7 @@ where
         };
         let stripe = state.stripe();
         if self.is_live(entry) {
-            if self.capacity.is_some() {
-                entry.mark_read();
-            }
-            if self.policy.sliding {
-                let now = self.clock.precise_now();
-                entry.extend_deadline(self.deadline_at(now, self.ttl));
-            }
-            let value = entry.value.clone();
+            let value = self.read_live(entry);
             drop(state);
             self.lookups[stripe].hit();
             return Freshness::Fresh(value);
