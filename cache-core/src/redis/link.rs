@@ -136,7 +136,11 @@ fn connect(client: &redis::Client, timeouts: Timeouts) -> redis::RedisResult<red
             .arg(script)
             .query::<String>(&mut connection)?;
     }
-    connection.set_write_timeout(Some(timeouts.command))?;
+    // Set once, not per batch (a system call each, in a thread that is the bottleneck
+    // of many callers): a caller never waits past its own deadline whatever the
+    // socket does, so the socket only bounds how long a hung server holds the link.
+    connection.set_read_timeout(Some(timeouts.command.max(MIN_READ_TIMEOUT)))?;
+    connection.set_write_timeout(Some(timeouts.command.max(MIN_READ_TIMEOUT)))?;
     Ok(connection)
 }
 
@@ -190,26 +194,19 @@ fn run(
 /// answered an error (that request is answered `Failed`, the others theirs).
 fn execute(connection: &mut redis::Connection, batch: Vec<Request>) -> bool {
     let now = Instant::now();
-    let (live, late): (Vec<Request>, Vec<Request>) = batch
+    let (mut live, late): (Vec<Request>, Vec<Request>) = batch
         .into_iter()
         .partition(|request| request.deadline > now);
     for request in &late {
         request.fail(Failure::Failed);
     }
-    let Some(earliest) = live.iter().map(|request| request.deadline).min() else {
+    if live.is_empty() {
         return true;
-    };
-    let timeout = earliest
-        .saturating_duration_since(now)
-        .max(MIN_READ_TIMEOUT);
-    if connection.set_read_timeout(Some(timeout)).is_err() {
-        live.iter()
-            .for_each(|request| request.fail(Failure::Failed));
-        return false;
     }
     let mut pipeline = redis::pipe();
-    for request in &live {
-        pipeline.add_command(request.command.clone());
+    for request in &mut live {
+        // Moved, not cloned: the request keeps only its slot and deadline.
+        pipeline.add_command(std::mem::replace(&mut request.command, redis::Cmd::new()));
     }
     let answers: Vec<redis::RedisResult<redis::Value>> =
         match pipeline.ignore_errors().query(connection) {
