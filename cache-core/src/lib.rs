@@ -142,6 +142,48 @@ pub use time::MockClock;
 #[cfg(feature = "macros")]
 pub use cache_macros::ttl_cached;
 
+/// Lets `#[ttl_cached]` methods live in a trait impl: on the `impl` block, it keeps
+/// each cached method in the trait impl and puts its helpers (`_invalidate`, `_cache`…)
+/// in an inherent `impl` of the type. The details are documented on the macro in
+/// `cache-macros`.
+///
+/// # Examples
+///
+/// ```
+/// use cache_core::{ttl_cached, ttl_cached_impl};
+///
+/// trait Store {
+///     fn get(&self, id: u64) -> String;
+///     fn open(name: &str) -> Self;
+/// }
+///
+/// #[derive(Clone)]
+/// struct Db {
+///     name: String,
+/// }
+///
+/// #[ttl_cached_impl]
+/// impl Store for Db {
+///     #[ttl_cached(secs = 20, key = (self.name.clone(), id))]
+///     fn get(&self, id: u64) -> String {
+///         format!("{}/{id}", self.name) // imagine a query here
+///     }
+///
+///     #[ttl_cached(secs = 20)]
+///     fn open(name: &str) -> Self {
+///         Db { name: name.to_owned() }
+///     }
+/// }
+///
+/// let db = Db::open("main");
+/// assert_eq!(db.get(7), "main/7"); // runs the body
+/// assert_eq!(db.get(7), "main/7"); // a hit
+/// assert_eq!(Db::get_cache().stats().computations, 1);
+/// assert!(db.get_invalidate(7)); // the helpers are inherent functions of `Db`
+/// ```
+#[cfg(feature = "macros")]
+pub use cache_macros::ttl_cached_impl;
+
 /// The README's examples, compiled and run as doctests so that they stay true.
 #[cfg(all(doctest, feature = "macros"))]
 #[doc = include_str!("../../README.md")]

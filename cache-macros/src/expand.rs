@@ -48,6 +48,63 @@ use syn::{Attribute, Error, ItemFn, LitStr};
 /// errors, so that its callers still compile. On an error in the options alone, emits
 /// the full expansion as well, so the helpers resolve and only the real mistakes show.
 pub(crate) fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    let (context, args) = Context::split(args);
+    let Parts { main, rest } = parts(args, item, context);
+    match context {
+        Context::Unknown => quote!(#main #rest),
+        Context::ImplMain => main,
+        Context::ImplRest => rest,
+    }
+}
+
+/// Where the attribute is, as far as the macro knows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Context {
+    /// A `#[ttl_cached]` on its own: a free function, or a method in an inherent
+    /// `impl`, told apart by [`signature::analyze`].
+    Unknown,
+    /// Written by `#[ttl_cached_impl]` (`__ttl_cached_part = main`) on a method it
+    /// leaves in its `impl`: an associated function, receiver or not, of which only
+    /// the function users call is emitted.
+    ImplMain,
+    /// Written by `#[ttl_cached_impl]` (`__ttl_cached_part = rest`) on the copy of the
+    /// method it puts in an inherent `impl`: everything else, errors included (so they
+    /// are reported once).
+    ImplRest,
+}
+
+impl Context {
+    /// The context marker `#[ttl_cached_impl]` puts before the options, if any, and
+    /// the options.
+    fn split(args: TokenStream) -> (Context, TokenStream) {
+        let tokens: Vec<proc_macro2::TokenTree> = args.clone().into_iter().collect();
+        let context = match tokens.as_slice() {
+            [proc_macro2::TokenTree::Ident(marker), proc_macro2::TokenTree::Punct(equals), proc_macro2::TokenTree::Ident(part), ..]
+                if marker == "__ttl_cached_part" && equals.as_char() == '=' =>
+            {
+                if part == "main" {
+                    Context::ImplMain
+                } else {
+                    Context::ImplRest
+                }
+            }
+            _ => return (Context::Unknown, args),
+        };
+        // The marker, and the comma after it.
+        (context, tokens.into_iter().skip(4).collect())
+    }
+}
+
+/// One expansion, split where `#[ttl_cached_impl]` needs it: the function users call
+/// (which stays where it was written, in a trait impl too), and everything else (the
+/// helpers, the hidden items and the errors), which may go to an inherent `impl`.
+pub(crate) struct Parts {
+    pub(crate) main: TokenStream,
+    pub(crate) rest: TokenStream,
+}
+
+/// [`ttl_cached`], in two [`Parts`].
+pub(crate) fn parts(args: TokenStream, item: TokenStream, context: Context) -> Parts {
     let item_fn: ItemFn = match syn::parse2(item.clone()) {
         Ok(item_fn) => item_fn,
         Err(_) => {
@@ -56,7 +113,10 @@ pub(crate) fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
                 "`#[ttl_cached]` applies to a function with a body",
             )
             .into_compile_error();
-            return quote!(#item #error);
+            return Parts {
+                main: item,
+                rest: error,
+            };
         }
     };
     let args: Args = match syn::parse2(args) {
@@ -68,13 +128,16 @@ pub(crate) fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
         },
     };
     let original = item_fn.to_token_stream();
-    let func = match signature::analyze(item_fn) {
+    let mut func = match signature::analyze(item_fn) {
         Ok(func) => func,
         Err(error) => {
             let errors = signature::combine(args.errors.into_iter().chain(Some(error)));
-            return with_errors(original, errors);
+            return unexpanded(original, errors);
         }
     };
+    if context != Context::Unknown {
+        func.call_style = CallStyle::Associated;
+    }
     let key_errors = valid::key(&args, &func);
     let option_errors = valid::options(&args, &func);
     // Without a key there is nothing to expand; the function is emitted as written.
@@ -87,23 +150,30 @@ pub(crate) fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
             .chain(key_errors),
     );
     if !expandable {
-        return with_errors(original, errors);
+        return unexpanded(original, errors);
     }
-    let expanded = Expansion::new(&args, &func).expand();
-    with_errors(expanded, errors)
+    let Parts { main, rest } = Expansion::new(&args, &func).expand();
+    let errors = errors.map(Error::into_compile_error);
+    Parts {
+        main,
+        rest: quote!(#rest #errors),
+    }
 }
 
-/// `tokens`, followed by `errors` as `compile_error!`s.
-fn with_errors(tokens: TokenStream, errors: Option<Error>) -> TokenStream {
-    let errors = errors.map(Error::into_compile_error);
-    quote!(#tokens #errors)
+/// The function as written, and the errors that kept it from being expanded.
+fn unexpanded(original: TokenStream, errors: Option<Error>) -> Parts {
+    Parts {
+        main: original,
+        rest: errors.map(Error::into_compile_error).unwrap_or_default(),
+    }
 }
 
 // The generators of the functions users call. (`Expansion` itself, and what `ops`
 // shares with these, is in `crate::model`.)
 impl Expansion<'_> {
-    /// Everything generated for one cached function.
-    pub(crate) fn expand(&self) -> TokenStream {
+    /// Everything generated for one cached function: the function users call, and
+    /// the rest.
+    pub(crate) fn expand(&self) -> Parts {
         let main = self.main_fn();
         let uncached = self.uncached_fn();
         let helpers = self.has_helpers();
@@ -118,8 +188,7 @@ impl Expansion<'_> {
             ops::ops_fn(self, false)
         };
         let key_type = self.key_type_fn();
-        quote! {
-            #main
+        let rest = quote! {
             #uncached
             #refresh
             #invalidate
@@ -128,7 +197,8 @@ impl Expansion<'_> {
             #map
             #ops
             #key_type
-        }
+        };
+        Parts { main, rest }
     }
 
     /// The cached function, under the user's name, signature and attributes.

@@ -19,6 +19,7 @@ mod args;
 mod expand;
 #[cfg(test)]
 mod hostile_input;
+mod impl_block;
 mod model;
 mod ops;
 mod signature;
@@ -154,15 +155,34 @@ use proc_macro::TokenStream;
 /// Repo::load_clear();
 /// ```
 ///
-/// A method without `key` is a compile error that says so. The attribute works in
-/// inherent `impl` blocks, not in trait impls (the helpers are not trait items). In a
-/// generic `impl`, the key and the return type must not depend on its type parameters.
+/// A method without `key` is a compile error that says so. In a generic `impl`, the
+/// key and the return type must not depend on its type parameters.
 ///
 /// An attribute cannot see the `impl` around it, so the macro recognizes an associated
 /// function by its receiver, or by `Self` in its signature or body (`-> Self`,
-/// `Self::other()`). An associated function with neither looks like a free function,
-/// and fails with "cannot find function `__ttl_cached_<name>_ops`": cache a free
-/// function instead, and call it from the associated one.
+/// `Self::other()`). For an associated function with neither, put
+/// `#[ttl_cached_impl]` on the `impl` block, which tells it.
+///
+/// ## Trait impls: `#[ttl_cached_impl]`
+///
+/// A trait impl may hold only the trait's items, not the helpers: put
+/// [`macro@ttl_cached_impl`] on the block. The methods stay in the trait impl and
+/// memoize; their helpers become inherent functions of the type:
+///
+/// ```text
+/// #[ttl_cached_impl]
+/// impl Store for Db {
+///     #[ttl_cached(secs = 20, key = id)]
+///     fn get(&self, id: u64) -> Row { … }
+/// }
+///
+/// db.get(7);
+/// db.get_invalidate(7);
+/// Db::get_cache().stats();
+/// ```
+///
+/// Without it, a `#[ttl_cached]` method in a trait impl does not compile (each helper
+/// is reported as "not a member of trait").
 ///
 /// # The value
 ///
@@ -265,6 +285,7 @@ use proc_macro::TokenStream;
 /// - a generic type parameter, an `impl Trait` or `&mut` parameter, a `const fn`, an
 ///   `extern` function;
 /// - a method or a pattern parameter without `key`;
+/// - `#[ttl_cached_impl]` on something other than an `impl` block, or with options;
 /// - a parameter that is not `Hash + Eq` (`f64`): the error points at that parameter;
 /// - a return type that is not `Clone + Send + Sync + 'static`: it points at the return type;
 /// - `redis = true` without `cache-core`'s `redis` feature (the error says how to turn
@@ -274,4 +295,48 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::ttl_cached(args.into(), item.into()).into()
+}
+
+/// Lets `#[ttl_cached]` methods live in a trait impl: put it on the `impl` block.
+///
+/// ```text
+/// use cache_core::{ttl_cached, ttl_cached_impl};
+///
+/// #[ttl_cached_impl]
+/// impl Store for Db {
+///     #[ttl_cached(secs = 20, key = id)]
+///     fn get(&self, id: u64) -> Row { … }
+/// }
+///
+/// db.get(7);                 // runs the body
+/// db.get(7);                 // a hit
+/// db.get_invalidate(7);      // the helpers are inherent functions of `Db`
+/// Db::get_cache().stats();
+/// ```
+///
+/// A trait impl may only hold the trait's items, so a `#[ttl_cached]` method cannot put
+/// its helpers next to itself there. This attribute expands the `#[ttl_cached]` methods
+/// of the block: each method stays in the trait impl, and everything else generated for
+/// it (the helpers, with the visibility `helpers = "…"` gives them, and the hidden
+/// items the method calls) goes to an inherent `impl Db` with the block's generics and
+/// `cfg`s. The options are those of `#[ttl_cached]`, given to each method.
+///
+/// - An associated function without receiver works too (`fn open(path: &str) -> Self`,
+///   or one that does not mention `Self` at all).
+/// - The body moves to `<name>_uncached` in the inherent `impl`: there the trait's
+///   associated types and constants must be written `<Self as Store>::Item`, not
+///   `Self::Item`, and the trait must be in scope (it is where the impl names it).
+/// - The type must be one of this crate (an inherent `impl` of another crate's type is
+///   refused, at the type), and two trait impls of one type must not both cache a
+///   method of the same name (their helpers would collide).
+/// - On an inherent `impl` it is allowed, and changes nothing but this: an associated
+///   function that does not mention `Self` is recognized as one.
+/// - The `#[ttl_cached]` attributes must be written as such (`#[ttl_cached(...)]` or
+///   `#[cache_core::ttl_cached(...)]`), not inside `cfg_attr`.
+///
+/// Without this attribute, a `#[ttl_cached]` method in a trait impl fails to compile
+/// (each helper is "not a member of trait"): add `#[ttl_cached_impl]` to the block.
+#[proc_macro_attribute]
+pub fn ttl_cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
+    impl_block::ttl_cached_impl(args.into(), item.into()).into()
 }
