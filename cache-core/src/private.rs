@@ -334,6 +334,67 @@ whole_value_check! {
     CachedValue
 }
 
+whole_value_check! {
+    /// A `Result` cached whole, `Err` too (`cache_err = true`).
+    #[diagnostic::on_unimplemented(
+        message = "with `cache_err = true`, `{Self}` is cached whole, `Err` too: both its `Ok` and `Err` types must be `Clone + Send + Sync + 'static`",
+        label = "`cache_err = true` stores errors, so the error type must be `Clone + Send + Sync + 'static` too",
+        note = "without `cache_err = true`, only `Ok` values are cached and the error type needs none of these; or wrap the error in `Arc`"
+    )]
+    CachedResult
+}
+
+whole_value_check! {
+    /// An `Option` cached whole, `None` too (`cache_none = true`).
+    #[diagnostic::on_unimplemented(
+        message = "the return type cannot be cached: `{Self}` is not `Clone + Send + Sync + 'static`",
+        label = "with `cache_none = true`, the `Option` is cached whole and must be `Clone + Send + Sync + 'static`",
+        note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
+    )]
+    CachedOption
+}
+
+/// Declares and implements the check of a `key = <expression>`'s value: `Hash + Eq + Send +
+/// Sync + 'static`, plus the bounds given (`redis = true`: `Serialize`). Generated code passes
+/// the value through it, `<_ as CacheKey<_>>::key(expr)`, at the expression: an unfit key is one
+/// error there, and an error type afterwards, about which rustc reports nothing more.
+macro_rules! key_value_check {
+    ($(#[$attr:meta])* $check:ident $(, $extra:path)*) => {
+        $(#[$attr])*
+        pub trait $check<Pick>: Sized {
+            /// The key, as stored.
+            type Key;
+            /// The key, checked.
+            fn key(self) -> Self::Key;
+        }
+
+        impl<T: Hash + Eq + Send + Sync + 'static $(+ $extra)*> $check<Checked<true>> for T {
+            type Key = T;
+            #[inline]
+            fn key(self) -> T {
+                self
+            }
+        }
+
+        impl<T: sealed::Never> $check<Unfit> for T {
+            type Key = Infallible;
+            fn key(self) -> Infallible {
+                unreachable!("no type implements `Never`")
+            }
+        }
+    };
+}
+
+key_value_check! {
+    /// The value of a `key = <expression>`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a cache key",
+        label = "the `key` expression's value must be `Hash + Eq + Send + Sync + 'static`",
+        note = "build the key from values that are, e.g. `f64::to_bits` for a float, an owned `String` for a `&str`"
+    )]
+    CacheKey
+}
+
 /// Declares and implements a check trait whose value is the success part of a [`Fallible`], plus
 /// the bounds given. Such traits differ only in their words (`Ok` and `cache_err`, `Some` and
 /// `cache_none`), which `#[diagnostic::on_unimplemented]` takes from the trait.
@@ -462,6 +523,22 @@ pub use crate::redis::miss::{
     compute_unshared_async as redis_compute_unshared_async, remove as redis_remove,
     store as redis_store,
 };
+
+#[cfg(feature = "redis")]
+key_value_check! {
+    /// The value of a `key = <expression>` of a `redis = true` function.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a cache key shared through Redis",
+        label = "with `redis = true`, the `key` expression's value must be `Hash + Eq + serde::Serialize + Send + Sync + 'static`",
+        note = "the Redis key holds the key, serialized"
+    )]
+    SharedCacheKey, Serialize
+}
+
+/// Without the `redis` feature, [`CacheKey`]'s bounds (the feature's error is reported
+/// once, by `if_redis!`).
+#[cfg(not(feature = "redis"))]
+pub use CacheKey as SharedCacheKey;
 
 #[cfg(feature = "redis")]
 key_part_check! {

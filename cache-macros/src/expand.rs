@@ -36,10 +36,10 @@ use crate::args::Args;
 use crate::model::Expansion;
 use crate::ops;
 use crate::signature::{self, CallStyle, Param};
-use crate::tokens::{rename_self, replace_idents, respan, unraw, with_elided_lifetimes};
+use crate::tokens::{rename_self, replace_idents, respan, spans, unraw, with_elided_lifetimes};
 use crate::valid;
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{Attribute, Error, ItemFn, LitStr};
 
 /// Parses, checks and expands one `#[ttl_cached(args)] item`.
@@ -703,7 +703,7 @@ impl Expansion<'_> {
             patterns.push(param.pat.to_token_stream());
             types.push(with_elided_lifetimes((*param.ty).clone()));
         }
-        let key = rename_self(key.value.to_token_stream());
+        let key = self.checked_key_expr(rename_self(key.value.to_token_stream()));
         // An unfit key type is reported at the expression, here as in the wrappers.
         // `SharedKey`: what Redis needs of a key (`Serialize`), with the feature.
         let shared = self
@@ -899,11 +899,29 @@ impl Expansion<'_> {
                     let #pat = ::core::clone::Clone::clone(&#argument);
                 }
             });
-        let expr = &key.value;
+        let expr = self.checked_key_expr(key.value.to_token_stream());
         quote! {
             #(#patterns)*
             let __ttl_cached_key = #expr;
         }
+    }
+
+    /// `<_ as CacheKey<_>>::key(expr)`, spanned at the `key` expression: a key type
+    /// that the cache cannot use is one error there, worded by the check trait (see
+    /// `cache_core::__private::CacheKey`), and an error type afterwards, which the
+    /// bounds of the ops function then meet without another error.
+    fn checked_key_expr(&self, expr: TokenStream) -> TokenStream {
+        let (first, last) = spans(&self.args.key.as_ref().map(|key| &key.value));
+        let check = if self.redis() {
+            "SharedCacheKey"
+        } else {
+            "CacheKey"
+        };
+        let check = Ident::new(check, first);
+        let path = quote_spanned!(first=> <_ as ::cache_core::__private::#check<_>>::key);
+        let mut arguments = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, expr);
+        arguments.set_span(last);
+        quote!(#path #arguments)
     }
 
     /// Where errors about the `key` expression's type point: its first token.

@@ -281,13 +281,18 @@ use proc_macro::TokenStream;
 /// Misuse is an error at the token that is wrong, for example:
 ///
 /// - a missing TTL, two TTL options, `secs = 0`, a non-integer `secs`;
-/// - an unknown option (the error suggests the closest name), an option given twice;
+/// - an unknown option (the error suggests the closest name, and a misspelled option
+///   is not also reported missing), an option given twice;
 /// - a generic type parameter, an `impl Trait` or `&mut` parameter, a `const fn`, an
 ///   `extern` function;
 /// - a method or a pattern parameter without `key`;
 /// - `#[ttl_cached_impl]` on something other than an `impl` block, or with options;
 /// - a parameter that is not `Hash + Eq` (`f64`): the error points at that parameter;
-/// - a return type that is not `Clone + Send + Sync + 'static`: it points at the return type;
+/// - a `key` expression whose value is not `Hash + Eq + Send + Sync + 'static`: it
+///   points at the expression;
+/// - a return type that is not `Clone + Send + Sync + 'static`: it points at the return
+///   type; with `cache_err = true`, it says that `cache_err` is why the error type must
+///   be `Clone` too;
 /// - `redis = true` without `cache-core`'s `redis` feature (the error says how to turn
 ///   it on), a parameter or value that is not serde-able with `redis = true`, `version`
 ///   without `redis = true`.

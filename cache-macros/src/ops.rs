@@ -729,7 +729,11 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             self.expansion.ok_only,
             self.expansion.func.output.fallible,
         ) {
-            (false, false, _) => "CachedValue",
+            // Cached whole though fallible: `cache_err` / `cache_none` is why the whole
+            // type must be cloneable, and the error says so.
+            (false, false, Some(Fallible::Result)) => "CachedResult",
+            (false, false, Some(Fallible::Option)) => "CachedOption",
+            (false, false, None) => "CachedValue",
             (false, true, Some(Fallible::Option)) => "CachedSome",
             (false, true, _) => "CachedOk",
             (true, false, _) => "SharedValue",
