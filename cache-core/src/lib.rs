@@ -139,6 +139,25 @@ pub use time::MockClock;
 /// exchange_rate("EUR"); // expired: computed again
 /// assert_eq!(exchange_rate_cache().stats().computations, 2);
 /// ```
+///
+/// A generic function has one map per instantiation, and its helpers take the same
+/// type parameters:
+///
+/// ```
+/// use cache_core::ttl_cached;
+/// use std::str::FromStr;
+///
+/// #[ttl_cached(secs = 60)]
+/// fn parse<T: FromStr + Clone + Send + Sync + 'static>(s: &str) -> Option<T> {
+///     s.parse().ok()
+/// }
+///
+/// assert_eq!(parse::<u8>("7"), Some(7));
+/// assert_eq!(parse::<u64>("7"), Some(7)); // another map: computed again
+/// assert_eq!(parse::<u8>("7"), Some(7)); // a hit
+/// assert_eq!(parse_cache::<u8>().stats().hits, 1);
+/// assert_eq!(parse_cache::<u64>().stats().hits, 0);
+/// ```
 #[cfg(feature = "macros")]
 pub use cache_macros::ttl_cached;
 

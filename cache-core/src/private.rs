@@ -4,7 +4,7 @@
 use crate::{flight, TtlMap};
 use std::hash::Hash;
 
-pub use crate::map_cell::MapCell;
+pub use crate::map_cell::{MapCell, TypeMaps};
 pub use std::time::Duration;
 
 /// Builds the map behind one `#[ttl_cached]` function.
@@ -236,6 +236,9 @@ macro_rules! key_part_check {
             fn owned_part(raw: Self::Raw) -> Self::Owned;
         }
 
+        // Not listed as a candidate in errors (a generic parameter's error would list
+        // both impls): the trait's own words say what is needed.
+        #[diagnostic::do_not_recommend]
         impl<T> $check<Checked<true>> for T
         where
             T: ?Sized + Hash + Eq + ToOwned,
@@ -254,6 +257,7 @@ macro_rules! key_part_check {
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T: ?Sized + sealed::Never> $check<Unfit> for T {
             type Borrowed = T;
             type Raw = ();

@@ -31,6 +31,12 @@
 //! which callers use with the types they know, and which casts back to `TtlMap<K, V>`
 //! after comparing the `TypeId`s. A `static` inside a generic function is one static,
 //! whatever the type arguments.
+//!
+//! A generic function has one map per instantiation of its type parameters: its
+//! accessor (`__ttl_cached_<name>_map::<(T, U), K, V>(init)`) holds a
+//! `__private::TypeMaps`, a registry of `MapCell`s keyed by the `TypeId` of the tuple
+//! of the type parameters, and every generated function takes the type parameters
+//! and passes them on.
 
 use crate::args::Args;
 use crate::model::Expansion;
@@ -276,8 +282,10 @@ impl Expansion<'_> {
         let lookup_args = self.lookup_args();
         let key = self.key();
         let ops = self.sibling(&self.names.ops);
+        let key_type = self.args.key.as_ref().map(|_| quote!(_));
+        let types = self.turbofish(&key_type.into_iter().chain([quote!(_)]).collect::<Vec<_>>());
         let start_miss = quote! {
-            match #ops(::core::option::Option::Some((
+            match #ops #types (::core::option::Option::Some((
                 __TTL_CACHED_MISSED,
                 __TTL_CACHED_KEY,
                 __TTL_CACHED_BODY,
@@ -290,7 +298,7 @@ impl Expansion<'_> {
                 ),
             }
         };
-        let start_miss = match self.key_error_span() {
+        let start_miss = match self.key_error_span().or_else(|| self.type_param_span()) {
             Some(span) => respan(start_miss, span),
             None => start_miss,
         };
@@ -472,12 +480,14 @@ impl Expansion<'_> {
         let attrs = self.helper_attrs();
         let vis = self.helper_vis();
         let name = &self.names.clear;
+        let generics = &self.func.sig.generics;
+        let where_clause = &self.func.sig.generics.where_clause;
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
         let key_type = self.key_type_binding();
         quote! {
             #doc
             #attrs
-            #vis fn #name() {
+            #vis fn #name #generics () #where_clause {
                 #key_type
                 (#ops.clear)()
             }
@@ -504,6 +514,8 @@ impl Expansion<'_> {
         let attrs = self.helper_attrs();
         let vis = self.helper_vis();
         let name = &self.names.cache;
+        let generics = &self.func.sig.generics;
+        let where_clause = &self.func.sig.generics.where_clause;
         let value = self.raw_value_type();
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
         let key = match &self.args.key {
@@ -516,7 +528,7 @@ impl Expansion<'_> {
         quote! {
             #doc
             #attrs
-            #vis fn #name() -> &'static ::cache_core::TtlMap<#key, #value> {
+            #vis fn #name #generics () -> &'static ::cache_core::TtlMap<#key, #value> #where_clause {
                 #key_type
                 (#ops.map)()
             }
@@ -551,6 +563,24 @@ impl Expansion<'_> {
             ),
             Span::call_site(),
         );
+        if self.is_generic() {
+            // One map per instantiation: `P` is the tuple of the type parameters.
+            return quote! {
+                #[doc(hidden)]
+                #[allow(dead_code, clippy::all)]
+                #[inline]
+                fn #name<P: ?::core::marker::Sized + 'static, K: 'static, V: 'static>(
+                    init: fn() -> ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>,
+                ) -> &'static ::cache_core::TtlMap<K, V> {
+                    static __TTL_CACHED_MAPS: ::cache_core::__private::TypeMaps =
+                        ::cache_core::__private::TypeMaps::new();
+                    match __TTL_CACHED_MAPS.get::<P, K, V>(init) {
+                        ::core::option::Option::Some(__ttl_cached_map) => __ttl_cached_map,
+                        ::core::option::Option::None => ::core::panic!(#panic_message),
+                    }
+                }
+            };
+        }
         quote! {
             #[doc(hidden)]
             #[allow(dead_code, clippy::all)]
@@ -660,13 +690,15 @@ impl Expansion<'_> {
         let attrs = self.helper_attrs();
         let vis = self.helper_vis();
         let name = &self.names.redis_stats;
+        let generics = &self.func.sig.generics;
+        let where_clause = &self.func.sig.generics.where_clause;
         let level = self.sibling(&self.names.redis_level);
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
         let key_type = self.key_type_binding();
         quote! {
             #doc
             #attrs
-            #vis fn #name() -> ::cache_core::redis::RedisStats {
+            #vis fn #name #generics () -> ::cache_core::redis::RedisStats #where_clause {
                 #key_type
                 ::cache_core::__private::RedisLevel::stats(
                     #level(),
@@ -704,6 +736,8 @@ impl Expansion<'_> {
             types.push(with_elided_lifetimes((*param.ty).clone()));
         }
         let key = self.checked_key_expr(rename_self(key.value.to_token_stream()));
+        let generics = &self.func.sig.generics;
+        let where_clause = &self.func.sig.generics.where_clause;
         // An unfit key type is reported at the expression, here as in the wrappers.
         // `SharedKey`: what Redis needs of a key (`Serialize`), with the feature.
         let shared = self
@@ -718,7 +752,7 @@ impl Expansion<'_> {
         quote! {
             #[doc(hidden)]
             #[allow(dead_code, unused_variables, unused_mut, clippy::all)]
-            fn #name() -> ::core::marker::PhantomData<#bounds> {
+            fn #name #generics () -> ::core::marker::PhantomData<#bounds> #where_clause {
                 fn __ttl_cached_type_of<A, K>(
                     _: impl ::core::ops::FnOnce(A) -> K,
                 ) -> ::core::marker::PhantomData<K> {
@@ -820,17 +854,30 @@ impl Expansion<'_> {
     /// right output fits. With `span`, the call is spanned there.
     fn ops_invocation(&self, span: Option<Span>) -> TokenStream {
         let ops = self.sibling(&self.names.ops);
+        let key = self.args.key.as_ref().map(|_| quote!(_));
         let call = if self.func.is_async() {
             let body = self.pending_body();
-            let key = self.args.key.as_ref().map(|_| quote!(_,));
-            quote!(#ops::<#key #body>(::core::option::Option::None))
+            let types = self.turbofish(&key.into_iter().chain([body]).collect::<Vec<_>>());
+            quote!(#ops #types (::core::option::Option::None))
         } else {
-            quote!(#ops())
+            let types = if self.is_generic() {
+                self.turbofish(&key.into_iter().collect::<Vec<_>>())
+            } else {
+                TokenStream::new()
+            };
+            quote!(#ops #types ())
         };
-        match span {
+        match span.or_else(|| self.type_param_span()) {
             Some(span) => respan(call, span),
             None => call,
         }
+    }
+
+    /// For a generic function, its first type parameter: calls of the ops function,
+    /// which needs its type parameters `'static`, are spanned there, where rustc
+    /// reports one that is not, once (and suggests the bound).
+    fn type_param_span(&self) -> Option<Span> {
+        self.type_params().first().map(|param| param.span())
     }
 
     /// With `key = expr`, the span at which an unfit key type is reported.
@@ -844,7 +891,8 @@ impl Expansion<'_> {
             return TokenStream::new();
         }
         let key_type = self.sibling(&self.names.key_type);
-        quote!(let __ttl_cached_key_type = #key_type();)
+        let types = self.turbofish(&[]);
+        quote!(let __ttl_cached_key_type = #key_type #types ();)
     }
 
     /// What the lookup and removal take: the borrowed parameters, or `&key`.
@@ -948,7 +996,8 @@ impl Expansion<'_> {
             .iter()
             .enumerate()
             .map(|(index, param)| argument(index, param));
-        let call = quote!(#path(#receiver #(#arguments),*));
+        let types = self.turbofish(&[]);
+        let call = quote!(#path #types (#receiver #(#arguments),*));
         match self.func.sig.unsafety {
             Some(unsafety) => quote!(#unsafety { #call }),
             None => call,

@@ -99,12 +99,48 @@ impl<'a> Expansion<'a> {
     /// [`crate::expand`]): inside an `impl` block, a static cannot name `Self`; and the
     /// type of a `key = ...` expression cannot be written.
     pub(crate) fn typed_static(&self) -> bool {
-        self.args.key.is_none() && self.func.call_style == CallStyle::Free
+        self.args.key.is_none() && self.func.call_style == CallStyle::Free && !self.is_generic()
     }
 
-    /// Whether the function has a Redis level (`redis = true`).
+    /// The function's type parameters, in order.
+    pub(crate) fn type_params(&self) -> Vec<&Ident> {
+        self.func
+            .sig
+            .generics
+            .type_params()
+            .map(|param| &param.ident)
+            .collect()
+    }
+
+    /// Whether the function has type parameters: then it has one map per
+    /// instantiation of them, in a `TypeMaps` (see [`crate::expand`]).
+    pub(crate) fn is_generic(&self) -> bool {
+        self.func.sig.generics.type_params().next().is_some()
+    }
+
+    /// `::<T, U, extra…>` after a generated function's name, for a generic function
+    /// (whose siblings take its type parameters first); `::<extra…>` otherwise; nothing
+    /// if both are empty.
+    pub(crate) fn turbofish(&self, extra: &[TokenStream]) -> TokenStream {
+        let params = self.type_params();
+        if params.is_empty() && extra.is_empty() {
+            return TokenStream::new();
+        }
+        quote!(::<#(#params,)* #(#extra),*>)
+    }
+
+    /// `(T, U,)`: the instantiation, which tells one map of a generic function from
+    /// another.
+    pub(crate) fn type_params_tuple(&self) -> TokenStream {
+        let params = self.type_params();
+        quote!((#(#params,)*))
+    }
+
+    /// Whether the function has a Redis level (`redis = true`). A generic function
+    /// has none: `redis = true` is refused there (see [`crate::valid`]), and the
+    /// function is expanded as if it were absent.
     pub(crate) fn redis(&self) -> bool {
-        Args::is_on(&self.args.redis)
+        Args::is_on(&self.args.redis) && !self.is_generic()
     }
 
     /// Whether the helpers users call are generated (not with `helpers = "none"`).
