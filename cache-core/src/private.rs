@@ -236,8 +236,8 @@ macro_rules! key_part_check {
             fn owned_part(raw: Self::Raw) -> Self::Owned;
         }
 
-        // Not listed as a candidate in errors (a generic parameter's error would list
-        // both impls): the trait's own words say what is needed.
+        // Not listed as candidates in errors (the error of a generic parameter would
+        // list both impls of each check trait): the trait's own words say what is needed.
         #[diagnostic::do_not_recommend]
         impl<T> $check<Checked<true>> for T
         where
@@ -304,6 +304,7 @@ macro_rules! whole_value_check {
             fn from_value(value: Self::Value) -> Self;
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T: Clone + Send + Sync + 'static $(+ $extra)*> $check<Checked<true>> for T {
             type Value = T;
             #[inline]
@@ -316,6 +317,7 @@ macro_rules! whole_value_check {
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T: sealed::Never> $check<Unfit> for T {
             type Value = Infallible;
             fn to_value(&self) -> Option<Infallible> {
@@ -372,6 +374,7 @@ macro_rules! key_value_check {
             fn key(self) -> Self::Key;
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T: Hash + Eq + Send + Sync + 'static $(+ $extra)*> $check<Checked<true>> for T {
             type Key = T;
             #[inline]
@@ -380,6 +383,7 @@ macro_rules! key_value_check {
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T: sealed::Never> $check<Unfit> for T {
             type Key = Infallible;
             fn key(self) -> Infallible {
@@ -414,6 +418,7 @@ macro_rules! success_part_check {
             fn from_value(value: Self::Value) -> Self;
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T> $check<Checked<true>> for T
         where
             T: Fallible,
@@ -430,6 +435,7 @@ macro_rules! success_part_check {
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T: sealed::Never> $check<Unfit> for T {
             type Value = Infallible;
             fn to_value(&self) -> Option<Infallible> {
