@@ -122,6 +122,13 @@ where
         .await
 }
 
+/// The body of an `async fn` expanded inside the function (`helpers = "none"`), as an
+/// `async` block: its output type, given here, is what `?` in it converts errors to.
+#[inline]
+pub fn body_future<R, F: std::future::Future<Output = R>>(future: F) -> F {
+    future
+}
+
 /// Return types whose success part alone is cached: `Result<T, E>` and `Option<T>`.
 pub trait Fallible {
     /// What is cached: `T`.

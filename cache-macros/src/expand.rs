@@ -32,6 +32,11 @@
 //! after comparing the `TypeId`s. A `static` inside a generic function is one static,
 //! whatever the type arguments.
 //!
+//! With `helpers = "none"`, everything is inside the function's body when it can be
+//! (see `Expansion::in_body`): the ops function and the accessor as items there, the
+//! user's body as a closure (an `async` block for an `async fn`), so that nothing is
+//! next to the function and it compiles in a trait impl.
+//!
 //! A generic function has one map per instantiation of its type parameters: its
 //! accessor (`__ttl_cached_<name>_map::<(T, U), K, V>(init)`) holds a
 //! `__private::TypeMaps`, a registry of `MapCell`s keyed by the `TypeId` of the tuple
@@ -180,7 +185,15 @@ impl Expansion<'_> {
     /// Everything generated for one cached function: the function users call, and
     /// the rest.
     pub(crate) fn expand(&self) -> Parts {
-        let main = self.main_fn();
+        if self.in_body() {
+            let map = self.map_fn();
+            let ops = ops::ops_fn(self, false);
+            return Parts {
+                main: self.main_fn(quote!(#map #ops)),
+                rest: TokenStream::new(),
+            };
+        }
+        let main = self.main_fn(TokenStream::new());
         let uncached = self.uncached_fn();
         let helpers = self.has_helpers();
         let refresh = helpers.then(|| self.refresh_fn());
@@ -193,7 +206,8 @@ impl Expansion<'_> {
         } else {
             ops::ops_fn(self, false)
         };
-        let key_type = self.key_type_fn();
+        // Only the helpers name the key's type without a key at hand.
+        let key_type = helpers.then(|| self.key_type_fn());
         let rest = quote! {
             #uncached
             #refresh
@@ -244,7 +258,9 @@ impl Expansion<'_> {
     ///     }
     /// }
     /// ```
-    fn main_fn(&self) -> TokenStream {
+    ///
+    /// `items`: what is generated inside the body (see [`Expansion::in_body`]).
+    fn main_fn(&self, items: TokenStream) -> TokenStream {
         let attrs = self
             .func
             .outer_attrs
@@ -267,6 +283,7 @@ impl Expansion<'_> {
         quote! {
             #(#attrs)*
             #head {
+                #items
                 #body
             }
         }
@@ -984,7 +1001,38 @@ impl Expansion<'_> {
     }
 
     /// `fetch_user_uncached(self, id, region)`, in `unsafe { }` for an `unsafe fn`.
+    /// In the body (see [`Expansion::in_body`]), the body itself, in a closure that
+    /// binds the parameters (so that `return` and `?` stay the body's), called; for an
+    /// `async fn`, in an `async` block, its output typed (which `?` needs).
     fn uncached_call(&self) -> TokenStream {
+        if self.in_body() {
+            let rebinds = self.func.params.iter().enumerate().map(|(index, param)| {
+                let pat = &param.pat;
+                let argument = argument(index, param);
+                quote!(let #pat = #argument;)
+            });
+            let stmts = &self.func.stmts;
+            let ret = &self.func.output.ty;
+            let call = if self.func.is_async() {
+                quote! {
+                    ::cache_core::__private::body_future::<#ret, _>(async move {
+                        #(#rebinds)*
+                        #(#stmts)*
+                    })
+                }
+            } else {
+                quote! {
+                    (move || -> #ret {
+                        #(#rebinds)*
+                        #(#stmts)*
+                    })()
+                }
+            };
+            return match self.func.sig.unsafety {
+                Some(unsafety) => quote!(#unsafety { #call }),
+                None => call,
+            };
+        }
         let path = self.sibling(&self.names.uncached);
         let receiver = self.func.receiver.as_ref().map(|receiver| {
             let self_token = receiver.self_token;

@@ -181,8 +181,12 @@ use proc_macro::TokenStream;
 /// Db::get_cache().stats();
 /// ```
 ///
-/// Without it, a `#[ttl_cached]` method in a trait impl does not compile (each helper
-/// is reported as "not a member of trait").
+/// Without it, a `#[ttl_cached]` method in a trait impl compiles only with
+/// `helpers = "none"`: then everything generated for it is inside its body (items and
+/// closures there), and nothing is next to it. (That needs the parameter and return
+/// types not to name `Self`, and no `redis = true`; otherwise the hidden items stay
+/// next to the method and the attribute on the block is needed.) With helpers, a bare
+/// `#[ttl_cached]` in a trait impl fails: each helper is "not a member of trait".
 ///
 /// # Generic functions
 ///
@@ -369,8 +373,9 @@ pub fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - The `#[ttl_cached]` attributes must be written as such (`#[ttl_cached(...)]` or
 ///   `#[cache_core::ttl_cached(...)]`), not inside `cfg_attr`.
 ///
-/// Without this attribute, a `#[ttl_cached]` method in a trait impl fails to compile
-/// (each helper is "not a member of trait"): add `#[ttl_cached_impl]` to the block.
+/// Without this attribute, a `#[ttl_cached]` method in a trait impl compiles only with
+/// `helpers = "none"` (see "Trait impls" on `ttl_cached`): add `#[ttl_cached_impl]` to
+/// the block to have helpers.
 #[proc_macro_attribute]
 pub fn ttl_cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
     impl_block::ttl_cached_impl(args.into(), item.into()).into()

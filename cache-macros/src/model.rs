@@ -68,6 +68,8 @@ pub(crate) struct Expansion<'a> {
     pub(crate) names: Names,
     /// Only the `Ok` / `Some` part of the return value is cached.
     pub(crate) ok_only: bool,
+    /// Everything generated is inside the function's body (see [`Self::in_body`]).
+    in_body: bool,
 }
 
 impl<'a> Expansion<'a> {
@@ -77,7 +79,7 @@ impl<'a> Expansion<'a> {
             Some(Fallible::Option) => !Args::is_on(&args.cache_none),
             None => false,
         };
-        Expansion {
+        let mut expansion = Expansion {
             args,
             func,
             names: Names::new(
@@ -91,7 +93,24 @@ impl<'a> Expansion<'a> {
                 ),
             ),
             ok_only,
-        }
+            in_body: false,
+        };
+        expansion.in_body = !expansion.has_helpers()
+            && !expansion.redis()
+            && func.inner_attrs.is_empty()
+            && !crate::signature::types_mention_self(func);
+        expansion
+    }
+
+    /// Whether everything generated for the function is inside its body, as items and
+    /// closures there: no item next to it, so it compiles where only the function may
+    /// be, in a trait impl. With `helpers = "none"` (nothing users call but the
+    /// function), unless the items would need what an item inside a function cannot
+    /// name: `Self` in the parameter or return types, or the Redis level (named after
+    /// `Self` in an `impl`). Inner attributes of the body keep it in a function of
+    /// its own.
+    pub(crate) fn in_body(&self) -> bool {
+        self.in_body
     }
 
     /// Whether the map lives in a typed `static` in the ops function: a free function
@@ -99,7 +118,9 @@ impl<'a> Expansion<'a> {
     /// [`crate::expand`]): inside an `impl` block, a static cannot name `Self`; and the
     /// type of a `key = ...` expression cannot be written.
     pub(crate) fn typed_static(&self) -> bool {
-        self.args.key.is_none() && self.func.call_style == CallStyle::Free && !self.is_generic()
+        self.args.key.is_none()
+            && (self.func.call_style == CallStyle::Free || self.in_body)
+            && !self.is_generic()
     }
 
     /// The function's type parameters, in order.
@@ -164,6 +185,9 @@ impl<'a> Expansion<'a> {
 
     /// How one generated function names another.
     pub(crate) fn sibling(&self, name: &Ident) -> TokenStream {
+        if self.in_body {
+            return quote!(#name);
+        }
         match self.func.call_style {
             CallStyle::Free => quote!(#name),
             CallStyle::Associated => quote!(Self::#name),

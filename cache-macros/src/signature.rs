@@ -295,6 +295,17 @@ pub(crate) fn find_borrow(ty: &Type) -> Option<Span> {
     finder.0
 }
 
+/// Whether the types the ops function names (parameters, return type, generics) use
+/// `Self`, which an item inside the function's body cannot name.
+pub(crate) fn types_mention_self(func: &CachedFn) -> bool {
+    func.params
+        .iter()
+        .any(|param| mentions_self(param.ty.to_token_stream()))
+        || mentions_self(func.output.ty.to_token_stream())
+        || mentions_self(func.sig.generics.to_token_stream())
+        || mentions_self(func.sig.generics.where_clause.to_token_stream())
+}
+
 /// Whether `tokens` use `Self` (outside nested `impl` and `trait` blocks), which means
 /// the function is inside an `impl` block even without a receiver.
 fn mentions_self(tokens: TokenStream) -> bool {

@@ -114,3 +114,82 @@ fn a_generic_trait_impl_memoizes() {
     assert_eq!(Wrapper(7u8).name(1), "71");
     assert_eq!(NAME_RUNS.load(Ordering::SeqCst), 1);
 }
+
+/// Without `#[ttl_cached_impl]`: `helpers = "none"` keeps everything inside the
+/// method's body, so a bare `#[ttl_cached]` compiles in a trait impl.
+trait Lookup {
+    fn find(&self, id: u64) -> Option<u64>;
+    fn count(words: &str) -> usize;
+    fn sum(&self, pair: (u64, u64), scale: u64) -> u64;
+    async fn fetch(&self, id: u64) -> Result<u64, std::num::ParseIntError>;
+}
+
+struct Index {
+    runs: AtomicUsize,
+}
+
+static COUNT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+impl Lookup for Index {
+    #[ttl_cached(secs = 60, key = id, helpers = "none")]
+    fn find(&self, id: u64) -> Option<u64> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        if id == 0 {
+            // `return` stays the body's: the result is still cached (or not) as usual.
+            return None;
+        }
+        Some(id + 1)
+    }
+
+    #[ttl_cached(secs = 60, helpers = "none")]
+    fn count(words: &str) -> usize {
+        COUNT_RUNS.fetch_add(1, Ordering::SeqCst);
+        words.split_whitespace().count()
+    }
+
+    #[ttl_cached(secs = 60, key = (a, b, scale), helpers = "none")]
+    fn sum(&self, (a, b): (u64, u64), mut scale: u64) -> u64 {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        scale += 0;
+        (a + b) * scale
+    }
+
+    #[ttl_cached(secs = 60, key = id, helpers = "none")]
+    async fn fetch(&self, id: u64) -> Result<u64, std::num::ParseIntError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        // `?` in the body converts to the function's error type.
+        let parsed: u64 = id.to_string().parse()?;
+        Ok(parsed)
+    }
+}
+
+#[test]
+fn helpers_none_memoizes_in_a_trait_impl_without_the_block_attribute() {
+    let index = Index {
+        runs: AtomicUsize::new(0),
+    };
+    assert_eq!(index.find(1), Some(2));
+    assert_eq!(index.find(1), Some(2));
+    assert_eq!(index.runs.load(Ordering::SeqCst), 1);
+    // `None` is not cached: the body runs each time.
+    assert_eq!(index.find(0), None);
+    assert_eq!(index.find(0), None);
+    assert_eq!(index.runs.load(Ordering::SeqCst), 3);
+
+    assert_eq!(Index::count("a b c"), 3);
+    assert_eq!(Index::count("a b c"), 3);
+    assert_eq!(COUNT_RUNS.load(Ordering::SeqCst), 1);
+
+    assert_eq!(index.sum((1, 2), 2), 6);
+    assert_eq!(index.sum((1, 2), 2), 6);
+    assert_eq!(index.runs.load(Ordering::SeqCst), 4);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        assert_eq!(index.fetch(9).await, Ok(9));
+        assert_eq!(index.fetch(9).await, Ok(9));
+    });
+    assert_eq!(index.runs.load(Ordering::SeqCst), 5);
+}

@@ -19,6 +19,11 @@ pub async fn keyed_async(id: u64, unused: &str) -> u64 {
     id
 }
 
+#[ttl_cached(secs = 5, helpers = "none")]
+pub fn in_body(id: u64, unused: u64, mut never_mutated: u64) -> u64 {
+    id + never_mutated
+}
+
 pub struct Repo;
 
 impl Repo {

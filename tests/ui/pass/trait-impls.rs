@@ -35,7 +35,26 @@ impl Store for Db {
     }
 }
 
+/// Without `#[ttl_cached_impl]`: `helpers = "none"` keeps everything in the body.
+pub trait Plain {
+    fn plain(&self, id: u64) -> u64;
+    fn associated(id: u64) -> u64;
+}
+
+impl Plain for Db {
+    #[ttl_cached(secs = 20, key = id, helpers = "none")]
+    fn plain(&self, id: u64) -> u64 {
+        id + self.name.len() as u64
+    }
+
+    #[ttl_cached(secs = 20, helpers = "none")]
+    fn associated(id: u64) -> u64 {
+        id
+    }
+}
+
 fn main() {
+    let _ = Db::associated(1) + Db::open("x").plain(1);
     let db = Db::open("main");
     let _: String = db.get(1);
     let _: bool = db.get_invalidate(1);
