@@ -114,3 +114,21 @@ fn a_generic_associated_function_memoizes() {
     assert_eq!(Codec::decode::<u8>("3"), Some(3));
     assert_eq!(Codec::decode_cache::<u8>().stats().hits, 1);
 }
+
+static INNER_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// With `helpers = "none"`, the registry of maps is inside the function's body.
+#[ttl_cached(secs = 60, helpers = "none")]
+fn parse_quietly<T: FromStr + Clone + Send + Sync + 'static>(s: &str) -> Option<T> {
+    INNER_RUNS.fetch_add(1, Ordering::SeqCst);
+    s.parse().ok()
+}
+
+#[test]
+fn a_generic_function_without_helpers_keeps_a_map_per_instantiation() {
+    assert_eq!(parse_quietly::<u8>("1"), Some(1));
+    assert_eq!(parse_quietly::<u8>("1"), Some(1));
+    assert_eq!(INNER_RUNS.load(Ordering::SeqCst), 1);
+    assert_eq!(parse_quietly::<i8>("1"), Some(1));
+    assert_eq!(INNER_RUNS.load(Ordering::SeqCst), 2);
+}
