@@ -10,7 +10,10 @@
 //! function, `valid` checks the two together, and `expand` generates the code: the
 //! functions users call itself, the hidden ops function through `ops`. Both build on
 //! `model` (the cached function as the generators see it), which builds on `tokens`
-//! (span and identifier helpers); no module imports one that imports it back. Errors point at the offending token, are all reported at once, and never hide
+//! (span and identifier helpers); no module imports one that imports it back.
+//! `impl_block` is the second attribute, `#[ttl_cached_impl]`: it rewrites the
+//! `#[ttl_cached]` attributes of an `impl` block so that each method's expansion is
+//! split between the block and an inherent `impl` (through `expand`'s contexts). Errors point at the offending token, are all reported at once, and never hide
 //! the function: after an error the function is still emitted, so its callers compile.
 //!
 //! The full documentation, with examples, is on [`macro@ttl_cached`].
