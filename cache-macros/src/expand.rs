@@ -1,4 +1,4 @@
-//! Code generation: the cached function and its helpers, from a checked [`CachedFn`].
+//! Code generation: the cached function and its helpers, from a checked [`CachedFn`](crate::signature::CachedFn).
 //!
 //! Generated code names only `::cache_core::…`, `::core::…` and `::std::…` paths, and
 //! locals prefixed `__ttl_cached_`, so nothing in the user's scope can shadow it. It
