@@ -140,8 +140,69 @@ pub use time::MockClock;
 /// exchange_rate("EUR"); // expired: computed again
 /// assert_eq!(exchange_rate_cache().stats().computations, 2);
 /// ```
+///
+/// A generic function has one map per instantiation, and its helpers take the same
+/// type parameters:
+///
+/// ```
+/// use cache_core::ttl_cached;
+/// use std::str::FromStr;
+///
+/// #[ttl_cached(secs = 60)]
+/// fn parse<T: FromStr + Clone + Send + Sync + 'static>(s: &str) -> Option<T> {
+///     s.parse().ok()
+/// }
+///
+/// assert_eq!(parse::<u8>("7"), Some(7));
+/// assert_eq!(parse::<u64>("7"), Some(7)); // another map: computed again
+/// assert_eq!(parse::<u8>("7"), Some(7)); // a hit
+/// assert_eq!(parse_cache::<u8>().stats().hits, 1);
+/// assert_eq!(parse_cache::<u64>().stats().hits, 0);
+/// ```
 #[cfg(feature = "macros")]
 pub use cache_macros::ttl_cached;
+
+/// Lets `#[ttl_cached]` methods live in a trait impl: on the `impl` block, it keeps
+/// each cached method in the trait impl and puts its helpers (`_invalidate`, `_cache`…)
+/// in an inherent `impl` of the type. The details are documented on the macro in
+/// `cache-macros`.
+///
+/// # Examples
+///
+/// ```
+/// use cache_core::{ttl_cached, ttl_cached_impl};
+///
+/// trait Store {
+///     fn get(&self, id: u64) -> String;
+///     fn open(name: &str) -> Self;
+/// }
+///
+/// #[derive(Clone)]
+/// struct Db {
+///     name: String,
+/// }
+///
+/// #[ttl_cached_impl]
+/// impl Store for Db {
+///     #[ttl_cached(secs = 20, key = (self.name.clone(), id))]
+///     fn get(&self, id: u64) -> String {
+///         format!("{}/{id}", self.name) // imagine a query here
+///     }
+///
+///     #[ttl_cached(secs = 20)]
+///     fn open(name: &str) -> Self {
+///         Db { name: name.to_owned() }
+///     }
+/// }
+///
+/// let db = Db::open("main");
+/// assert_eq!(db.get(7), "main/7"); // runs the body
+/// assert_eq!(db.get(7), "main/7"); // a hit
+/// assert_eq!(Db::get_cache().stats().computations, 1);
+/// assert!(db.get_invalidate(7)); // the helpers are inherent functions of `Db`
+/// ```
+#[cfg(feature = "macros")]
+pub use cache_macros::ttl_cached_impl;
 
 /// The README's examples, compiled and run as doctests so that they stay true.
 #[cfg(all(doctest, feature = "macros"))]

@@ -4,7 +4,7 @@
 use crate::{flight, TtlMap};
 use std::hash::Hash;
 
-pub use crate::map_cell::MapCell;
+pub use crate::map_cell::{MapCell, TypeMaps};
 pub use std::time::Duration;
 
 /// Builds the map behind one `#[ttl_cached]` function.
@@ -127,6 +127,13 @@ where
         .await
 }
 
+/// The body of an `async fn` expanded inside the function (`helpers = "none"`), as an
+/// `async` block: its output type, given here, is what `?` in it converts errors to.
+#[inline]
+pub fn body_future<R, F: std::future::Future<Output = R>>(future: F) -> F {
+    future
+}
+
 /// Return types whose success part alone is cached: `Result<T, E>` and `Option<T>`.
 pub trait Fallible {
     /// What is cached: `T`.
@@ -241,6 +248,9 @@ macro_rules! key_part_check {
             fn owned_part(raw: Self::Raw) -> Self::Owned;
         }
 
+        // Not listed as candidates in errors (the error of a generic parameter would
+        // list both impls of each check trait): the trait's own words say what is needed.
+        #[diagnostic::do_not_recommend]
         impl<T> $check<Checked<true>> for T
         where
             T: ?Sized + Hash + Eq + ToOwned,
@@ -259,6 +269,7 @@ macro_rules! key_part_check {
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T: ?Sized + sealed::Never> $check<Unfit> for T {
             type Borrowed = T;
             type Raw = ();
@@ -305,6 +316,7 @@ macro_rules! whole_value_check {
             fn from_value(value: Self::Value) -> Self;
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T: Clone + Send + Sync + 'static $(+ $extra)*> $check<Checked<true>> for T {
             type Value = T;
             #[inline]
@@ -317,6 +329,7 @@ macro_rules! whole_value_check {
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T: sealed::Never> $check<Unfit> for T {
             type Value = Infallible;
             fn to_value(&self) -> Option<Infallible> {
@@ -339,6 +352,69 @@ whole_value_check! {
     CachedValue
 }
 
+whole_value_check! {
+    /// A `Result` cached whole, `Err` too (`cache_err = true`).
+    #[diagnostic::on_unimplemented(
+        message = "with `cache_err = true`, `{Self}` is cached whole, `Err` too: both its `Ok` and `Err` types must be `Clone + Send + Sync + 'static`",
+        label = "`cache_err = true` stores errors, so the error type must be `Clone + Send + Sync + 'static` too",
+        note = "without `cache_err = true`, only `Ok` values are cached and the error type needs none of these; or wrap the error in `Arc`"
+    )]
+    CachedResult
+}
+
+whole_value_check! {
+    /// An `Option` cached whole, `None` too (`cache_none = true`).
+    #[diagnostic::on_unimplemented(
+        message = "the return type cannot be cached: `{Self}` is not `Clone + Send + Sync + 'static`",
+        label = "with `cache_none = true`, the `Option` is cached whole and must be `Clone + Send + Sync + 'static`",
+        note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
+    )]
+    CachedOption
+}
+
+/// Declares and implements the check of a `key = <expression>`'s value: `Hash + Eq + Send +
+/// Sync + 'static`, plus the bounds given (`redis = true`: `Serialize`). Generated code passes
+/// the value through it, `<_ as CacheKey<_>>::key(expr)`, at the expression: an unfit key is one
+/// error there, and an error type afterwards, about which rustc reports nothing more.
+macro_rules! key_value_check {
+    ($(#[$attr:meta])* $check:ident $(, $extra:path)*) => {
+        $(#[$attr])*
+        pub trait $check<Pick>: Sized {
+            /// The key, as stored.
+            type Key;
+            /// The key, checked.
+            fn key(self) -> Self::Key;
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<T: Hash + Eq + Send + Sync + 'static $(+ $extra)*> $check<Checked<true>> for T {
+            type Key = T;
+            #[inline]
+            fn key(self) -> T {
+                self
+            }
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<T: sealed::Never> $check<Unfit> for T {
+            type Key = Infallible;
+            fn key(self) -> Infallible {
+                unreachable!("no type implements `Never`")
+            }
+        }
+    };
+}
+
+key_value_check! {
+    /// The value of a `key = <expression>`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a cache key",
+        label = "the `key` expression's value must be `Hash + Eq + Send + Sync + 'static`",
+        note = "build the key from values that are, e.g. `f64::to_bits` for a float, an owned `String` for a `&str`"
+    )]
+    CacheKey
+}
+
 /// Declares and implements a check trait whose value is the success part of a [`Fallible`], plus
 /// the bounds given. Such traits differ only in their words (`Ok` and `cache_err`, `Some` and
 /// `cache_none`), which `#[diagnostic::on_unimplemented]` takes from the trait.
@@ -354,6 +430,7 @@ macro_rules! success_part_check {
             fn from_value(value: Self::Value) -> Self;
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T> $check<Checked<true>> for T
         where
             T: Fallible,
@@ -370,6 +447,7 @@ macro_rules! success_part_check {
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T: sealed::Never> $check<Unfit> for T {
             type Value = Infallible;
             fn to_value(&self) -> Option<Infallible> {
@@ -467,6 +545,22 @@ pub use crate::redis::miss::{
     compute_unshared_async as redis_compute_unshared_async, remove as redis_remove,
     store as redis_store,
 };
+
+#[cfg(feature = "redis")]
+key_value_check! {
+    /// The value of a `key = <expression>` of a `redis = true` function.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a cache key shared through Redis",
+        label = "with `redis = true`, the `key` expression's value must be `Hash + Eq + serde::Serialize + Send + Sync + 'static`",
+        note = "the Redis key holds the key, serialized"
+    )]
+    SharedCacheKey, Serialize
+}
+
+/// Without the `redis` feature, [`CacheKey`]'s bounds (the feature's error is reported
+/// once, by `if_redis!`).
+#[cfg(not(feature = "redis"))]
+pub use CacheKey as SharedCacheKey;
 
 #[cfg(feature = "redis")]
 key_part_check! {

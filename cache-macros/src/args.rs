@@ -201,7 +201,13 @@ impl Args {
                 format!("a bare number is not an option: write `secs = {literal}` or `millis = {literal}`"),
             ))
         } else {
-            Err(unknown_option(input))
+            let (error, suggestion) = unknown_option(input);
+            // A misspelled option is that option, rejected: not also missing (no
+            // "missing TTL" after `sec = 5`, no "needs `key`" after `kye = id`).
+            if let Some(suggestion) = suggestion {
+                self.rejected.push(suggestion);
+            }
+            Err(error)
         }
     }
 }
@@ -454,29 +460,37 @@ fn boolean(input: ParseStream, name: &Ident) -> Result<bool> {
     }
 }
 
-/// The error for a name that is not an option, suggesting the closest one.
-fn unknown_option(input: ParseStream) -> Error {
+/// The error for a name that is not an option, and the closest option if it looks like
+/// a typo of one (spanned at the name written).
+fn unknown_option(input: ParseStream) -> (Error, Option<Ident>) {
     let name = match input.call(Ident::parse_any) {
         Ok(name) => name,
         Err(_) => {
-            return Error::new(
+            let error = Error::new(
                 input.span(),
                 "expected an option such as `secs = 30`; see the `ttl_cached` documentation",
             );
+            return (error, None);
         }
     };
     let written = name.unraw().to_string();
     match closest_option(&written) {
-        Some(suggestion) => Error::new(
-            name.span(),
-            format!("unknown option `{written}`; did you mean `{suggestion}`?"),
-        ),
-        None => Error::new(
-            name.span(),
-            format!(
-                "unknown option `{written}`; expected one of {}",
-                OPTION_NAMES.map(|option| format!("`{option}`")).join(", ")
+        Some(suggestion) => (
+            Error::new(
+                name.span(),
+                format!("unknown option `{written}`; did you mean `{suggestion}`?"),
             ),
+            Some(Ident::new(suggestion, name.span())),
+        ),
+        None => (
+            Error::new(
+                name.span(),
+                format!(
+                    "unknown option `{written}`; expected one of {}",
+                    OPTION_NAMES.map(|option| format!("`{option}`")).join(", ")
+                ),
+            ),
+            None,
         ),
     }
 }
@@ -584,6 +598,17 @@ mod tests {
         assert_eq!(args.errors.len(), 2, "{:?}", args.errors);
         assert!(args.was_rejected("key"));
         assert!(matches!(args.ttl.map(|t| t.value), Some(Ttl::Secs(5))));
+    }
+
+    #[test]
+    fn a_misspelled_option_is_rejected_not_missing() {
+        let args = parse(quote::quote!(sec = 5, kye = id));
+        assert_eq!(args.errors.len(), 2);
+        assert!(args.was_rejected("secs"));
+        assert!(args.was_rejected("key"));
+        // Not a typo of anything: not taken for an option.
+        let args = parse(quote::quote!(secs = 5, timeout = 3));
+        assert!(args.rejected.is_empty());
     }
 
     #[test]

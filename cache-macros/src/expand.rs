@@ -1,4 +1,4 @@
-//! Code generation: the cached function and its helpers, from a checked [`CachedFn`].
+//! Code generation: the cached function and its helpers, from a checked [`CachedFn`](crate::signature::CachedFn).
 //!
 //! Generated code names only `::cache_core::…`, `::core::…` and `::std::…` paths, and
 //! locals prefixed `__ttl_cached_`, so nothing in the user's scope can shadow it. It
@@ -31,15 +31,26 @@
 //! which callers use with the types they know, and which casts back to `TtlMap<K, V>`
 //! after comparing the `TypeId`s. A `static` inside a generic function is one static,
 //! whatever the type arguments.
+//!
+//! With `helpers = "none"`, everything is inside the function's body when it can be
+//! (see `Expansion::in_body`): the ops function and the accessor as items there, the
+//! user's body as a closure (an `async` block for an `async fn`), so that nothing is
+//! next to the function and it compiles in a trait impl.
+//!
+//! A generic function has one map per instantiation of its type parameters: its
+//! accessor (`__ttl_cached_<name>_map::<(T, U), K, V>(init)`) holds a
+//! `__private::TypeMaps`, a registry of `MapCell`s keyed by the `TypeId` of the tuple
+//! of the type parameters, and every generated function takes the type parameters
+//! and passes them on.
 
 use crate::args::Args;
 use crate::model::Expansion;
 use crate::ops;
 use crate::signature::{self, CallStyle, Param};
-use crate::tokens::{rename_self, replace_idents, respan, unraw, with_elided_lifetimes};
+use crate::tokens::{rename_self, replace_idents, respan, spans, unraw, with_elided_lifetimes};
 use crate::valid;
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{Attribute, Error, ItemFn, LitStr};
 
 /// Parses, checks and expands one `#[ttl_cached(args)] item`.
@@ -48,6 +59,63 @@ use syn::{Attribute, Error, ItemFn, LitStr};
 /// errors, so that its callers still compile. On an error in the options alone, emits
 /// the full expansion as well, so the helpers resolve and only the real mistakes show.
 pub(crate) fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    let (context, args) = Context::split(args);
+    let Parts { main, rest } = parts(args, item, context);
+    match context {
+        Context::Unknown => quote!(#main #rest),
+        Context::ImplMain => main,
+        Context::ImplRest => rest,
+    }
+}
+
+/// Where the attribute is, as far as the macro knows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Context {
+    /// A `#[ttl_cached]` on its own: a free function, or a method in an inherent
+    /// `impl`, told apart by [`signature::analyze`].
+    Unknown,
+    /// Written by `#[ttl_cached_impl]` (`__ttl_cached_part = main`) on a method it
+    /// leaves in its `impl`: an associated function, receiver or not, of which only
+    /// the function users call is emitted.
+    ImplMain,
+    /// Written by `#[ttl_cached_impl]` (`__ttl_cached_part = rest`) on the copy of the
+    /// method it puts in an inherent `impl`: everything else, errors included (so they
+    /// are reported once).
+    ImplRest,
+}
+
+impl Context {
+    /// The context marker `#[ttl_cached_impl]` puts before the options, if any, and
+    /// the options.
+    fn split(args: TokenStream) -> (Context, TokenStream) {
+        let tokens: Vec<proc_macro2::TokenTree> = args.clone().into_iter().collect();
+        let context = match tokens.as_slice() {
+            [proc_macro2::TokenTree::Ident(marker), proc_macro2::TokenTree::Punct(equals), proc_macro2::TokenTree::Ident(part), ..]
+                if marker == "__ttl_cached_part" && equals.as_char() == '=' =>
+            {
+                if part == "main" {
+                    Context::ImplMain
+                } else {
+                    Context::ImplRest
+                }
+            }
+            _ => return (Context::Unknown, args),
+        };
+        // The marker, and the comma after it.
+        (context, tokens.into_iter().skip(4).collect())
+    }
+}
+
+/// One expansion, split where `#[ttl_cached_impl]` needs it: the function users call
+/// (which stays where it was written, in a trait impl too), and everything else (the
+/// helpers, the hidden items and the errors), which may go to an inherent `impl`.
+pub(crate) struct Parts {
+    pub(crate) main: TokenStream,
+    pub(crate) rest: TokenStream,
+}
+
+/// [`ttl_cached`], in two [`Parts`].
+pub(crate) fn parts(args: TokenStream, item: TokenStream, context: Context) -> Parts {
     let item_fn: ItemFn = match syn::parse2(item.clone()) {
         Ok(item_fn) => item_fn,
         Err(_) => {
@@ -56,7 +124,10 @@ pub(crate) fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
                 "`#[ttl_cached]` applies to a function with a body",
             )
             .into_compile_error();
-            return quote!(#item #error);
+            return Parts {
+                main: item,
+                rest: error,
+            };
         }
     };
     let args: Args = match syn::parse2(args) {
@@ -68,13 +139,16 @@ pub(crate) fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
         },
     };
     let original = item_fn.to_token_stream();
-    let func = match signature::analyze(item_fn) {
+    let mut func = match signature::analyze(item_fn) {
         Ok(func) => func,
         Err(error) => {
             let errors = signature::combine(args.errors.into_iter().chain(Some(error)));
-            return with_errors(original, errors);
+            return unexpanded(original, errors);
         }
     };
+    if context != Context::Unknown {
+        func.call_style = CallStyle::Associated;
+    }
     let key_errors = valid::key(&args, &func);
     let option_errors = valid::options(&args, &func);
     // Without a key there is nothing to expand; the function is emitted as written.
@@ -87,24 +161,39 @@ pub(crate) fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
             .chain(key_errors),
     );
     if !expandable {
-        return with_errors(original, errors);
+        return unexpanded(original, errors);
     }
-    let expanded = Expansion::new(&args, &func).expand();
-    with_errors(expanded, errors)
+    let Parts { main, rest } = Expansion::new(&args, &func).expand();
+    let errors = errors.map(Error::into_compile_error);
+    Parts {
+        main,
+        rest: quote!(#rest #errors),
+    }
 }
 
-/// `tokens`, followed by `errors` as `compile_error!`s.
-fn with_errors(tokens: TokenStream, errors: Option<Error>) -> TokenStream {
-    let errors = errors.map(Error::into_compile_error);
-    quote!(#tokens #errors)
+/// The function as written, and the errors that kept it from being expanded.
+fn unexpanded(original: TokenStream, errors: Option<Error>) -> Parts {
+    Parts {
+        main: original,
+        rest: errors.map(Error::into_compile_error).unwrap_or_default(),
+    }
 }
 
 // The generators of the functions users call. (`Expansion` itself, and what `ops`
 // shares with these, is in `crate::model`.)
 impl Expansion<'_> {
-    /// Everything generated for one cached function.
-    pub(crate) fn expand(&self) -> TokenStream {
-        let main = self.main_fn();
+    /// Everything generated for one cached function: the function users call, and
+    /// the rest.
+    pub(crate) fn expand(&self) -> Parts {
+        if self.in_body() {
+            let map = self.map_fn();
+            let ops = ops::ops_fn(self, false);
+            return Parts {
+                main: self.main_fn(quote!(#map #ops)),
+                rest: TokenStream::new(),
+            };
+        }
+        let main = self.main_fn(TokenStream::new());
         let uncached = self.uncached_fn();
         let helpers = self.has_helpers();
         let refresh = helpers.then(|| self.refresh_fn());
@@ -117,9 +206,9 @@ impl Expansion<'_> {
         } else {
             ops::ops_fn(self, false)
         };
-        let key_type = self.key_type_fn();
-        quote! {
-            #main
+        // Only the helpers name the key's type without a key at hand.
+        let key_type = helpers.then(|| self.key_type_fn());
+        let rest = quote! {
             #uncached
             #refresh
             #invalidate
@@ -128,7 +217,8 @@ impl Expansion<'_> {
             #map
             #ops
             #key_type
-        }
+        };
+        Parts { main, rest }
     }
 
     /// The cached function, under the user's name, signature and attributes.
@@ -168,7 +258,9 @@ impl Expansion<'_> {
     ///     }
     /// }
     /// ```
-    fn main_fn(&self) -> TokenStream {
+    ///
+    /// `items`: what is generated inside the body (see [`Expansion::in_body`]).
+    fn main_fn(&self, items: TokenStream) -> TokenStream {
         let attrs = self
             .func
             .outer_attrs
@@ -191,6 +283,7 @@ impl Expansion<'_> {
         quote! {
             #(#attrs)*
             #head {
+                #items
                 #body
             }
         }
@@ -206,8 +299,10 @@ impl Expansion<'_> {
         let lookup_args = self.lookup_args();
         let key = self.key();
         let ops = self.sibling(&self.names.ops);
+        let key_type = self.args.key.as_ref().map(|_| quote!(_));
+        let types = self.turbofish(&key_type.into_iter().chain([quote!(_)]).collect::<Vec<_>>());
         let start_miss = quote! {
-            match #ops(::core::option::Option::Some((
+            match #ops #types (::core::option::Option::Some((
                 __TTL_CACHED_MISSED,
                 __TTL_CACHED_KEY,
                 __TTL_CACHED_BODY,
@@ -220,7 +315,7 @@ impl Expansion<'_> {
                 ),
             }
         };
-        let start_miss = match self.key_error_span() {
+        let start_miss = match self.key_error_span().or_else(|| self.type_param_span()) {
             Some(span) => respan(start_miss, span),
             None => start_miss,
         };
@@ -402,12 +497,14 @@ impl Expansion<'_> {
         let attrs = self.helper_attrs();
         let vis = self.helper_vis();
         let name = &self.names.clear;
+        let generics = &self.func.sig.generics;
+        let where_clause = &self.func.sig.generics.where_clause;
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
         let key_type = self.key_type_binding();
         quote! {
             #doc
             #attrs
-            #vis fn #name() {
+            #vis fn #name #generics () #where_clause {
                 #key_type
                 (#ops.clear)()
             }
@@ -434,6 +531,8 @@ impl Expansion<'_> {
         let attrs = self.helper_attrs();
         let vis = self.helper_vis();
         let name = &self.names.cache;
+        let generics = &self.func.sig.generics;
+        let where_clause = &self.func.sig.generics.where_clause;
         let value = self.raw_value_type();
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
         let key = match &self.args.key {
@@ -446,7 +545,7 @@ impl Expansion<'_> {
         quote! {
             #doc
             #attrs
-            #vis fn #name() -> &'static ::cache_core::TtlMap<#key, #value> {
+            #vis fn #name #generics () -> &'static ::cache_core::TtlMap<#key, #value> #where_clause {
                 #key_type
                 (#ops.map)()
             }
@@ -481,6 +580,24 @@ impl Expansion<'_> {
             ),
             Span::call_site(),
         );
+        if self.is_generic() {
+            // One map per instantiation: `P` is the tuple of the type parameters.
+            return quote! {
+                #[doc(hidden)]
+                #[allow(dead_code, clippy::all)]
+                #[inline]
+                fn #name<P: ?::core::marker::Sized + 'static, K: 'static, V: 'static>(
+                    init: fn() -> ::std::boxed::Box<dyn ::std::any::Any + ::core::marker::Send + ::core::marker::Sync>,
+                ) -> &'static ::cache_core::TtlMap<K, V> {
+                    static __TTL_CACHED_MAPS: ::cache_core::__private::TypeMaps =
+                        ::cache_core::__private::TypeMaps::new();
+                    match __TTL_CACHED_MAPS.get::<P, K, V>(init) {
+                        ::core::option::Option::Some(__ttl_cached_map) => __ttl_cached_map,
+                        ::core::option::Option::None => ::core::panic!(#panic_message),
+                    }
+                }
+            };
+        }
         quote! {
             #[doc(hidden)]
             #[allow(dead_code, clippy::all)]
@@ -590,13 +707,15 @@ impl Expansion<'_> {
         let attrs = self.helper_attrs();
         let vis = self.helper_vis();
         let name = &self.names.redis_stats;
+        let generics = &self.func.sig.generics;
+        let where_clause = &self.func.sig.generics.where_clause;
         let level = self.sibling(&self.names.redis_level);
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
         let key_type = self.key_type_binding();
         quote! {
             #doc
             #attrs
-            #vis fn #name() -> ::cache_core::redis::RedisStats {
+            #vis fn #name #generics () -> ::cache_core::redis::RedisStats #where_clause {
                 #key_type
                 ::cache_core::__private::RedisLevel::stats(
                     #level(),
@@ -633,7 +752,9 @@ impl Expansion<'_> {
             patterns.push(param.pat.to_token_stream());
             types.push(with_elided_lifetimes((*param.ty).clone()));
         }
-        let key = rename_self(key.value.to_token_stream());
+        let key = self.checked_key_expr(rename_self(key.value.to_token_stream()));
+        let generics = &self.func.sig.generics;
+        let where_clause = &self.func.sig.generics.where_clause;
         // An unfit key type is reported at the expression, here as in the wrappers.
         // `SharedKey`: what Redis needs of a key (`Serialize`), with the feature.
         let shared = self
@@ -648,7 +769,7 @@ impl Expansion<'_> {
         quote! {
             #[doc(hidden)]
             #[allow(dead_code, unused_variables, unused_mut, clippy::all)]
-            fn #name() -> ::core::marker::PhantomData<#bounds> {
+            fn #name #generics () -> ::core::marker::PhantomData<#bounds> #where_clause {
                 fn __ttl_cached_type_of<A, K>(
                     _: impl ::core::ops::FnOnce(A) -> K,
                 ) -> ::core::marker::PhantomData<K> {
@@ -750,17 +871,30 @@ impl Expansion<'_> {
     /// right output fits. With `span`, the call is spanned there.
     fn ops_invocation(&self, span: Option<Span>) -> TokenStream {
         let ops = self.sibling(&self.names.ops);
+        let key = self.args.key.as_ref().map(|_| quote!(_));
         let call = if self.func.is_async() {
             let body = self.pending_body();
-            let key = self.args.key.as_ref().map(|_| quote!(_,));
-            quote!(#ops::<#key #body>(::core::option::Option::None))
+            let types = self.turbofish(&key.into_iter().chain([body]).collect::<Vec<_>>());
+            quote!(#ops #types (::core::option::Option::None))
         } else {
-            quote!(#ops())
+            let types = if self.is_generic() {
+                self.turbofish(&key.into_iter().collect::<Vec<_>>())
+            } else {
+                TokenStream::new()
+            };
+            quote!(#ops #types ())
         };
-        match span {
+        match span.or_else(|| self.type_param_span()) {
             Some(span) => respan(call, span),
             None => call,
         }
+    }
+
+    /// For a generic function, its first type parameter: calls of the ops function,
+    /// which needs its type parameters `'static`, are spanned there, where rustc
+    /// reports one that is not, once (and suggests the bound).
+    fn type_param_span(&self) -> Option<Span> {
+        self.type_params().first().map(|param| param.span())
     }
 
     /// With `key = expr`, the span at which an unfit key type is reported.
@@ -774,7 +908,8 @@ impl Expansion<'_> {
             return TokenStream::new();
         }
         let key_type = self.sibling(&self.names.key_type);
-        quote!(let __ttl_cached_key_type = #key_type();)
+        let types = self.turbofish(&[]);
+        quote!(let __ttl_cached_key_type = #key_type #types ();)
     }
 
     /// What the lookup and removal take: the borrowed parameters, or `&key`.
@@ -829,11 +964,29 @@ impl Expansion<'_> {
                     let #pat = ::core::clone::Clone::clone(&#argument);
                 }
             });
-        let expr = &key.value;
+        let expr = self.checked_key_expr(key.value.to_token_stream());
         quote! {
             #(#patterns)*
             let __ttl_cached_key = #expr;
         }
+    }
+
+    /// `<_ as CacheKey<_>>::key(expr)`, spanned at the `key` expression: a key type
+    /// that the cache cannot use is one error there, worded by the check trait (see
+    /// `cache_core::__private::CacheKey`), and an error type afterwards, which the
+    /// bounds of the ops function then meet without another error.
+    fn checked_key_expr(&self, expr: TokenStream) -> TokenStream {
+        let (first, last) = spans(&self.args.key.as_ref().map(|key| &key.value));
+        let check = if self.redis() {
+            "SharedCacheKey"
+        } else {
+            "CacheKey"
+        };
+        let check = Ident::new(check, first);
+        let path = quote_spanned!(first=> <_ as ::cache_core::__private::#check<_>>::key);
+        let mut arguments = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, expr);
+        arguments.set_span(last);
+        quote!(#path #arguments)
     }
 
     /// Where errors about the `key` expression's type point: its first token.
@@ -848,7 +1001,38 @@ impl Expansion<'_> {
     }
 
     /// `fetch_user_uncached(self, id, region)`, in `unsafe { }` for an `unsafe fn`.
+    /// In the body (see [`Expansion::in_body`]), the body itself, in a closure that
+    /// binds the parameters (so that `return` and `?` stay the body's), called; for an
+    /// `async fn`, in an `async` block, its output typed (which `?` needs).
     fn uncached_call(&self) -> TokenStream {
+        if self.in_body() {
+            let rebinds = self.func.params.iter().enumerate().map(|(index, param)| {
+                let pat = &param.pat;
+                let argument = argument(index, param);
+                quote!(let #pat = #argument;)
+            });
+            let stmts = &self.func.stmts;
+            let ret = &self.func.output.ty;
+            let call = if self.func.is_async() {
+                quote! {
+                    ::cache_core::__private::body_future::<#ret, _>(async move {
+                        #(#rebinds)*
+                        #(#stmts)*
+                    })
+                }
+            } else {
+                quote! {
+                    (move || -> #ret {
+                        #(#rebinds)*
+                        #(#stmts)*
+                    })()
+                }
+            };
+            return match self.func.sig.unsafety {
+                Some(unsafety) => quote!(#unsafety { #call }),
+                None => call,
+            };
+        }
         let path = self.sibling(&self.names.uncached);
         let receiver = self.func.receiver.as_ref().map(|receiver| {
             let self_token = receiver.self_token;
@@ -860,7 +1044,8 @@ impl Expansion<'_> {
             .iter()
             .enumerate()
             .map(|(index, param)| argument(index, param));
-        let call = quote!(#path(#receiver #(#arguments),*));
+        let types = self.turbofish(&[]);
+        let call = quote!(#path #types (#receiver #(#arguments),*));
         match self.func.sig.unsafety {
             Some(unsafety) => quote!(#unsafety { #call }),
             None => call,

@@ -320,8 +320,9 @@ fn option_list() -> impl Strategy<Value = Vec<Tree>> {
 }
 
 /// Valid functions of every shape the expansion distinguishes.
-const FUNCTIONS: [&str; 5] = [
+const FUNCTIONS: [&str; 6] = [
     "fn fetch_user(id: u64, region: &str) -> String { format!(\"{id}{region}\") }",
+    "fn parse<'a, T: FromStr + Clone>(s: &'a str) -> Option<T> where T: Send { s.parse().ok() }",
     "pub async fn fetch(id: u64) -> Result<u64, String> { Ok(id) }",
     "fn load(&self, id: u64) -> Option<u64> { Some(id + self.base) }",
     "pub(crate) async unsafe fn pattern((a, b): (u64, u64)) -> u64 { a + b }",
@@ -385,6 +386,37 @@ fn expand_to_items(options: &TokenStream, function: &str) -> Result<(), TestCase
     }
 }
 
+/// `#[ttl_cached_impl]` on a trait impl holding `#[ttl_cached(options)] function`, and
+/// the two parts of the method's expansion that it asks for: each must return, and
+/// parse as what it replaces (items; the items of an `impl`).
+fn expand_in_impl(options: &TokenStream, function: &str) -> Result<(), TestCaseError> {
+    let function = TokenStream::from_str(function).expect("a valid function");
+    let block = quote::quote!(impl Store for Db { #[ttl_cached(#options)] #function });
+    let output = without_panic("the impl-block expansion", options, || {
+        crate::impl_block::ttl_cached_impl(TokenStream::new(), block.clone())
+    })?;
+    if let Err(error) = syn::parse2::<syn::File>(output.clone()) {
+        return Err(TestCaseError::fail(format!(
+            "the expansion of `#[ttl_cached_impl] {block}` does not parse ({error}): `{output}`"
+        )));
+    }
+    for part in ["main", "rest"] {
+        let part = proc_macro2::Ident::new(part, proc_macro2::Span::call_site());
+        let marked = quote::quote!(__ttl_cached_part = #part, #options);
+        let output = without_panic("a part of the expansion", options, || {
+            expand::ttl_cached(marked.clone(), function.clone())
+        })?;
+        let items = quote::quote!(impl Db { #output });
+        if let Err(error) = syn::parse2::<syn::ItemImpl>(items) {
+            return Err(TestCaseError::fail(format!(
+                "the `{part}` part of `#[ttl_cached({options})] {function}` does not parse \
+                 as `impl` items ({error}): `{output}`"
+            )));
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: CASES,
@@ -408,6 +440,14 @@ proptest! {
     #[test]
     fn option_lists_expand_to_items_without_panic(list in option_list(), function in function()) {
         expand_to_items(&stream(&list), function)?;
+    }
+
+    #[test]
+    fn option_lists_expand_in_an_impl_block_without_panic(
+        list in option_list(),
+        function in function(),
+    ) {
+        expand_in_impl(&stream(&list), function)?;
     }
 
     #[test]

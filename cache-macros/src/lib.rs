@@ -10,7 +10,10 @@
 //! function, `valid` checks the two together, and `expand` generates the code: the
 //! functions users call itself, the hidden ops function through `ops`. Both build on
 //! `model` (the cached function as the generators see it), which builds on `tokens`
-//! (span and identifier helpers); no module imports one that imports it back. Errors point at the offending token, are all reported at once, and never hide
+//! (span and identifier helpers); no module imports one that imports it back.
+//! `impl_block` is the second attribute, `#[ttl_cached_impl]`: it rewrites the
+//! `#[ttl_cached]` attributes of an `impl` block so that each method's expansion is
+//! split between the block and an inherent `impl` (through `expand`'s contexts). Errors point at the offending token, are all reported at once, and never hide
 //! the function: after an error the function is still emitted, so its callers compile.
 //!
 //! The full documentation, with examples, is on [`macro@ttl_cached`].
@@ -19,6 +22,7 @@ mod args;
 mod expand;
 #[cfg(test)]
 mod hostile_input;
+mod impl_block;
 mod model;
 mod ops;
 mod signature;
@@ -155,15 +159,67 @@ use proc_macro::TokenStream;
 /// Repo::load_clear();
 /// ```
 ///
-/// A method without `key` is a compile error that says so. The attribute works in
-/// inherent `impl` blocks, not in trait impls (the helpers are not trait items). In a
-/// generic `impl`, the key and the return type must not depend on its type parameters.
+/// A method without `key` is a compile error that says so. In a generic `impl`, the
+/// key and the return type must not depend on its type parameters.
 ///
 /// An attribute cannot see the `impl` around it, so the macro recognizes an associated
 /// function by its receiver, or by `Self` in its signature or body (`-> Self`,
-/// `Self::other()`). An associated function with neither looks like a free function,
-/// and fails with "cannot find function `__ttl_cached_<name>_ops`": cache a free
-/// function instead, and call it from the associated one.
+/// `Self::other()`). For an associated function with neither, put
+/// `#[ttl_cached_impl]` on the `impl` block, which tells it.
+///
+/// ## Trait impls: `#[ttl_cached_impl]`
+///
+/// A trait impl may hold only the trait's items, not the helpers: put
+/// [`macro@ttl_cached_impl`] on the block. The methods stay in the trait impl and
+/// memoize; their helpers become inherent functions of the type:
+///
+/// ```text
+/// #[ttl_cached_impl]
+/// impl Store for Db {
+///     #[ttl_cached(secs = 20, key = id)]
+///     fn get(&self, id: u64) -> Row { … }
+/// }
+///
+/// db.get(7);
+/// db.get_invalidate(7);
+/// Db::get_cache().stats();
+/// ```
+///
+/// Without it, a `#[ttl_cached]` method in a trait impl compiles only with
+/// `helpers = "none"`: then everything generated for it is inside its body (items and
+/// closures there), and nothing is next to it. (That needs the parameter and return
+/// types not to name `Self`, and no `redis = true`; otherwise the hidden items stay
+/// next to the method and the attribute on the block is needed.) With helpers, a bare
+/// `#[ttl_cached]` in a trait impl fails: each helper is "not a member of trait".
+///
+/// # Generic functions
+///
+/// A generic function has one map per instantiation of its type parameters, and its
+/// helpers take the same type parameters:
+///
+/// ```text
+/// #[ttl_cached(secs = 60)]
+/// fn parse<T: FromStr + Clone + Send + Sync + 'static>(s: &str) -> Option<T> {
+///     s.parse().ok()
+/// }
+///
+/// parse::<u32>("7");              // runs the body
+/// parse::<u64>("7");              // another map: runs the body too
+/// parse_cache::<u32>().stats();   // the `u32` map
+/// parse_invalidate::<u64>("7");
+/// ```
+///
+/// - The maps are told apart by the `TypeId` of the type parameters, so they must be
+///   `'static` (a missing bound is one error, at the parameter). Parameter and return
+///   types that use them follow the usual rules (`Hash + Eq` key parts, a
+///   `Clone + Send + Sync + 'static` value).
+/// - Lifetime parameters are fine where they stay out of the key and the value
+///   (`fn first<'a, T>(items: &'a [T]) -> Option<T>`: the key is a `Vec<T>`).
+/// - A hit finds its instantiation's map without a lock (one atomic load and a
+///   `TypeId` comparison for each of the first 8 instantiations used, under a read
+///   lock beyond them), then costs what a non-generic hit does.
+/// - Const generic parameters are refused (make the value a parameter), and so is
+///   `redis = true`: its keys would not tell the instantiations apart.
 ///
 /// # The value
 ///
@@ -262,12 +318,19 @@ use proc_macro::TokenStream;
 /// Misuse is an error at the token that is wrong, for example:
 ///
 /// - a missing TTL, two TTL options, `secs = 0`, a non-integer `secs`;
-/// - an unknown option (the error suggests the closest name), an option given twice;
-/// - a generic type parameter, an `impl Trait` or `&mut` parameter, a `const fn`, an
-///   `extern` function;
+/// - an unknown option (the error suggests the closest name, and a misspelled option
+///   is not also reported missing), an option given twice;
+/// - a const generic parameter, a type parameter that is not `'static` (the error
+///   suggests the bound), an `impl Trait` or `&mut` parameter, a `const fn`, an
+///   `extern` function; `redis = true` on a generic function;
 /// - a method or a pattern parameter without `key`;
+/// - `#[ttl_cached_impl]` on something other than an `impl` block, or with options;
 /// - a parameter that is not `Hash + Eq` (`f64`): the error points at that parameter;
-/// - a return type that is not `Clone + Send + Sync + 'static`: it points at the return type;
+/// - a `key` expression whose value is not `Hash + Eq + Send + Sync + 'static`: it
+///   points at the expression;
+/// - a return type that is not `Clone + Send + Sync + 'static`: it points at the return
+///   type; with `cache_err = true`, it says that `cache_err` is why the error type must
+///   be `Clone` too;
 /// - `redis = true` without `cache-core`'s `redis` feature (the error says how to turn
 ///   it on), a parameter or value that is not serde-able with `redis = true`, `version`
 ///   without `redis = true`.
@@ -275,4 +338,49 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::ttl_cached(args.into(), item.into()).into()
+}
+
+/// Lets `#[ttl_cached]` methods live in a trait impl: put it on the `impl` block.
+///
+/// ```text
+/// use cache_core::{ttl_cached, ttl_cached_impl};
+///
+/// #[ttl_cached_impl]
+/// impl Store for Db {
+///     #[ttl_cached(secs = 20, key = id)]
+///     fn get(&self, id: u64) -> Row { … }
+/// }
+///
+/// db.get(7);                 // runs the body
+/// db.get(7);                 // a hit
+/// db.get_invalidate(7);      // the helpers are inherent functions of `Db`
+/// Db::get_cache().stats();
+/// ```
+///
+/// A trait impl may only hold the trait's items, so a `#[ttl_cached]` method cannot put
+/// its helpers next to itself there. This attribute expands the `#[ttl_cached]` methods
+/// of the block: each method stays in the trait impl, and everything else generated for
+/// it (the helpers, with the visibility `helpers = "…"` gives them, and the hidden
+/// items the method calls) goes to an inherent `impl Db` with the block's generics and
+/// `cfg`s. The options are those of `#[ttl_cached]`, given to each method.
+///
+/// - An associated function without receiver works too (`fn open(path: &str) -> Self`,
+///   or one that does not mention `Self` at all).
+/// - The body moves to `<name>_uncached` in the inherent `impl`: there the trait's
+///   associated types and constants must be written `<Self as Store>::Item`, not
+///   `Self::Item`, and the trait must be in scope (it is where the impl names it).
+/// - The type must be one of this crate (an inherent `impl` of another crate's type is
+///   refused, at the type), and two trait impls of one type must not both cache a
+///   method of the same name (their helpers would collide).
+/// - On an inherent `impl` it is allowed, and changes nothing but this: an associated
+///   function that does not mention `Self` is recognized as one.
+/// - The `#[ttl_cached]` attributes must be written as such (`#[ttl_cached(...)]` or
+///   `#[cache_core::ttl_cached(...)]`), not inside `cfg_attr`.
+///
+/// Without this attribute, a `#[ttl_cached]` method in a trait impl compiles only with
+/// `helpers = "none"` (see "Trait impls" on `ttl_cached`): add `#[ttl_cached_impl]` to
+/// the block to have helpers.
+#[proc_macro_attribute]
+pub fn ttl_cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
+    impl_block::ttl_cached_impl(args.into(), item.into()).into()
 }

@@ -68,6 +68,8 @@ pub(crate) struct Expansion<'a> {
     pub(crate) names: Names,
     /// Only the `Ok` / `Some` part of the return value is cached.
     pub(crate) ok_only: bool,
+    /// Everything generated is inside the function's body (see [`Self::in_body`]).
+    in_body: bool,
 }
 
 impl<'a> Expansion<'a> {
@@ -77,7 +79,7 @@ impl<'a> Expansion<'a> {
             Some(Fallible::Option) => !Args::is_on(&args.cache_none),
             None => false,
         };
-        Expansion {
+        let mut expansion = Expansion {
             args,
             func,
             names: Names::new(
@@ -91,7 +93,24 @@ impl<'a> Expansion<'a> {
                 ),
             ),
             ok_only,
-        }
+            in_body: false,
+        };
+        expansion.in_body = !expansion.has_helpers()
+            && !expansion.redis()
+            && func.inner_attrs.is_empty()
+            && !crate::signature::types_mention_self(func);
+        expansion
+    }
+
+    /// Whether everything generated for the function is inside its body, as items and
+    /// closures there: no item next to it, so it compiles where only the function may
+    /// be, in a trait impl. With `helpers = "none"` (nothing users call but the
+    /// function), unless the items would need what an item inside a function cannot
+    /// name: `Self` in the parameter or return types, or the Redis level (named after
+    /// `Self` in an `impl`). Inner attributes of the body keep it in a function of
+    /// its own.
+    pub(crate) fn in_body(&self) -> bool {
+        self.in_body
     }
 
     /// Whether the map lives in a typed `static` in the ops function: a free function
@@ -99,12 +118,50 @@ impl<'a> Expansion<'a> {
     /// [`crate::expand`]): inside an `impl` block, a static cannot name `Self`; and the
     /// type of a `key = ...` expression cannot be written.
     pub(crate) fn typed_static(&self) -> bool {
-        self.args.key.is_none() && self.func.call_style == CallStyle::Free
+        self.args.key.is_none()
+            && (self.func.call_style == CallStyle::Free || self.in_body)
+            && !self.is_generic()
     }
 
-    /// Whether the function has a Redis level (`redis = true`).
+    /// The function's type parameters, in order.
+    pub(crate) fn type_params(&self) -> Vec<&Ident> {
+        self.func
+            .sig
+            .generics
+            .type_params()
+            .map(|param| &param.ident)
+            .collect()
+    }
+
+    /// Whether the function has type parameters: then it has one map per
+    /// instantiation of them, in a `TypeMaps` (see [`crate::expand`]).
+    pub(crate) fn is_generic(&self) -> bool {
+        self.func.sig.generics.type_params().next().is_some()
+    }
+
+    /// `::<T, U, extra…>` after a generated function's name, for a generic function
+    /// (whose siblings take its type parameters first); `::<extra…>` otherwise; nothing
+    /// if both are empty.
+    pub(crate) fn turbofish(&self, extra: &[TokenStream]) -> TokenStream {
+        let params = self.type_params();
+        if params.is_empty() && extra.is_empty() {
+            return TokenStream::new();
+        }
+        quote!(::<#(#params,)* #(#extra),*>)
+    }
+
+    /// `(T, U,)`: the instantiation, which tells one map of a generic function from
+    /// another.
+    pub(crate) fn type_params_tuple(&self) -> TokenStream {
+        let params = self.type_params();
+        quote!((#(#params,)*))
+    }
+
+    /// Whether the function has a Redis level (`redis = true`). A generic function
+    /// has none: `redis = true` is refused there (see [`crate::valid`]), and the
+    /// function is expanded as if it were absent.
     pub(crate) fn redis(&self) -> bool {
-        Args::is_on(&self.args.redis)
+        Args::is_on(&self.args.redis) && !self.is_generic()
     }
 
     /// Whether the helpers users call are generated (not with `helpers = "none"`).
@@ -128,6 +185,9 @@ impl<'a> Expansion<'a> {
 
     /// How one generated function names another.
     pub(crate) fn sibling(&self, name: &Ident) -> TokenStream {
+        if self.in_body {
+            return quote!(#name);
+        }
         match self.func.call_style {
             CallStyle::Free => quote!(#name),
             CallStyle::Associated => quote!(Self::#name),

@@ -171,8 +171,32 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         let ret = self.return_type();
         let is_async = expansion.func.is_async();
         let miss_ticket = quote!(::cache_core::__private::Miss);
-        let mut generics = Vec::new();
-        let mut bounds = Vec::new();
+        // A generic function's: its own parameters, with their bounds, come first.
+        let mut generics: Vec<TokenStream> = expansion
+            .func
+            .sig
+            .generics
+            .params
+            .iter()
+            .map(ToTokens::to_token_stream)
+            .collect();
+        let mut bounds: Vec<TokenStream> = expansion
+            .func
+            .sig
+            .generics
+            .where_clause
+            .iter()
+            .flat_map(|clause| clause.predicates.iter().map(ToTokens::to_token_stream))
+            .collect();
+        // The map of one instantiation is found by the `TypeId` of its type parameters.
+        // Spanned at each: a parameter that is not `'static` is reported there, by the
+        // calls of this function (see `Expansion::type_param_span`).
+        bounds.extend(
+            expansion
+                .type_params()
+                .into_iter()
+                .map(|param| quote_spanned!(param.span()=> #param: 'static)),
+        );
         let (borrowed, key) = if self.keyed {
             generics.push(quote!(__TtlCachedKey));
             let serialize = self
@@ -463,7 +487,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         if expansion.typed_static() {
             return quote!(|| ::std::sync::LazyLock::force(&__TTL_CACHED_MAP));
         }
-        let accessor = expansion.sibling(&expansion.names.map);
+        let accessor = self.accessor_turbofish(quote!(_), quote!(_));
         let new_map = self.new_map(false);
         quote! {
             || #accessor(|| ::std::boxed::Box::new(#new_map))
@@ -631,11 +655,26 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                 }
             };
         }
-        let accessor = expansion.sibling(&expansion.names.map);
-        let key = self.checked_key_type();
-        let value = self.checked_value_type();
+        let accessor = self.accessor_turbofish(self.checked_key_type(), self.checked_value_type());
         let new_map = self.new_map(false);
-        quote!(#accessor::<#key, #value>(|| ::std::boxed::Box::new(#new_map)))
+        quote!(#accessor(|| ::std::boxed::Box::new(#new_map)))
+    }
+
+    /// The hidden accessor with its type arguments: `::<K, V>`, and for a generic
+    /// function the instantiation first, `::<(T,), K, V>`.
+    /// Its instantiation key is the `TypeId` of the type parameters, which must be
+    /// `'static`: the accessor and the tuple are spanned at the first type parameter,
+    /// where rustc then reports one that is not (and suggests the bound).
+    fn accessor_turbofish(&self, key: TokenStream, value: TokenStream) -> TokenStream {
+        let accessor = self.expansion.sibling(&self.expansion.names.map);
+        match self.expansion.type_params().first() {
+            Some(first) => {
+                let accessor = respan(accessor, first.span());
+                let params = respan(self.expansion.type_params_tuple(), first.span());
+                quote!(#accessor::<#params, #key, #value>)
+            }
+            None => quote!(#accessor::<#key, #value>),
+        }
     }
 
     /// Where the map of a free function without `key = ...` lives: a typed static,
@@ -737,7 +776,11 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             self.expansion.ok_only,
             self.expansion.func.output.fallible,
         ) {
-            (false, false, _) => "CachedValue",
+            // Cached whole though fallible: `cache_err` / `cache_none` is why the whole
+            // type must be cloneable, and the error says so.
+            (false, false, Some(Fallible::Result)) => "CachedResult",
+            (false, false, Some(Fallible::Option)) => "CachedOption",
+            (false, false, None) => "CachedValue",
             (false, true, Some(Fallible::Option)) => "CachedSome",
             (false, true, _) => "CachedOk",
             (true, false, _) => "SharedValue",

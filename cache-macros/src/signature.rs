@@ -119,19 +119,20 @@ pub(crate) fn analyze(item: ItemFn) -> Result<CachedFn, Error> {
             "a variadic function cannot be cached",
         ));
     }
+    // Type parameters are cached one map per instantiation (see `crate::expand`);
+    // lifetimes are fine where they stay out of the key and the value, which the key
+    // and value checks see to.
     for param in &sig.generics.params {
-        let what = match param {
-            GenericParam::Lifetime(_) => continue,
-            GenericParam::Type(param) => format!("type parameter `{}`", param.ident),
-            GenericParam::Const(param) => format!("const parameter `{}`", param.ident),
-        };
-        errors.push(Error::new_spanned(
-            param,
-            format!(
-                "a generic function cannot be cached ({what}): its one static cache needs \
-                 concrete types; cache a non-generic function for each type you use"
-            ),
-        ));
+        if let GenericParam::Const(param) = param {
+            errors.push(Error::new_spanned(
+                param,
+                format!(
+                    "a function with a const parameter (`{}`) cannot be cached: make it a \
+                     parameter of the function, or cache a function for each value you use",
+                    param.ident
+                ),
+            ));
+        }
     }
 
     let mut receiver = None;
@@ -294,6 +295,17 @@ pub(crate) fn find_borrow(ty: &Type) -> Option<Span> {
     finder.0
 }
 
+/// Whether the types the ops function names (parameters, return type, generics) use
+/// `Self`, which an item inside the function's body cannot name.
+pub(crate) fn types_mention_self(func: &CachedFn) -> bool {
+    func.params
+        .iter()
+        .any(|param| mentions_self(param.ty.to_token_stream()))
+        || mentions_self(func.output.ty.to_token_stream())
+        || mentions_self(func.sig.generics.to_token_stream())
+        || mentions_self(func.sig.generics.where_clause.to_token_stream())
+}
+
 /// Whether `tokens` use `Self` (outside nested `impl` and `trait` blocks), which means
 /// the function is inside an `impl` block even without a receiver.
 fn mentions_self(tokens: TokenStream) -> bool {
@@ -380,7 +392,7 @@ mod tests {
     #[test]
     fn every_unsupported_shape_is_reported_at_once() {
         let item: ItemFn = parse_quote!(
-            const fn f<T>(a: &mut u8, b: impl Copy) -> &str {}
+            const fn f<const N: usize>(a: &mut u8, b: impl Copy) -> &str {}
         );
         let error = analyze(item).err().map(|error| error.into_iter().count());
         assert_eq!(error, Some(5));

@@ -80,6 +80,19 @@ pub(crate) fn options(args: &Args, func: &CachedFn) -> Vec<Error> {
             ));
         }
     }
+    if let (Some(redis), Some(param)) = (&args.redis, func.sig.generics.type_params().next()) {
+        if redis.value {
+            errors.push(Error::new(
+                redis.name.span(),
+                format!(
+                    "`redis = true` does not apply to a generic function (type parameter \
+                     `{}`): its Redis keys would not tell one instantiation from another; \
+                     cache a non-generic function for each type you share",
+                    param.ident
+                ),
+            ));
+        }
+    }
     errors.extend(fallible_option(&args.cache_err, Fallible::Result, func));
     errors.extend(fallible_option(&args.cache_none, Fallible::Option, func));
     errors

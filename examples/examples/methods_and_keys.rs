@@ -1,4 +1,5 @@
-//! `#[ttl_cached]` on methods, with `key = ...`.
+//! `#[ttl_cached]` on methods, with `key = ...`, in a trait impl, and on a generic
+//! function.
 //!
 //! ```text
 //! cargo run -p cache-examples --example methods_and_keys
@@ -8,7 +9,8 @@
 //! part of `self` a result depends on. Here a price catalog serves several tenants:
 //! prices depend on the tenant and the product, not on which `Catalog` value asks.
 
-use cache_core::ttl_cached;
+use cache_core::{ttl_cached, ttl_cached_impl};
+use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How many times a price was computed, to show hits and misses.
@@ -52,6 +54,30 @@ impl Catalog {
         );
         format!("{}: page {page}", self.tenant)
     }
+}
+
+/// Where prices come from, as the rest of the program sees it.
+trait PriceSource {
+    fn list_price(&self, sku: &str) -> Option<u64>;
+}
+
+/// A trait impl: `#[ttl_cached_impl]` on the block puts the helpers in `impl Catalog`.
+#[ttl_cached_impl]
+impl PriceSource for Catalog {
+    #[ttl_cached(secs = 60, key = sku.to_owned())]
+    fn list_price(&self, sku: &str) -> Option<u64> {
+        println!("    (looking up the list price of {sku})");
+        match sku {
+            "coffee" => Some(450),
+            _ => None,
+        }
+    }
+}
+
+/// A generic function: one map per type it is used with.
+#[ttl_cached(secs = 60)]
+fn parse_setting<T: FromStr + Clone + Send + Sync + 'static>(text: &str) -> Option<T> {
+    text.parse().ok()
 }
 
 fn lookups() -> usize {
@@ -112,5 +138,28 @@ fn main() {
     println!(
         "   after Catalog::price_clear(): {} entries",
         Catalog::price_cache().len()
+    );
+
+    println!("\n7. A method of a trait impl, cached; its helpers are `Catalog`'s:");
+    println!("   {:?}", acme.list_price("coffee"));
+    println!("   {:?}", acme.list_price("coffee"));
+    println!(
+        "   Catalog::list_price_cache(): {} computation(s)",
+        Catalog::list_price_cache().stats().computations
+    );
+
+    println!("\n8. A generic function keeps one map per type:");
+    println!(
+        "   parse_setting::<u16>(\"80\") = {:?}",
+        parse_setting::<u16>("80")
+    );
+    println!(
+        "   parse_setting::<f32>(\"80\") = {:?}",
+        parse_setting::<f32>("80")
+    );
+    println!(
+        "   entries: u16 {}, f32 {}",
+        parse_setting_cache::<u16>().len(),
+        parse_setting_cache::<f32>().len()
     );
 }
