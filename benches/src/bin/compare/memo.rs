@@ -71,6 +71,7 @@ pub trait MemoizedVisitor {
 /// code for) and the limit last.
 pub fn for_each_memoized(visitor: &mut impl MemoizedVisitor) {
     visitor.visit::<CacheCoreFns>();
+    visitor.visit::<CacheCoreGenericFns>();
     visitor.visit::<CacheCoreMapFns>();
     visitor.visit::<CachedFns>();
     visitor.visit::<ConcurrentCachedFns>();
@@ -121,6 +122,68 @@ impl Memoized for CacheCoreFns {
         core_u64_clear();
         core_str_clear();
         core_brief_clear();
+    }
+}
+
+/// cache-core: the same functions made generic over their result type (issue 17: one
+/// map per instantiation, found by type), called as `::<u64>` / `::<usize>`.
+pub struct CacheCoreGenericFns;
+
+/// What the generic functions compute: any type made from the computed number.
+pub trait FromComputed: Clone + Send + Sync + 'static {
+    /// The result for `computed`.
+    fn from_computed(computed: u64) -> Self;
+}
+
+impl FromComputed for u64 {
+    fn from_computed(computed: u64) -> Self {
+        computed
+    }
+}
+
+impl FromComputed for usize {
+    fn from_computed(computed: u64) -> Self {
+        computed as usize
+    }
+}
+
+#[cache_core::ttl_cached(secs = 60)]
+#[inline]
+fn core_generic<T: FromComputed>(key: u64) -> T {
+    T::from_computed(compute(key))
+}
+
+#[cache_core::ttl_cached(secs = 60)]
+#[inline]
+fn core_generic_str<T: FromComputed>(key: &str) -> T {
+    T::from_computed(compute_str(key) as u64)
+}
+
+#[cache_core::ttl_cached(secs = 1)]
+#[inline]
+fn core_generic_brief<T: FromComputed>(key: u64) -> T {
+    T::from_computed(compute(key))
+}
+
+impl Memoized for CacheCoreGenericFns {
+    const NAME: &'static str = "cache-core #[ttl_cached] generic fn";
+    const ROLE: Role = Role::Ours;
+    const EXPIRES: bool = true;
+
+    #[inline]
+    fn call(key: u64) -> u64 {
+        core_generic::<u64>(key)
+    }
+    fn call_str(key: &str) -> usize {
+        core_generic_str::<usize>(key)
+    }
+    fn call_briefly(key: u64) -> u64 {
+        core_generic_brief::<u64>(key)
+    }
+    fn clear() {
+        core_generic_clear::<u64>();
+        core_generic_str_clear::<usize>();
+        core_generic_brief_clear::<u64>();
     }
 }
 

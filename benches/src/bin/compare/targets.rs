@@ -1,6 +1,6 @@
 //! The targets of issues 2, 5, 13 and 18, checked against this run's figures.
 
-use crate::memo::{ConcurrentCachedFns, Memoized, MokaFns};
+use crate::memo::{CacheCoreFns, CacheCoreGenericFns, ConcurrentCachedFns, Memoized, MokaFns};
 use crate::ratio::{self, Bounded, CacheCoreBounded, CachedLruTtl, LruCrate, QuickCacheBounded};
 use crate::{cold_miss, hit, memory, miss, reclaim, redis, stall, str_hit};
 use cache_bench::report::Results;
@@ -275,6 +275,15 @@ pub fn to_markdown(run: &RunResults) -> String {
         ),
     ]);
 
+    let generic_hit = of::<CacheCoreGenericFns>(&run.hit, hit::ONE_THREAD);
+    let plain_hit = of::<CacheCoreFns>(&run.hit, hit::ONE_THREAD);
+    targets.push(Target::no_more_than(
+        "issue 17: hit, 1 thread, generic fn − the same fn not generic (ns)",
+        generic_hit
+            .zip(plain_hit)
+            .map(|(generic, plain)| ((generic - plain) * 10.0).round() / 10.0),
+        Some(5.0),
+    ));
     let redis_figure = |name: &str, column: usize| run.redis.as_ref()?.of(name, column);
     targets.extend([
         Target::ratio(
@@ -303,7 +312,7 @@ pub fn to_markdown(run: &RunResults) -> String {
         ),
     ]);
 
-    let mut out = String::from("### Targets (issues 2, 5, 13, 14 and 18)\n\n| target | goal | measured | met |\n| :-- | --: | --: | :-: |\n");
+    let mut out = String::from("### Targets (issues 2, 5, 13, 14, 17 and 18)\n\n| target | goal | measured | met |\n| :-- | --: | --: | :-: |\n");
     for target in &targets {
         let measured = target.measured.as_deref().unwrap_or("not run");
         let met = match target.met {
