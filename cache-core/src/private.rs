@@ -14,6 +14,7 @@ pub fn new_map<K, V>(
     refresh_on_hit: bool,
     clock: Option<crate::MockClock>,
     jitter: Option<f64>,
+    value_ttl: Option<fn(&V) -> Option<Duration>>,
 ) -> TtlMap<K, V>
 where
     K: Hash + Eq + Send + Sync + 'static,
@@ -26,6 +27,9 @@ where
     if let Some(jitter) = jitter {
         // Checked by the macro: strictly between 0 and 1.
         builder = builder.jitter(jitter);
+    }
+    if let Some(rule) = value_ttl {
+        builder = builder.value_ttl(rule);
     }
     match capacity {
         Some(capacity) => builder.capacity(capacity).build(),

@@ -27,10 +27,12 @@ mod kw {
     syn::custom_keyword!(redis);
     syn::custom_keyword!(version);
     syn::custom_keyword!(jitter);
+    syn::custom_keyword!(err_secs);
+    syn::custom_keyword!(none_secs);
 }
 
 /// Every option name, in the order the documentation lists them.
-pub(crate) const OPTION_NAMES: [&str; 14] = [
+pub(crate) const OPTION_NAMES: [&str; 16] = [
     "secs",
     "millis",
     "ttl",
@@ -45,6 +47,8 @@ pub(crate) const OPTION_NAMES: [&str; 14] = [
     "redis",
     "version",
     "jitter",
+    "err_secs",
+    "none_secs",
 ];
 
 /// The TTL options, of which exactly one must be given.
@@ -106,6 +110,10 @@ pub(crate) struct Args {
     pub(crate) version: Option<Given<u64>>,
     /// `jitter = F`: each entry's TTL drawn from `[ttl × (1 − F), ttl]`.
     pub(crate) jitter: Option<Given<f64>>,
+    /// `err_secs = N`: `Err` results cached, for `N` seconds at most.
+    pub(crate) err_secs: Option<Given<u64>>,
+    /// `none_secs = N`: `None` results cached, for `N` seconds at most.
+    pub(crate) none_secs: Option<Given<u64>>,
     /// Problems with single options, reported together with everything else.
     pub(crate) errors: Vec<Error>,
     /// Options named with a value that was rejected (and reported): not missing.
@@ -188,6 +196,14 @@ impl Args {
             let name = option_name(input)?;
             let version = self.value(&name, integer(input, &name))?;
             set_once(&mut self.version, name, version)
+        } else if input.peek(kw::err_secs) {
+            let name = option_name(input)?;
+            let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
+            set_once(&mut self.err_secs, name, secs)
+        } else if input.peek(kw::none_secs) {
+            let name = option_name(input)?;
+            let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
+            set_once(&mut self.none_secs, name, secs)
         } else if input.peek(kw::jitter) {
             let name = option_name(input)?;
             let fraction = self.value(&name, fraction(input, &name))?;

@@ -58,6 +58,7 @@ use proc_macro::TokenStream;
 /// | `millis = N` | entries live `N` milliseconds |
 /// | `ttl = <expr>` | entries live for this `Duration`, evaluated once, on first use (lets the TTL come from configuration) |
 /// | `capacity = N` | at most `N` entries; when full, what is least likely to be asked for again is evicted first (S3-FIFO with TinyLFU admission: arguments never asked for again leave first, oldest first; arguments that keep being asked for stay; see `TtlMapBuilder::capacity`) |
+/// | `err_secs = N` / `none_secs = N` | cache `Err` (resp. `None`) results too, like `cache_err = true` (resp. `cache_none`), but for at most `N` seconds (an integer literal): a failing upstream is not hammered, yet recovers quickly; successes keep the function's TTL. With `redis = true` the Redis entry gets the same shorter TTL. Conflicts with `cache_err = false` (resp. `cache_none = false`) |
 /// | `jitter = F` | each entry's TTL is drawn uniformly from `[ttl × (1 − F), ttl]` (`F` a float literal, `0 < F < 1`): entries computed together (a warm-up, a burst of misses) do not expire together; never longer than the TTL |
 /// | `key = <expr>` | the cache key, an expression over the parameters, instead of all of them |
 /// | `refresh = true` | sliding expiry: each hit restarts the entry's TTL |

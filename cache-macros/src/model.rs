@@ -75,8 +75,9 @@ pub(crate) struct Expansion<'a> {
 impl<'a> Expansion<'a> {
     pub(crate) fn new(args: &'a Args, func: &'a CachedFn) -> Self {
         let ok_only = match func.output.fallible {
-            Some(Fallible::Result) => !Args::is_on(&args.cache_err),
-            Some(Fallible::Option) => !Args::is_on(&args.cache_none),
+            // `err_secs` / `none_secs` cache failures too, as `cache_err` / `cache_none`.
+            Some(Fallible::Result) => !Args::is_on(&args.cache_err) && args.err_secs.is_none(),
+            Some(Fallible::Option) => !Args::is_on(&args.cache_none) && args.none_secs.is_none(),
             None => false,
         };
         let mut expansion = Expansion {

@@ -65,7 +65,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 /// > {
 ///     const __TTL_CACHED_CHECKED: bool = /* the checks */;
 ///     static __TTL_CACHED_MAP: LazyLock<TtlMap<(u64, String), User>> =  // see `typed_static`
-///         LazyLock::new(|| new_map(Duration::from_secs(20), None, false, None, None));
+///         LazyLock::new(|| new_map(Duration::from_secs(20), None, false, None, None, None));
 ///     Ops {
 ///         lookup: |id, region| {
 ///             let map = LazyLock::force(&__TTL_CACHED_MAP);
@@ -540,6 +540,40 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             }
             None => quote!(::core::option::Option::None),
         };
+        // Failures kept for less time than successes: a cap on those values' TTL.
+        // Only for the return type it fits (else `valid` reported it, once).
+        let fallible = self.expansion.func.output.fallible;
+        let err_secs = args
+            .err_secs
+            .as_ref()
+            .filter(|_| fallible == Some(Fallible::Result));
+        let none_secs = args
+            .none_secs
+            .as_ref()
+            .filter(|_| fallible == Some(Fallible::Option));
+        let value_ttl = match (err_secs, none_secs) {
+            (Some(secs), _) => {
+                let secs = Literal::u64_suffixed(secs.value);
+                quote!(::core::option::Option::Some(|__ttl_cached_value| {
+                    if ::core::result::Result::is_err(__ttl_cached_value) {
+                        ::core::option::Option::Some(::cache_core::__private::Duration::from_secs(#secs))
+                    } else {
+                        ::core::option::Option::None
+                    }
+                }))
+            }
+            (None, Some(secs)) => {
+                let secs = Literal::u64_suffixed(secs.value);
+                quote!(::core::option::Option::Some(|__ttl_cached_value| {
+                    if ::core::option::Option::is_none(__ttl_cached_value) {
+                        ::core::option::Option::Some(::cache_core::__private::Duration::from_secs(#secs))
+                    } else {
+                        ::core::option::Option::None
+                    }
+                }))
+            }
+            (None, None) => quote!(::core::option::Option::None),
+        };
         let clock = match &args.clock {
             Some(clock) => {
                 // A typed binding at the expression: a wrong type is reported there.
@@ -568,6 +602,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                     #refresh,
                     #clock,
                     #jitter,
+                    #value_ttl,
                 )
             }
         }

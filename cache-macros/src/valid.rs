@@ -9,7 +9,7 @@
 use crate::args::{Args, Given};
 use crate::signature::{find_borrow, CachedFn, Fallible};
 use proc_macro2::Span;
-use syn::Error;
+use syn::{Error, Ident};
 
 /// Problems that leave the cache without a key: without `key = ...`, every parameter
 /// must be a named, owned-able value, and there must be no receiver.
@@ -93,18 +93,61 @@ pub(crate) fn options(args: &Args, func: &CachedFn) -> Vec<Error> {
             ));
         }
     }
-    errors.extend(fallible_option(&args.cache_err, Fallible::Result, func));
-    errors.extend(fallible_option(&args.cache_none, Fallible::Option, func));
+    errors.extend(fallible_option(
+        args.cache_err.as_ref().map(|g| &g.name),
+        Fallible::Result,
+        func,
+    ));
+    errors.extend(fallible_option(
+        args.cache_none.as_ref().map(|g| &g.name),
+        Fallible::Option,
+        func,
+    ));
+    errors.extend(fallible_option(
+        args.err_secs.as_ref().map(|g| &g.name),
+        Fallible::Result,
+        func,
+    ));
+    errors.extend(fallible_option(
+        args.none_secs.as_ref().map(|g| &g.name),
+        Fallible::Option,
+        func,
+    ));
+    errors.extend(negative_ttl_conflict(
+        &args.err_secs,
+        &args.cache_err,
+        "Err",
+    ));
+    errors.extend(negative_ttl_conflict(
+        &args.none_secs,
+        &args.cache_none,
+        "None",
+    ));
     errors
 }
 
-/// `cache_err` applies to a `Result`, `cache_none` to an `Option`.
-fn fallible_option(
-    option: &Option<Given<bool>>,
-    expected: Fallible,
-    func: &CachedFn,
+/// `err_secs` caches `Err` results, which `cache_err = false` says not to (the same
+/// for `none_secs` and `cache_none = false`).
+fn negative_ttl_conflict(
+    secs: &Option<Given<u64>>,
+    caches: &Option<Given<bool>>,
+    variant: &str,
 ) -> Option<Error> {
-    let given = option.as_ref()?;
+    let secs = secs.as_ref()?;
+    let caches = caches.as_ref().filter(|given| !given.value)?;
+    Some(Error::new(
+        secs.name.span(),
+        format!(
+            "`{}` caches `{variant}` results (for {} s), which `{} = false` forbids: \
+             remove one of them",
+            secs.name, secs.value, caches.name
+        ),
+    ))
+}
+
+/// `cache_err` applies to a `Result`, `cache_none` to an `Option`.
+fn fallible_option(option: Option<&Ident>, expected: Fallible, func: &CachedFn) -> Option<Error> {
+    let name = option?;
     if func.output.fallible == Some(expected) {
         return None;
     }
@@ -113,11 +156,11 @@ fn fallible_option(
         Fallible::Option => ("Option", "`None`"),
     };
     Some(Error::new(
-        given.name.span(),
+        name.span(),
         format!(
             "`{}` applies to functions returning `{kind}` (it caches {variant} too), and `{}` \
              returns `{}`",
-            given.name,
+            name,
             func.sig.ident,
             type_to_string(&func.output.ty)
         ),

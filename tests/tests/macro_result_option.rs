@@ -123,3 +123,58 @@ fn an_alias_with_another_name_is_a_plain_value() {
     assert!(lookup(1).is_err());
     assert_eq!(ALIAS_RUNS.load(Ordering::SeqCst), 1);
 }
+
+static NEGATIVE_CLOCK: std::sync::LazyLock<cache_core::MockClock> =
+    std::sync::LazyLock::new(cache_core::MockClock::new);
+static FLAKY_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static MAYBE_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[cache_core::ttl_cached(secs = 60, err_secs = 5, clock = NEGATIVE_CLOCK.clone())]
+fn flaky(n: u32) -> Result<u32, String> {
+    FLAKY_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if n % 2 == 0 {
+        Ok(n)
+    } else {
+        Err(format!("{n} failed"))
+    }
+}
+
+#[cache_core::ttl_cached(secs = 60, none_secs = 5, clock = NEGATIVE_CLOCK.clone())]
+fn maybe(n: u32) -> Option<u32> {
+    MAYBE_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    (n % 2 == 0).then_some(n)
+}
+
+/// `err_secs` / `none_secs`: failures are cached too (the upstream is not hammered),
+/// for less time than successes (it recovers quickly).
+#[test]
+fn negative_results_are_cached_for_their_own_shorter_ttl() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::Duration;
+    let runs = || (FLAKY_RUNS.load(SeqCst), MAYBE_RUNS.load(SeqCst));
+    for _ in 0..3 {
+        assert_eq!(flaky(2), Ok(2));
+        assert_eq!(flaky(3), Err("3 failed".to_owned()));
+        assert_eq!(maybe(2), Some(2));
+        assert_eq!(maybe(3), None);
+    }
+    assert_eq!(runs(), (2, 2), "failures cached like successes");
+    NEGATIVE_CLOCK.advance(Duration::from_secs(5) - Duration::from_nanos(1));
+    let _ = flaky(3);
+    maybe(3);
+    assert_eq!(runs(), (2, 2), "within err_secs / none_secs");
+    NEGATIVE_CLOCK.advance(Duration::from_nanos(1));
+    let _ = flaky(2);
+    let _ = flaky(3);
+    maybe(2);
+    maybe(3);
+    assert_eq!(
+        runs(),
+        (3, 3),
+        "the failures expired at 5 s, the successes did not"
+    );
+    NEGATIVE_CLOCK.advance(Duration::from_secs(55));
+    let _ = flaky(2);
+    maybe(2);
+    assert_eq!(runs(), (4, 4), "the successes at 60 s");
+}

@@ -152,6 +152,48 @@ fn an_entry_lives_the_functions_ttl_in_redis_and_no_longer_in_process() {
     assert!(local <= Duration::from_secs(2), "in-process for {local:?}");
 }
 
+#[ttl_cached(secs = 30, err_secs = 2, redis = true)]
+fn failing_in_redis(n: u64) -> Result<u64, String> {
+    if n == 0 {
+        Err("zero".to_owned())
+    } else {
+        Ok(n)
+    }
+}
+
+/// `err_secs` with `redis = true`: an `Err` lives its shorter TTL in Redis too, a
+/// success the function's.
+#[test]
+fn an_err_lives_err_secs_in_redis_and_a_success_the_ttl() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    let mut client = server.client();
+    assert_eq!(failing_in_redis(0), Err("zero".to_owned()));
+    assert_eq!(failing_in_redis(5), Ok(5));
+    let mut pttls: Vec<i64> = keys(&mut client, "ttl-cached:*:failing_in_redis:*")
+        .iter()
+        .filter(|key| !key.ends_with(b":gen"))
+        .map(|key| redis::cmd("PTTL").arg(key).query(&mut client).unwrap())
+        .collect();
+    pttls.sort_unstable();
+    assert_eq!(pttls.len(), 2, "both results stored: {pttls:?}");
+    assert!(
+        (1..=2_000).contains(&pttls[0]),
+        "the Err: PTTL {}",
+        pttls[0]
+    );
+    assert!(
+        (25_000..=30_000).contains(&pttls[1]),
+        "the Ok: PTTL {}",
+        pttls[1]
+    );
+    let local = failing_in_redis_cache()
+        .remaining_ttl(&(0,))
+        .expect("the Err kept in-process");
+    assert!(local <= Duration::from_secs(2), "in-process for {local:?}");
+}
+
 #[ttl_cached(secs = 60, redis = true)]
 fn concat(a: &str, b: &str) -> String {
     format!("{a}|{b}")

@@ -3,7 +3,7 @@
 //!
 //! This module must never decide anything per entry: it only builds.
 
-use super::inner::{Inner, RefreshCounters};
+use super::inner::{Inner, RefreshCounters, ValueTtl};
 use super::listener::{EvictionCause, Listener};
 use super::TtlMap;
 use crate::hash::{KeyHasher, MAX_SHARDS};
@@ -65,6 +65,7 @@ pub struct TtlMapBuilder<K, V> {
     listener: Option<Listener<K, V>>,
     jitter: Option<Jitter>,
     stale_window: Duration,
+    value_ttl: Option<ValueTtl<V>>,
     _types: PhantomData<fn(K, V)>,
 }
 
@@ -83,6 +84,7 @@ where
             listener: None,
             jitter: None,
             stale_window: Duration::ZERO,
+            value_ttl: None,
             _types: PhantomData,
         }
     }
@@ -213,6 +215,13 @@ where
     /// ```
     pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
         self.stale_window = window;
+        self
+    }
+
+    /// Caps the TTL of the values `rule` names (`Some(cap)`; `None`: the TTL they are
+    /// stored with): for generated code (`err_secs`, `none_secs`).
+    pub(crate) fn value_ttl(mut self, rule: ValueTtl<V>) -> Self {
+        self.value_ttl = Some(rule);
         self
     }
 
@@ -352,6 +361,7 @@ where
                 stale_window: duration_to_nanos(self.stale_window).min(NEVER),
                 refreshing: Mutex::default(),
                 refreshes: RefreshCounters::default(),
+                value_ttl: self.value_ttl,
                 registered: AtomicBool::new(false),
             }),
         }

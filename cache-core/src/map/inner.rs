@@ -54,7 +54,13 @@ pub(crate) struct Inner<K, V> {
     /// Keys being refreshed in the background: one refresh per key at a time.
     pub(super) refreshing: Mutex<Vec<K>>,
     pub(super) refreshes: RefreshCounters,
+    /// A cap on some values' TTL, by value (`#[ttl_cached(err_secs = N)]` and the
+    /// like: failures kept for less time than successes).
+    pub(super) value_ttl: Option<ValueTtl<V>>,
 }
+
+/// How long a value may live at most (`None`: the TTL it is stored with).
+pub(crate) type ValueTtl<V> = fn(&V) -> Option<Duration>;
 
 /// Counts of background refreshes (rare: one per stale key at a time).
 #[derive(Default)]
@@ -101,6 +107,15 @@ where
                 now.saturating_add(ttl).min(NEVER)
             }
             _ => deadline_after(now, ttl),
+        }
+    }
+
+    /// The TTL `value` is stored with: `ttl`, capped by the map's per-value rule.
+    #[inline]
+    pub(crate) fn ttl_for(&self, value: &V, ttl: Option<Duration>) -> Option<Duration> {
+        match self.value_ttl.and_then(|rule| rule(value)) {
+            Some(cap) => Some(ttl.map_or(cap, |ttl| ttl.min(cap))),
+            None => ttl,
         }
     }
 
@@ -313,6 +328,7 @@ where
 
     pub(super) fn insert(self: &Arc<Self>, key: K, value: V, ttl: Option<Duration>) -> Option<V> {
         let hash = self.hash(&key);
+        let ttl = self.ttl_for(&value, ttl);
         let deadline = self.deadline_at(self.clock.precise_now(), ttl);
         let state = self.shard(hash).write();
         self.store(state, hash, key, value, deadline)

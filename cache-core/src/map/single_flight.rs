@@ -53,6 +53,10 @@ where
             (Some(ttl), Some(at_most)) => Some(ttl.min(at_most)),
             (ttl, at_most) => at_most.or(ttl),
         };
+        let ttl = match &value {
+            Some(landing) => self.ttl_for(&landing.value, ttl),
+            None => ttl,
+        };
         let deadline = self.deadline_at(self.clock.deadline_now(), ttl);
         // Declared before the guard, so dropped after it, on every path.
         let mut settle = SettleOnDrop {

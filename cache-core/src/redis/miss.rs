@@ -106,6 +106,7 @@ fn fill<R, V>(
     shared: Option<&Shared>,
     compute: impl FnOnce() -> R,
     to_cache: impl FnOnce(&R) -> Option<V>,
+    ttl_of: impl FnOnce(&V, Duration) -> Duration,
 ) -> Filled<R, V>
 where
     V: Serialize + DeserializeOwned,
@@ -120,7 +121,8 @@ where
     let result = compute();
     let value = to_cache(&result);
     if let (Some(shared), Some(value)) = (shared, &value) {
-        let store = level.store_command(&shared.connected, &shared.arguments, value, shared.ttl);
+        let ttl = ttl_of(value, shared.ttl);
+        let store = level.store_command(&shared.connected, &shared.arguments, value, ttl);
         if let Some(store) = store {
             level.read_write(request(&shared.connected, store));
         }
@@ -134,6 +136,7 @@ async fn fill_async<R, V, F>(
     shared: Option<&Shared>,
     compute: impl FnOnce() -> F,
     to_cache: impl FnOnce(&R) -> Option<V>,
+    ttl_of: impl FnOnce(&V, Duration) -> Duration,
 ) -> Filled<R, V>
 where
     V: Serialize + DeserializeOwned,
@@ -149,7 +152,8 @@ where
     let result = compute().await;
     let value = to_cache(&result);
     if let (Some(shared), Some(value)) = (shared, &value) {
-        let store = level.store_command(&shared.connected, &shared.arguments, value, shared.ttl);
+        let ttl = ttl_of(value, shared.ttl);
+        let store = level.store_command(&shared.connected, &shared.arguments, value, ttl);
         if let Some(store) = store {
             level.read_write(request_async(&shared.connected, store).await);
         }
@@ -177,7 +181,11 @@ where
         map.inner(),
         miss.hash,
         key,
-        || fill(level, shared.as_ref(), compute, to_cache),
+        || {
+            fill(level, shared.as_ref(), compute, to_cache, |value, ttl| {
+                capped(map, value, ttl)
+            })
+        },
         Filled::landing,
         Filled::Stored,
     );
@@ -204,12 +212,25 @@ where
         map.inner(),
         miss.hash,
         key,
-        || fill_async(level, shared.as_ref(), compute, to_cache),
+        || {
+            fill_async(level, shared.as_ref(), compute, to_cache, |value, ttl| {
+                capped(map, value, ttl)
+            })
+        },
         Filled::landing,
         Filled::Stored,
     )
     .await;
     filled.into_result(from_cache)
+}
+
+/// The Redis TTL of `value`: `ttl`, capped by the map's per-value rule.
+fn capped<K, V>(map: &TtlMap<K, V>, value: &V, ttl: Duration) -> Duration
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    map.inner().ttl_for(value, Some(ttl)).unwrap_or(ttl)
 }
 
 /// Stores a value filled without single flight (`single_flight = false`).
@@ -243,7 +264,9 @@ where
 {
     map.inner().count_unshared_computation();
     let shared = Shared::new(level, map, &key);
-    let filled = fill(level, shared.as_ref(), compute, to_cache);
+    let filled = fill(level, shared.as_ref(), compute, to_cache, |value, ttl| {
+        capped(map, value, ttl)
+    });
     land_unshared(map, key, &filled);
     filled.into_result(from_cache)
 }
@@ -265,7 +288,10 @@ where
 {
     map.inner().count_unshared_computation();
     let shared = Shared::new(level, map, &key);
-    let filled = fill_async(level, shared.as_ref(), compute, to_cache).await;
+    let filled = fill_async(level, shared.as_ref(), compute, to_cache, |value, ttl| {
+        capped(map, value, ttl)
+    })
+    .await;
     land_unshared(map, key, &filled);
     filled.into_result(from_cache)
 }
@@ -278,7 +304,8 @@ where
     V: Clone + Send + Sync + 'static + Serialize,
 {
     if let Some(shared) = Shared::new(level, map, &key) {
-        let store = level.store_command(&shared.connected, &shared.arguments, &value, shared.ttl);
+        let ttl = capped(map, &value, shared.ttl);
+        let store = level.store_command(&shared.connected, &shared.arguments, &value, ttl);
         if let Some(store) = store {
             shared.connected.link.send_detached(store);
         }
