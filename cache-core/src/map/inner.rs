@@ -310,14 +310,7 @@ where
             state.remove(hash, is_key)?
         };
         if removed.is_live(now) {
-            let departures = self.departures();
-            if departures.listening() {
-                let value = removed.value.clone();
-                departures.send_one(removed, EvictionCause::Removed);
-                Some(value)
-            } else {
-                Some(removed.value)
-            }
+            Some(self.departures().hand_back(removed, EvictionCause::Removed))
         } else {
             // It had expired before anyone removed it: that is an expiration.
             shard.counters().expired(1);
@@ -373,13 +366,7 @@ where
         }
         match put.replaced {
             Some(old) if self.is_live(&old) => {
-                if departures.listening() {
-                    let value = old.value.clone();
-                    departures.send_one(old, EvictionCause::Replaced);
-                    Some(value)
-                } else {
-                    Some(old.value)
-                }
+                Some(departures.hand_back(old, EvictionCause::Replaced))
             }
             Some(expired) => {
                 shard.counters().expired(1);

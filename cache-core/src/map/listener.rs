@@ -95,8 +95,22 @@ impl<K, V> Departures<'_, K, V> {
         }
     }
 
-    /// Whether anyone listens (values the caller also gets back are cloned for it).
+    /// Whether anyone listens.
     pub(crate) fn listening(&self) -> bool {
         self.0.is_some()
+    }
+
+    /// Reports `entry`, whose value the caller also gets back: the listener gets a
+    /// clone (no clone when nobody listens).
+    pub(crate) fn hand_back(&self, entry: Entry<K, V>, cause: EvictionCause) -> V
+    where
+        V: Clone,
+    {
+        if self.0.is_none() {
+            return entry.value;
+        }
+        let value = entry.value.clone();
+        self.send_one(entry, cause);
+        value
     }
 }
