@@ -13,7 +13,6 @@
 //! `apt-get install redis-server`), and stops it at the end.
 
 use cache_core::ttl_cached;
-use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -37,13 +36,7 @@ fn main() {
         worker(&args[2], &args[3]);
         return;
     }
-    let (url, server) = match std::env::var("REDIS_URL") {
-        Ok(url) => (url, None),
-        Err(_) => {
-            let (url, server) = start_redis_server();
-            (url, Some(server))
-        }
-    };
+    let (url, server) = cache_examples::redis_url_or_own_server();
     println!(
         "Redis at {url}; three workers ask for the EUR/USD quote {CALLS_PER_WORKER} times each.\n"
     );
@@ -133,27 +126,4 @@ fn run_workers(url: &str, names: &[&str]) -> Vec<(u64, u64, u64)> {
             stats
         })
         .collect()
-}
-
-/// A `redis-server` on a free port of 127.0.0.1, with no persistence.
-fn start_redis_server() -> (String, Child) {
-    let port = TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let server = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed (apt-get install redis-server), or set REDIS_URL");
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "redis-server did not start"
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
-    (format!("redis://127.0.0.1:{port}/"), server)
 }
