@@ -1,6 +1,6 @@
 //! `compare`: every scenario of the benchmark suite, for every implementation, printed
 //! as Markdown tables with ratios to the best peer and to the thread-local `HashMap`
-//! limit; then the targets of issues 2, 5, 13 and 18, met or missed; and the charts
+//! limit; then the targets of issues 2, 5, 13, 14, 15, 17 and 18, met or missed; and the charts
 //! `docs/hit-cost.svg` and `docs/hit-ratio.svg`.
 //!
 //! ```text
@@ -11,6 +11,7 @@
 //! starts itself), so the process-wide allocation counters measure one thing at a time.
 
 mod cold_miss;
+mod fleet;
 mod growth;
 mod hit;
 mod memo;
@@ -48,6 +49,11 @@ fn main() -> ExitCode {
     // Re-executed by the redis scenario to compute keys in another process.
     if let Ok(spec) = std::env::var(redis::FILL_ENV) {
         redis::fill(&spec);
+        return ExitCode::SUCCESS;
+    }
+    // Re-executed by the fleet scenario as one of its worker processes.
+    if let Ok(url) = std::env::var(fleet::WORKER_ENV) {
+        fleet::worker(&url);
         return ExitCode::SUCCESS;
     }
     let plan = match Plan::from_args(std::env::args().skip(1)) {
@@ -116,6 +122,9 @@ fn main() -> ExitCode {
     }
     if plan.runs("redis") {
         run.redis = show(redis::run(&plan));
+    }
+    if plan.runs("fleet") {
+        run.fleet = show(fleet::run(&plan));
     }
     println!("{}", targets::to_markdown(&run));
     println!("Whole run: {:.0} s.", started.elapsed().as_secs_f64());

@@ -102,8 +102,9 @@ fn fill_in_another_process(url: &str, first: u64, count: u64) {
     assert!(status.success(), "the filler failed");
 }
 
-struct Server {
-    url: String,
+/// A `redis-server` of the scenario's own, killed when dropped.
+pub struct Server {
+    pub url: String,
     child: Child,
 }
 
@@ -114,7 +115,9 @@ impl Drop for Server {
     }
 }
 
-fn start_server() -> Option<Server> {
+/// Starts a `redis-server` on a free port of 127.0.0.1 (no persistence), and waits
+/// until it answers; `None` if it is not installed or does not start in 10 s.
+pub fn start_server() -> Option<Server> {
     let port = TcpListener::bind(("127.0.0.1", 0))
         .ok()?
         .local_addr()

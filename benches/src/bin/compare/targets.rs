@@ -1,8 +1,8 @@
-//! The targets of issues 2, 5, 13 and 18, checked against this run's figures.
+//! The targets of issues 2, 5, 13, 14, 15, 17 and 18, checked against this run's figures.
 
 use crate::memo::{CacheCoreFns, CacheCoreGenericFns, ConcurrentCachedFns, Memoized, MokaFns};
 use crate::ratio::{self, Bounded, CacheCoreBounded, CachedLruTtl, LruCrate, QuickCacheBounded};
-use crate::{cold_miss, hit, memory, miss, reclaim, redis, stall, str_hit};
+use crate::{cold_miss, fleet, hit, memory, miss, reclaim, redis, stall, str_hit};
 use cache_bench::report::Results;
 use cache_bench::store::{CachedShardedTtl, Store};
 use cache_bench::Role;
@@ -29,6 +29,8 @@ pub struct RunResults {
     pub ratio: Option<ratio::Figures>,
     /// Redis as a second level.
     pub redis: Option<Results>,
+    /// A fleet of processes sharing Redis.
+    pub fleet: Option<Results>,
 }
 
 struct Target {
@@ -312,7 +314,26 @@ pub fn to_markdown(run: &RunResults) -> String {
         ),
     ]);
 
-    let mut out = String::from("### Targets (issues 2, 5, 13, 14, 17 and 18)\n\n| target | goal | measured | met |\n| :-- | --: | --: | :-: |\n");
+    let fleet_figure = |column: usize| run.fleet.as_ref()?.of(fleet::OURS, column);
+    targets.extend([
+        Target::no_more_than(
+            "issue 15: `_invalidate` seen by other processes, p99 (ms; goal ≤ 5)",
+            fleet_figure(fleet::PROPAGATION_P99),
+            Some(50.0),
+        ),
+        Target::no_more_than(
+            "issue 15: invalidations never seen by another process",
+            fleet_figure(fleet::NOT_PROPAGATED),
+            Some(0.0),
+        ),
+        Target::no_more_than(
+            "issue 15: body runs per cold key, 4 processes at once",
+            fleet_figure(fleet::RUNS_PER_COLD_KEY),
+            Some(1.0),
+        ),
+    ]);
+
+    let mut out = String::from("### Targets (issues 2, 5, 13, 14, 15, 17 and 18)\n\n| target | goal | measured | met |\n| :-- | --: | --: | :-: |\n");
     for target in &targets {
         let measured = target.measured.as_deref().unwrap_or("not run");
         let met = match target.met {
