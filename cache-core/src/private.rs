@@ -4,6 +4,7 @@
 use crate::{flight, TtlMap};
 use std::hash::Hash;
 
+pub use crate::flight::Landing;
 pub use crate::map_cell::{MapCell, TypeMaps};
 pub use std::time::Duration;
 
@@ -91,15 +92,25 @@ pub fn compute_after_miss<K, V, R>(
     miss: Miss,
     key: K,
     compute: impl FnOnce() -> R,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     from_cache: impl FnOnce(V) -> R,
 ) -> R
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    let to_cache = |result: &R| to_cache(result).map(flight::Landing::new);
     flight::compute_after_miss(map.inner(), miss.hash, key, compute, to_cache, from_cache)
+}
+
+/// Stores what a miss computed without single flight (`single_flight = false`, and
+/// `_refresh`): for the map's TTL, or the landing's if shorter.
+pub fn store_landing<K, V>(map: &TtlMap<K, V>, key: K, landing: Landing<V>)
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let ttl = landing.ttl(map.ttl());
+    let _ = map.inner().insert(key, landing.value, ttl);
 }
 
 /// Counts a computation of the missed key, for functions with `single_flight = false`,
@@ -118,7 +129,7 @@ pub async fn compute_after_miss_async<K, V, R, F>(
     miss: Miss,
     key: K,
     compute: impl FnOnce() -> F,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     from_cache: impl FnOnce(V) -> R,
 ) -> R
 where
@@ -126,7 +137,6 @@ where
     V: Clone + Send + Sync + 'static,
     F: std::future::Future<Output = R>,
 {
-    let to_cache = |result: &R| to_cache(result).map(flight::Landing::new);
     flight::compute_after_miss_async(map.inner(), miss.hash, key, compute, to_cache, from_cache)
         .await
 }

@@ -306,7 +306,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         let map = self.map();
         let key = self.checked_key();
         if self.redis || self.single_flight() {
-            let to_value = self.value_of(quote!(__ttl_cached_result));
+            let landing = self.landing_of(quote!(__ttl_cached_result));
             let from_value = self.result_of(quote!(__ttl_cached_value));
             let (path, level) = self.miss_path(false);
             quote! {
@@ -318,13 +318,13 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                         __ttl_cached_missed,
                         #key,
                         || __ttl_cached_compute(),
-                        |__ttl_cached_result| #to_value,
+                        |__ttl_cached_result| #landing,
                         |__ttl_cached_value| #from_value,
                     )
                 }
             }
         } else {
-            let to_value = self.value_of(quote!(&__ttl_cached_result));
+            let landing = self.landing_of(quote!(&__ttl_cached_result));
             quote! {
                 |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_compute| {
                     let __ttl_cached_map = #map;
@@ -334,8 +334,12 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                         &__ttl_cached_missed,
                     );
                     let __ttl_cached_result = __ttl_cached_compute();
-                    if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
-                        let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);
+                    if let ::core::option::Option::Some(__ttl_cached_landing) = #landing {
+                        ::cache_core::__private::store_landing(
+                            __ttl_cached_map,
+                            __ttl_cached_key,
+                            __ttl_cached_landing,
+                        );
                     }
                     __ttl_cached_result
                 }
@@ -350,7 +354,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         let map = self.map();
         let key = self.checked_key();
         let start = if self.redis || self.single_flight() {
-            let to_value = self.value_of(quote!(__ttl_cached_result));
+            let landing = self.landing_of(quote!(__ttl_cached_result));
             let from_value = self.result_of(quote!(__ttl_cached_value));
             let (path, level) = self.miss_path(true);
             quote! {
@@ -361,13 +365,13 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                         __ttl_cached_missed,
                         #key,
                         move || __ttl_cached_body,
-                        |__ttl_cached_result| #to_value,
+                        |__ttl_cached_result| #landing,
                         |__ttl_cached_value| #from_value,
                     )
                 }
             }
         } else {
-            let to_value = self.value_of(quote!(&__ttl_cached_result));
+            let landing = self.landing_of(quote!(&__ttl_cached_result));
             quote! {
                 |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| async move {
                     let __ttl_cached_map = #map;
@@ -377,8 +381,12 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                         &__ttl_cached_missed,
                     );
                     let __ttl_cached_result = __ttl_cached_body.await;
-                    if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
-                        let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);
+                    if let ::core::option::Option::Some(__ttl_cached_landing) = #landing {
+                        ::cache_core::__private::store_landing(
+                            __ttl_cached_map,
+                            __ttl_cached_key,
+                            __ttl_cached_landing,
+                        );
                     }
                     __ttl_cached_result
                 }
@@ -418,7 +426,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     fn store(&self) -> TokenStream {
         let map = self.map();
         let key = self.checked_key();
-        let to_value = self.value_of(quote!(__ttl_cached_result));
+        let landing = self.landing_of(quote!(__ttl_cached_result));
         let insert = if self.redis {
             let level = self.level();
             quote! {
@@ -426,17 +434,23 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                     __ttl_cached_map,
                     #level,
                     __ttl_cached_key,
-                    __ttl_cached_value,
+                    __ttl_cached_landing,
                 );
             }
         } else {
-            quote!(let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);)
+            quote! {
+                ::cache_core::__private::store_landing(
+                    __ttl_cached_map,
+                    __ttl_cached_key,
+                    __ttl_cached_landing,
+                );
+            }
         };
         quote! {
             |__ttl_cached_key, __ttl_cached_result| {
                 let __ttl_cached_map = #map;
                 let __ttl_cached_key = #key;
-                if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
+                if let ::core::option::Option::Some(__ttl_cached_landing) = #landing {
                     #insert
                 }
             }
@@ -796,6 +810,42 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     fn value_of(&self, result: TokenStream) -> TokenStream {
         let ty = self.return_type();
         spanned_call(&ty, self.value_check(), "to_value", result)
+    }
+
+    /// `Option<Landing<V>>` to store for `&R` `result`: what [`Self::value_of`]
+    /// picks, for the map's TTL; with `ttl_from = path`, for at most what `path`
+    /// says, and nothing if it says `None`. `path` is bound to a typed
+    /// `fn(&R) -> Option<Duration>` spanned at it, so a function of the wrong type is
+    /// one error there.
+    fn landing_of(&self, result: TokenStream) -> TokenStream {
+        let value = self.value_of(result.clone());
+        let Some(ttl_from) = &self.args().ttl_from else {
+            return quote! {
+                ::core::option::Option::map(#value, ::cache_core::__private::Landing::new)
+            };
+        };
+        let path = &ttl_from.value;
+        let ret = self.return_type();
+        let span = path
+            .segments
+            .first()
+            .map_or_else(|| ttl_from.name.span(), |segment| segment.ident.span());
+        let fn_type = quote_spanned! {span=>
+            fn(&#ret) -> ::core::option::Option<::cache_core::__private::Duration>
+        };
+        quote! {{
+            let __ttl_cached_ttl_from: #fn_type = #path;
+            match __ttl_cached_ttl_from(#result) {
+                ::core::option::Option::Some(__ttl_cached_at_most) => ::core::option::Option::map(
+                    #value,
+                    |__ttl_cached_value| ::cache_core::__private::Landing::at_most(
+                        __ttl_cached_value,
+                        __ttl_cached_at_most,
+                    ),
+                ),
+                ::core::option::Option::None => ::core::option::Option::None,
+            }
+        }}
     }
 
     /// The `R` for a stored `value`.

@@ -319,7 +319,7 @@ where
         }
     }
 
-    pub(super) fn insert(self: &Arc<Self>, key: K, value: V, ttl: Option<Duration>) -> Option<V> {
+    pub(crate) fn insert(self: &Arc<Self>, key: K, value: V, ttl: Option<Duration>) -> Option<V> {
         let hash = self.hash(&key);
         let ttl = self.ttl_for(&value, ttl);
         let deadline = self.deadline_at(self.clock.precise_now(), ttl);
