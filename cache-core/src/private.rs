@@ -16,12 +16,19 @@ pub fn new_map<K, V>(
     clock: Option<crate::MockClock>,
     jitter: Option<f64>,
     value_ttl: Option<fn(&V) -> Option<Duration>>,
+    freshness: Freshness,
 ) -> TtlMap<K, V>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     let mut builder = TtlMap::builder().ttl(ttl).refresh_on_hit(refresh_on_hit);
+    if let Some(window) = freshness.stale_while_revalidate {
+        builder = builder.stale_while_revalidate(window);
+    }
+    if let Some(window) = freshness.stale_if_error {
+        builder = builder.keep_stale(window);
+    }
     if let Some(clock) = clock {
         builder = builder.clock(clock);
     }
@@ -36,6 +43,14 @@ where
         Some(capacity) => builder.capacity(capacity).build(),
         None => builder.build(),
     }
+}
+
+/// The stale windows of one `#[ttl_cached]` function: how long past its TTL an entry
+/// is served by `stale_while_revalidate`, and by `stale_if_error`.
+#[derive(Clone, Copy, Default)]
+pub struct Freshness {
+    pub stale_while_revalidate: Option<Duration>,
+    pub stale_if_error: Option<Duration>,
 }
 
 /// The map's hash of a borrowed key. Equal to the hash of the owned key when the two
@@ -111,6 +126,70 @@ where
 {
     let ttl = landing.ttl(map.ttl());
     let _ = map.inner().insert(key, landing.value, ttl);
+}
+
+/// A key's value as it was before the body of a `stale_if_error` function ran: live,
+/// or past its deadline within the map's stale window.
+pub struct StaleValue<V> {
+    value: V,
+    deadline: u64,
+}
+
+/// After [`lookup`] missed, the key's earlier value, if `usable` (an `Ok`) and still
+/// kept: what [`serve_over`] may return instead of an error. Counts nothing.
+pub fn stale_snapshot<K, V>(
+    map: &TtlMap<K, V>,
+    miss: &Miss,
+    is_key: impl FnMut(&K) -> bool,
+    usable: fn(&V) -> bool,
+) -> Option<StaleValue<V>>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let (value, deadline) = map.inner().stale_snapshot(miss.hash, is_key)?;
+    usable(&value).then_some(StaleValue { value, deadline })
+}
+
+/// Whether `stale` may be served over an error now: it expired less than `window`
+/// ago. (Then the error is not stored: the earlier value stays, for the rest of its
+/// window.)
+pub fn may_serve_over<K, V>(
+    map: &TtlMap<K, V>,
+    stale: &Option<StaleValue<V>>,
+    window: Duration,
+) -> bool
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    stale
+        .as_ref()
+        .is_some_and(|stale| map.inner().within(stale.deadline, window))
+}
+
+/// The earlier value to return instead of an error, if [`may_serve_over`]; counted
+/// in `CacheStats::errors_served_over`.
+pub fn serve_over<K, V>(
+    map: &TtlMap<K, V>,
+    stale: Option<StaleValue<V>>,
+    window: Duration,
+) -> Option<V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    if !may_serve_over(map, &stale, window) {
+        return None;
+    }
+    map.inner().count_error_served_over();
+    stale.map(|stale| stale.value)
+}
+
+/// Whether a result is a failure (`Err`, `None`).
+#[inline]
+pub fn is_failure<R: Fallible>(result: &R) -> bool {
+    result.ok_part().is_none()
 }
 
 /// Counts a computation of the missed key, for functions with `single_flight = false`,

@@ -69,6 +69,11 @@ pub struct CacheStats {
     pub refreshes_succeeded: u64,
     /// Background refreshes that panicked: the stale value stays until its window ends.
     pub refreshes_failed: u64,
+    /// Calls of a `#[ttl_cached(stale_if_error = N)]` function whose body returned
+    /// `Err` and that returned the key's earlier `Ok` value instead (one that had
+    /// expired less than `N` seconds before). Each is also counted as the miss and
+    /// the computation it was; the error itself is not cached.
+    pub errors_served_over: u64,
 }
 
 impl CacheStats {

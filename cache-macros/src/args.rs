@@ -30,10 +30,11 @@ mod kw {
     syn::custom_keyword!(err_secs);
     syn::custom_keyword!(none_secs);
     syn::custom_keyword!(ttl_from);
+    syn::custom_keyword!(stale_if_error);
 }
 
 /// Every option name, in the order the documentation lists them.
-pub(crate) const OPTION_NAMES: [&str; 17] = [
+pub(crate) const OPTION_NAMES: [&str; 18] = [
     "secs",
     "millis",
     "ttl",
@@ -51,6 +52,7 @@ pub(crate) const OPTION_NAMES: [&str; 17] = [
     "err_secs",
     "none_secs",
     "ttl_from",
+    "stale_if_error",
 ];
 
 /// The TTL options, of which exactly one must be given.
@@ -119,6 +121,9 @@ pub(crate) struct Args {
     /// `ttl_from = path`: a `fn(&R) -> Option<Duration>` that says how long each
     /// computed value may live (`None`: not stored).
     pub(crate) ttl_from: Option<Given<syn::Path>>,
+    /// `stale_if_error = N`: an `Err` answered with the key's `Ok` value that expired
+    /// less than `N` seconds ago.
+    pub(crate) stale_if_error: Option<Given<u64>>,
     /// Problems with single options, reported together with everything else.
     pub(crate) errors: Vec<Error>,
     /// Options named with a value that was rejected (and reported): not missing.
@@ -209,6 +214,10 @@ impl Args {
             let name = option_name(input)?;
             let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
             set_once(&mut self.none_secs, name, secs)
+        } else if input.peek(kw::stale_if_error) {
+            let name = option_name(input)?;
+            let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
+            set_once(&mut self.stale_if_error, name, secs)
         } else if input.peek(kw::ttl_from) {
             let name = option_name(input)?;
             let path = self.value(&name, function_path(input, &name))?;
@@ -423,6 +432,11 @@ fn positive_integer(input: ParseStream, name: &Ident, unit: &str) -> Result<u64>
     if number == 0 {
         let message = if name == "capacity" {
             "`capacity` must be at least 1".to_owned()
+        } else if name.to_string().starts_with("stale_") {
+            format!(
+                "`{name}` must be greater than 0: it is how long past its TTL an entry may \
+                 still be served; leave it out to serve nothing stale"
+            )
         } else {
             format!("`{name}` must be greater than 0: an entry must live for some time")
         };

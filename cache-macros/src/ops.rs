@@ -299,49 +299,61 @@ impl<'e, 'a> OpsFn<'e, 'a> {
 
     /// `fn(Miss, K, &mut dyn FnMut() -> R) -> R`, or for an `async fn` the started
     /// miss ([`Self::miss_async`]).
+    ///
+    /// With `stale_if_error = N`, the key's earlier value is read before the body
+    /// runs (`stale_snapshot`), and returned instead of an `Err` if it expired less
+    /// than `N` s before (`serve_over`); such an `Err` is not stored.
     fn miss(&self) -> TokenStream {
         if self.expansion.func.is_async() {
             return self.miss_async();
         }
         let map = self.map();
         let key = self.checked_key();
+        let snapshot = self.stale_snapshot();
+        let landing = self.guarded_landing(quote!(__ttl_cached_result));
+        let serve_over = self.serve_over();
         if self.redis || self.single_flight() {
-            let landing = self.landing_of(quote!(__ttl_cached_result));
             let from_value = self.result_of(quote!(__ttl_cached_value));
             let (path, level) = self.miss_path(false);
             quote! {
                 |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_compute| {
                     let __ttl_cached_map = #map;
-                    #path(
+                    let __ttl_cached_key = #key;
+                    #snapshot
+                    let __ttl_cached_result = #path(
                         __ttl_cached_map,
                         #level
                         __ttl_cached_missed,
-                        #key,
+                        __ttl_cached_key,
                         || __ttl_cached_compute(),
                         |__ttl_cached_result| #landing,
                         |__ttl_cached_value| #from_value,
-                    )
+                    );
+                    #serve_over
                 }
             }
         } else {
-            let landing = self.landing_of(quote!(&__ttl_cached_result));
             quote! {
                 |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_compute| {
                     let __ttl_cached_map = #map;
                     let __ttl_cached_key = #key;
+                    #snapshot
                     ::cache_core::__private::count_computation(
                         __ttl_cached_map,
                         &__ttl_cached_missed,
                     );
                     let __ttl_cached_result = __ttl_cached_compute();
-                    if let ::core::option::Option::Some(__ttl_cached_landing) = #landing {
+                    if let ::core::option::Option::Some(__ttl_cached_landing) = {
+                        let __ttl_cached_result = &__ttl_cached_result;
+                        #landing
+                    } {
                         ::cache_core::__private::store_landing(
                             __ttl_cached_map,
                             __ttl_cached_key,
                             __ttl_cached_landing,
                         );
                     }
-                    __ttl_cached_result
+                    #serve_over
                 }
             }
         }
@@ -353,46 +365,133 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     fn miss_async(&self) -> TokenStream {
         let map = self.map();
         let key = self.checked_key();
+        let snapshot = self.stale_snapshot();
+        let landing = self.guarded_landing(quote!(__ttl_cached_result));
+        let serve_over = self.serve_over();
         let start = if self.redis || self.single_flight() {
-            let landing = self.landing_of(quote!(__ttl_cached_result));
             let from_value = self.result_of(quote!(__ttl_cached_value));
             let (path, level) = self.miss_path(true);
-            quote! {
-                |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| {
-                    #path(
-                        #map,
-                        #level
-                        __ttl_cached_missed,
-                        #key,
-                        move || __ttl_cached_body,
-                        |__ttl_cached_result| #landing,
-                        |__ttl_cached_value| #from_value,
-                    )
-                }
-            }
-        } else {
-            let landing = self.landing_of(quote!(&__ttl_cached_result));
             quote! {
                 |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| async move {
                     let __ttl_cached_map = #map;
                     let __ttl_cached_key = #key;
+                    #snapshot
+                    let __ttl_cached_result = #path(
+                        __ttl_cached_map,
+                        #level
+                        __ttl_cached_missed,
+                        __ttl_cached_key,
+                        move || __ttl_cached_body,
+                        |__ttl_cached_result| #landing,
+                        |__ttl_cached_value| #from_value,
+                    )
+                    .await;
+                    #serve_over
+                }
+            }
+        } else {
+            quote! {
+                |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| async move {
+                    let __ttl_cached_map = #map;
+                    let __ttl_cached_key = #key;
+                    #snapshot
                     ::cache_core::__private::count_computation(
                         __ttl_cached_map,
                         &__ttl_cached_missed,
                     );
                     let __ttl_cached_result = __ttl_cached_body.await;
-                    if let ::core::option::Option::Some(__ttl_cached_landing) = #landing {
+                    if let ::core::option::Option::Some(__ttl_cached_landing) = {
+                        let __ttl_cached_result = &__ttl_cached_result;
+                        #landing
+                    } {
                         ::cache_core::__private::store_landing(
                             __ttl_cached_map,
                             __ttl_cached_key,
                             __ttl_cached_landing,
                         );
                     }
-                    __ttl_cached_result
+                    #serve_over
                 }
             }
         };
         quote!(::core::option::Option::map(__ttl_cached_miss, #start))
+    }
+
+    /// `stale_if_error = N`'s window, for a function it applies to (a `Result` one;
+    /// on others `valid` reported it, once).
+    fn stale_if_error(&self) -> Option<u64> {
+        let given = self.args().stale_if_error.as_ref()?;
+        (self.expansion.func.output.fallible == Some(Fallible::Result)).then_some(given.value)
+    }
+
+    /// With `stale_if_error`: `let __ttl_cached_stale = …;`, the key's earlier `Ok`
+    /// value, read from the map before the body runs (`__ttl_cached_key` is the
+    /// checked key).
+    fn stale_snapshot(&self) -> TokenStream {
+        if self.stale_if_error().is_none() {
+            return TokenStream::new();
+        }
+        // An `Ok`: all of it when only `Ok` values are stored; else ask the `Result`.
+        let usable = if self.expansion.ok_only {
+            quote!(|_| true)
+        } else {
+            quote!(|__ttl_cached_value| !::cache_core::__private::is_failure(__ttl_cached_value))
+        };
+        quote! {
+            let __ttl_cached_stale = ::cache_core::__private::stale_snapshot(
+                __ttl_cached_map,
+                &__ttl_cached_missed,
+                |__ttl_cached_stored| *__ttl_cached_stored == __ttl_cached_key,
+                #usable,
+            );
+        }
+    }
+
+    /// [`Self::landing_of`] `result` (a `&R`), or with `stale_if_error`, nothing for
+    /// an `Err` that an earlier value will be served over: that value stays.
+    fn guarded_landing(&self, result: TokenStream) -> TokenStream {
+        let landing = self.landing_of(result.clone());
+        let Some(window) = self.stale_if_error() else {
+            return landing;
+        };
+        let window = Literal::u64_suffixed(window);
+        quote! {
+            if ::cache_core::__private::is_failure(#result)
+                && ::cache_core::__private::may_serve_over(
+                    __ttl_cached_map,
+                    &__ttl_cached_stale,
+                    ::cache_core::__private::Duration::from_secs(#window),
+                )
+            {
+                ::core::option::Option::None
+            } else {
+                #landing
+            }
+        }
+    }
+
+    /// What the miss returns: `__ttl_cached_result`, or with `stale_if_error`, the
+    /// earlier value instead of an `Err` if it may be served over it.
+    fn serve_over(&self) -> TokenStream {
+        let Some(window) = self.stale_if_error() else {
+            return quote!(__ttl_cached_result);
+        };
+        let window = Literal::u64_suffixed(window);
+        let from_value = self.result_of(quote!(__ttl_cached_value));
+        quote! {
+            if ::cache_core::__private::is_failure(&__ttl_cached_result) {
+                if let ::core::option::Option::Some(__ttl_cached_value) =
+                    ::cache_core::__private::serve_over(
+                        __ttl_cached_map,
+                        __ttl_cached_stale,
+                        ::cache_core::__private::Duration::from_secs(#window),
+                    )
+                {
+                    return #from_value;
+                }
+            }
+            __ttl_cached_result
+        }
     }
 
     /// Unless `single_flight = false`.
@@ -588,6 +687,19 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             }
             (None, None) => quote!(::core::option::Option::None),
         };
+        let stale_if_error = match self.stale_if_error() {
+            Some(secs) => {
+                let secs = Literal::u64_suffixed(secs);
+                quote!(::core::option::Option::Some(::cache_core::__private::Duration::from_secs(#secs)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let freshness = quote! {
+            ::cache_core::__private::Freshness {
+                stale_while_revalidate: ::core::option::Option::None,
+                stale_if_error: #stale_if_error,
+            }
+        };
         let clock = match &args.clock {
             Some(clock) => {
                 // A typed binding at the expression: a wrong type is reported there.
@@ -617,6 +729,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                     #clock,
                     #jitter,
                     #value_ttl,
+                    #freshness,
                 )
             }
         }

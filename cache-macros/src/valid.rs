@@ -113,6 +113,19 @@ pub(crate) fn options(args: &Args, func: &CachedFn) -> Vec<Error> {
         Fallible::Option,
         func,
     ));
+    if let Some(stale_if_error) = &args.stale_if_error {
+        if func.output.fallible != Some(Fallible::Result) {
+            errors.push(Error::new(
+                stale_if_error.name.span(),
+                format!(
+                    "`stale_if_error` applies to functions returning `Result`: it answers an \
+                     `Err` with the key's earlier `Ok` value, and `{}` returns `{}`",
+                    func.sig.ident,
+                    type_to_string(&func.output.ty)
+                ),
+            ));
+        }
+    }
     errors.extend(negative_ttl_conflict(
         &args.err_secs,
         &args.cache_err,

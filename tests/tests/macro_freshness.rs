@@ -198,3 +198,262 @@ async fn ttl_from_in_an_async_fn() {
         "expired at its own 5 s"
     );
 }
+
+// ---------------------------------------------------------------------------------
+// `stale_if_error = N`
+// ---------------------------------------------------------------------------------
+
+/// An upstream that is up or down, and what it answers when up.
+struct Upstream {
+    up: std::sync::atomic::AtomicBool,
+    version: std::sync::atomic::AtomicU64,
+}
+
+impl Upstream {
+    const fn new() -> Self {
+        Upstream {
+            up: std::sync::atomic::AtomicBool::new(true),
+            version: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    fn call(&self, item: u32) -> Result<u64, String> {
+        if self.up.load(Ordering::SeqCst) {
+            Ok(u64::from(item) * 100 + self.version.load(Ordering::SeqCst))
+        } else {
+            Err(format!("upstream down, item {item}"))
+        }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+}
+
+static PRICES: Upstream = Upstream::new();
+static PRICE_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+
+#[ttl_cached(secs = 10, stale_if_error = 5, clock = PRICE_CLOCK.clone())]
+fn price(item: u32) -> Result<u64, String> {
+    PRICES.call(item)
+}
+
+/// From the TTL to TTL + N (exclusive), an `Err` is answered with the expired `Ok`;
+/// every other lookup treats the entry as expired; from TTL + N on, the `Err` is the
+/// answer.
+#[test]
+fn stale_if_error_serves_the_expired_ok_over_an_error_within_its_window() {
+    let served_over = || price_cache().stats().errors_served_over;
+    assert_eq!(price(1), Ok(101));
+    PRICES.set_up(false);
+    assert_eq!(price(1), Ok(101), "live: a hit, the body does not run");
+    assert_eq!(served_over(), 0);
+
+    PRICE_CLOCK.advance(Duration::from_secs(10));
+    assert_eq!(price_cache().get(&(1,)), None, "expired for other lookups");
+    assert_eq!(price(1), Ok(101), "at the TTL: the error is served over");
+    assert_eq!(served_over(), 1);
+    assert_eq!(price_cache().stats().computations, 2, "the body did run");
+
+    PRICE_CLOCK.advance(Duration::from_secs(5) - Duration::from_nanos(1));
+    assert_eq!(price(1), Ok(101), "just inside TTL + 5 s");
+    assert_eq!(served_over(), 2);
+
+    PRICE_CLOCK.advance(Duration::from_nanos(1));
+    assert_eq!(
+        price(1),
+        Err("upstream down, item 1".to_owned()),
+        "at TTL + 5 s exactly: the error"
+    );
+    assert_eq!(served_over(), 2);
+    assert_eq!(
+        price(2),
+        Err("upstream down, item 2".to_owned()),
+        "no Ok ever"
+    );
+
+    PRICES.set_up(true);
+    assert_eq!(price(1), Ok(101), "recovered: computed again");
+    assert_eq!(price_cache().stats().computations, 6);
+}
+
+static FRESH_PRICES: Upstream = Upstream::new();
+static FRESH_PRICE_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+
+#[ttl_cached(secs = 10, stale_if_error = 5, clock = FRESH_PRICE_CLOCK.clone())]
+fn fresh_price(item: u32) -> Result<u64, String> {
+    FRESH_PRICES.call(item)
+}
+
+/// Within the window, an `Ok` from the body is returned and stored as usual.
+#[test]
+fn stale_if_error_returns_a_new_ok_as_usual() {
+    assert_eq!(fresh_price(1), Ok(101));
+    FRESH_PRICES.version.store(2, Ordering::SeqCst);
+    FRESH_PRICE_CLOCK.advance(Duration::from_secs(12));
+    assert_eq!(fresh_price(1), Ok(102));
+    assert_eq!(fresh_price_cache().get(&(1,)), Some(102));
+    assert_eq!(fresh_price_cache().stats().errors_served_over, 0);
+}
+
+static NEGATIVE_PRICES: Upstream = Upstream::new();
+static NEGATIVE_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+
+/// With `err_secs`, an error is cached, unless an `Ok` is served over it (then the
+/// `Ok` stays, for the rest of its window).
+#[ttl_cached(secs = 10, err_secs = 2, stale_if_error = 5, clock = NEGATIVE_CLOCK.clone())]
+fn negative_price(item: u32) -> Result<u64, String> {
+    NEGATIVE_PRICES.call(item)
+}
+
+#[test]
+fn stale_if_error_composes_with_err_secs() {
+    let runs = || negative_price_cache().stats().computations;
+    assert_eq!(negative_price(1), Ok(101));
+    NEGATIVE_PRICES.set_up(false);
+    NEGATIVE_CLOCK.advance(Duration::from_secs(11));
+    assert_eq!(negative_price(1), Ok(101), "served over");
+    assert_eq!(
+        negative_price(1),
+        Ok(101),
+        "served over again: the Err was not stored"
+    );
+    assert_eq!(runs(), 3);
+    NEGATIVE_CLOCK.advance(Duration::from_secs(4));
+    assert!(negative_price(1).is_err(), "past the window");
+    assert!(negative_price(1).is_err());
+    assert_eq!(runs(), 4, "that error is cached, for `err_secs`");
+    assert_eq!(
+        negative_price_cache().remaining_ttl(&(1,)),
+        Some(Duration::from_secs(2))
+    );
+    assert_eq!(negative_price_cache().stats().errors_served_over, 2);
+}
+
+static UNSHARED_PRICES: Upstream = Upstream::new();
+static UNSHARED_PRICE_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+
+#[ttl_cached(
+    secs = 10,
+    stale_if_error = 5,
+    single_flight = false,
+    capacity = 100,
+    jitter = 0.5,
+    clock = UNSHARED_PRICE_CLOCK.clone()
+)]
+fn unshared_price(item: u32) -> Result<u64, String> {
+    UNSHARED_PRICES.call(item)
+}
+
+/// Without single flight, with a capacity and jitter: the same.
+#[test]
+fn stale_if_error_without_single_flight() {
+    assert_eq!(unshared_price(1), Ok(101));
+    UNSHARED_PRICES.set_up(false);
+    // Jittered: the entry expired somewhere in [5 s, 10 s]; at 10 s it has.
+    UNSHARED_PRICE_CLOCK.advance(Duration::from_secs(10));
+    assert_eq!(unshared_price_cache().get(&(1,)), None);
+    assert_eq!(unshared_price(1), Ok(101));
+    UNSHARED_PRICE_CLOCK.advance(Duration::from_secs(5));
+    assert!(
+        unshared_price(1).is_err(),
+        "past 10 s + 5 s, whatever the jitter"
+    );
+    assert_eq!(unshared_price_cache().stats().errors_served_over, 1);
+}
+
+static ASYNC_PRICES: Upstream = Upstream::new();
+static ASYNC_PRICE_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+
+#[ttl_cached(secs = 10, stale_if_error = 5, clock = ASYNC_PRICE_CLOCK.clone())]
+async fn async_price(item: u32) -> Result<u64, String> {
+    tokio::task::yield_now().await;
+    ASYNC_PRICES.call(item)
+}
+
+#[tokio::test]
+async fn stale_if_error_in_an_async_fn() {
+    assert_eq!(async_price(1).await, Ok(101));
+    ASYNC_PRICES.set_up(false);
+    ASYNC_PRICE_CLOCK.advance(Duration::from_secs(14));
+    assert_eq!(async_price(1).await, Ok(101));
+    ASYNC_PRICE_CLOCK.advance(Duration::from_secs(1));
+    assert!(async_price(1).await.is_err());
+    assert_eq!(async_price_cache().stats().errors_served_over, 1);
+}
+
+static WHOLE_PRICES: Upstream = Upstream::new();
+static WHOLE_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+
+/// With `cache_err = true`, a stored `Err` is never served over an error: only `Ok`.
+#[ttl_cached(secs = 10, cache_err = true, stale_if_error = 5, clock = WHOLE_CLOCK.clone())]
+fn whole_price(item: u32) -> Result<u64, String> {
+    WHOLE_PRICES.call(item)
+}
+
+#[test]
+fn stale_if_error_serves_only_an_ok() {
+    WHOLE_PRICES.set_up(false);
+    assert!(whole_price(1).is_err());
+    WHOLE_CLOCK.advance(Duration::from_secs(11));
+    assert!(whole_price(1).is_err(), "the stale value was an Err");
+    assert_eq!(whole_price_cache().stats().errors_served_over, 0);
+    WHOLE_PRICES.set_up(true);
+    WHOLE_CLOCK.advance(Duration::from_secs(10));
+    assert_eq!(whole_price(1), Ok(101));
+    WHOLE_PRICES.set_up(false);
+    WHOLE_CLOCK.advance(Duration::from_secs(10));
+    assert_eq!(whole_price(1), Ok(101), "a stale Ok is");
+    assert_eq!(whole_price_cache().stats().errors_served_over, 1);
+}
+
+static KEYED_PRICES: Upstream = Upstream::new();
+static KEYED_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+
+struct Shop {
+    id: u32,
+}
+
+impl Shop {
+    /// A method, its key an expression, with `ttl_from` and `stale_if_error` both.
+    #[ttl_cached(
+        secs = 10,
+        key = (self.id, item),
+        stale_if_error = 5,
+        ttl_from = ok_seconds,
+        clock = KEYED_CLOCK.clone()
+    )]
+    fn price(&self, item: u32) -> Result<u64, String> {
+        KEYED_PRICES.call(self.id * 10 + item)
+    }
+}
+
+#[test]
+fn both_options_on_a_method_with_a_key_expression() {
+    let shop = Shop { id: 0 };
+    // `ok_seconds`: the value's own TTL is its number of seconds, 101 > 10.
+    assert_eq!(shop.price(1), Ok(101));
+    KEYED_PRICES.set_up(false);
+    KEYED_CLOCK.advance(Duration::from_secs(12));
+    assert_eq!(shop.price(1), Ok(101));
+    assert_eq!(Shop::price_cache().stats().errors_served_over, 1);
+}
+
+static BODY_PRICES: Upstream = Upstream::new();
+static BODY_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+
+/// `helpers = "none"`: everything is inside the body.
+#[ttl_cached(secs = 10, stale_if_error = 5, helpers = "none", clock = BODY_CLOCK.clone())]
+fn body_price(item: u32) -> Result<u64, String> {
+    BODY_PRICES.call(item)
+}
+
+#[test]
+fn stale_if_error_with_everything_in_the_body() {
+    assert_eq!(body_price(1), Ok(101));
+    BODY_PRICES.set_up(false);
+    BODY_CLOCK.advance(Duration::from_secs(12));
+    assert_eq!(body_price(1), Ok(101));
+    BODY_CLOCK.advance(Duration::from_secs(3));
+    assert!(body_price(1).is_err());
+}

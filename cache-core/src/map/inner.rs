@@ -48,12 +48,17 @@ pub(crate) struct Inner<K, V> {
     pub(super) listener: Option<Listener<K, V>>,
     /// Shortens each entry's TTL by a random share (see `TtlMapBuilder::jitter`).
     pub(super) jitter: Option<Jitter>,
-    /// How long past its deadline an entry stays, to be served stale by
-    /// `get_or_refresh_with` while it is recomputed (0: not at all).
+    /// How long past its deadline an entry stays in the map (0: not at all), to be
+    /// served by the explicit stale options only: `get_or_refresh_with` within
+    /// [`Self::revalidate_window`], `#[ttl_cached(stale_if_error = N)]` within `N`.
+    /// Every other lookup treats it as expired at its deadline.
     pub(super) stale_window: Nanos,
+    /// How long past its deadline `get_or_refresh_with` serves an entry stale while
+    /// it is recomputed (at most `stale_window`).
+    pub(super) revalidate_window: Nanos,
     /// Keys being refreshed in the background: one refresh per key at a time.
     pub(super) refreshing: Mutex<Vec<K>>,
-    pub(super) refreshes: RefreshCounters,
+    pub(super) refreshes: StaleCounters,
     /// A cap on some values' TTL, by value (`#[ttl_cached(err_secs = N)]` and the
     /// like: failures kept for less time than successes).
     pub(super) value_ttl: Option<ValueTtl<V>>,
@@ -62,19 +67,22 @@ pub(crate) struct Inner<K, V> {
 /// How long a value may live at most (`None`: the TTL it is stored with).
 pub(crate) type ValueTtl<V> = fn(&V) -> Option<Duration>;
 
-/// Counts of background refreshes (rare: one per stale key at a time).
+/// Counts of what stale entries were used for: background refreshes (rare: one per
+/// stale key at a time), and errors served over (`stale_if_error`).
 #[derive(Default)]
-pub(crate) struct RefreshCounters {
+pub(crate) struct StaleCounters {
     started: AtomicU64,
     succeeded: AtomicU64,
     failed: AtomicU64,
+    errors_served_over: AtomicU64,
 }
 
-impl RefreshCounters {
+impl StaleCounters {
     pub(super) fn add_to(&self, total: &mut CacheStats) {
         total.refreshes_started += self.started.load(Relaxed);
         total.refreshes_succeeded += self.succeeded.load(Relaxed);
         total.refreshes_failed += self.failed.load(Relaxed);
+        total.errors_served_over += self.errors_served_over.load(Relaxed);
     }
 }
 
@@ -217,7 +225,7 @@ where
             return Freshness::Fresh(value);
         }
         let now = self.clock.precise_now();
-        if self.stale_window > 0 && entry.is_live(now.saturating_sub(self.stale_window)) {
+        if self.revalidate_window > 0 && entry.is_live(now.saturating_sub(self.revalidate_window)) {
             let value = entry.value.clone();
             drop(state);
             self.lookups[stripe].stale_hit();
@@ -225,6 +233,35 @@ where
         } else {
             Freshness::Absent
         }
+    }
+
+    /// The value stored under the key and its deadline, live or kept past it within
+    /// the stale window, for `stale_if_error`: read before the body runs, served (by
+    /// [`Self::serve_over`]) only if the body fails. Counts nothing: it is not a
+    /// lookup of the caller's.
+    pub(crate) fn stale_snapshot(
+        &self,
+        hash: u64,
+        mut is_key: impl FnMut(&K) -> bool,
+    ) -> Option<(V, Nanos)> {
+        let state = self.shard(hash).read();
+        let entry = state.find(hash, &mut is_key)?;
+        let now = self.clock.precise_now();
+        entry
+            .is_live(now.saturating_sub(self.stale_window))
+            .then(|| (entry.value.clone(), entry.deadline()))
+    }
+
+    /// Whether a value whose deadline is `deadline` may be served over an error now:
+    /// it expired less than `window` ago (or has not expired).
+    pub(crate) fn within(&self, deadline: Nanos, window: Duration) -> bool {
+        let now = self.clock.precise_now();
+        deadline > now.saturating_sub(duration_to_nanos(window))
+    }
+
+    /// Counts an error answered with an earlier value instead (`stale_if_error`).
+    pub(crate) fn count_error_served_over(&self) {
+        self.refreshes.errors_served_over.fetch_add(1, Relaxed);
     }
 
     /// Starts one background refresh of `key` (none if one is running): `init` runs on
