@@ -49,7 +49,9 @@ where
 /// is served by `stale_while_revalidate`, and by `stale_if_error`.
 #[derive(Clone, Copy, Default)]
 pub struct Freshness {
+    /// `stale_while_revalidate = N`: served stale while one refresh runs.
     pub stale_while_revalidate: Option<Duration>,
+    /// `stale_if_error = N`: served over an `Err`.
     pub stale_if_error: Option<Duration>,
 }
 
@@ -79,6 +81,60 @@ where
     V: Clone + Send + Sync + 'static,
 {
     map.inner().get_hashed(hash, is_key).ok_or(Miss { hash })
+}
+
+/// The lookup of a `stale_while_revalidate` function: a live value (a hit), or the
+/// miss, counted by [`refresh_or_compute`] as a stale hit or a miss.
+#[inline]
+pub fn lookup_live<K, V>(
+    map: &TtlMap<K, V>,
+    hash: u64,
+    is_key: impl FnMut(&K) -> bool,
+) -> Result<V, Miss>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    map.inner()
+        .get_live_hashed(hash, is_key)
+        .ok_or(Miss { hash })
+}
+
+/// The body of a `stale_while_revalidate` function, with its arguments moved in:
+/// run here on a miss, or on the refresh pool when the value is stale.
+pub type RefreshBody<R> = Box<dyn FnOnce() -> R + Send>;
+
+/// The miss path of a sync `stale_while_revalidate` function, after [`lookup_live`]
+/// missed. A value within the stale window is returned at once, and one refresh of
+/// the key starts on the refresh pool (none if one is running): it runs `body` and
+/// stores what `refresh_landing` keeps of the result (`None`: a failure, counted,
+/// and the stale value stays). Otherwise the ordinary miss path, `compute`.
+pub fn refresh_or_compute<K, V, R>(
+    map: &TtlMap<K, V>,
+    miss: Miss,
+    key: K,
+    body: RefreshBody<R>,
+    refresh_landing: fn(&R) -> Option<Landing<V>>,
+    from_cache: impl FnOnce(V) -> R,
+    compute: impl FnOnce(Miss, K, RefreshBody<R>) -> R,
+) -> R
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    R: 'static,
+{
+    let inner = map.inner();
+    match inner.lookup_fresh(miss.hash, |stored| *stored == key) {
+        crate::map::Found::Fresh(value) => from_cache(value),
+        crate::map::Found::Stale(value) => {
+            inner.start_refresh(key, move || refresh_landing(&body()));
+            from_cache(value)
+        }
+        crate::map::Found::Absent => {
+            inner.count_miss();
+            compute(miss, key, body)
+        }
+    }
 }
 
 /// What [`lookup`] hands to the miss path: the key's hash.
@@ -571,6 +627,39 @@ success_part_check! {
         note = "values are cloned out of the cache on every hit: wrap large or non-`Clone` values in `Arc`"
     )]
     CachedSome
+}
+
+/// A parameter of a `stale_while_revalidate` function, moved into the body that a
+/// refresh runs later, on another thread: `Clone` (it is part of the key the refresh
+/// stores under), `Send + 'static`. Passed through as `<T as RefreshArgument<_>>::moved(arg)`,
+/// at the parameter's type: an unfit type is one error there (see [`Checked`]).
+#[diagnostic::on_unimplemented(
+    message = "with `stale_while_revalidate`, `{Self}` is moved to a background refresh: it must be `Clone + Send + 'static`",
+    label = "a refresh runs the body later, on another thread, with the arguments of the call that found the value stale",
+    note = "take owned values (`String`, `Arc<T>`), or cache without `stale_while_revalidate`"
+)]
+pub trait RefreshArgument<Pick>: Sized {
+    /// The argument, checked.
+    type Moved;
+    /// The argument, checked.
+    fn moved(self) -> Self::Moved;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Clone + Send + 'static> RefreshArgument<Checked<true>> for T {
+    type Moved = T;
+    #[inline]
+    fn moved(self) -> T {
+        self
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: sealed::Never> RefreshArgument<Unfit> for T {
+    type Moved = Infallible;
+    fn moved(self) -> Infallible {
+        unreachable!("no type implements `Never`")
+    }
 }
 
 // ---------------------------------------------------------------------------------

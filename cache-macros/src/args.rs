@@ -31,10 +31,11 @@ mod kw {
     syn::custom_keyword!(none_secs);
     syn::custom_keyword!(ttl_from);
     syn::custom_keyword!(stale_if_error);
+    syn::custom_keyword!(stale_while_revalidate);
 }
 
 /// Every option name, in the order the documentation lists them.
-pub(crate) const OPTION_NAMES: [&str; 18] = [
+pub(crate) const OPTION_NAMES: [&str; 19] = [
     "secs",
     "millis",
     "ttl",
@@ -53,6 +54,7 @@ pub(crate) const OPTION_NAMES: [&str; 18] = [
     "none_secs",
     "ttl_from",
     "stale_if_error",
+    "stale_while_revalidate",
 ];
 
 /// The TTL options, of which exactly one must be given.
@@ -124,6 +126,9 @@ pub(crate) struct Args {
     /// `stale_if_error = N`: an `Err` answered with the key's `Ok` value that expired
     /// less than `N` seconds ago.
     pub(crate) stale_if_error: Option<Given<u64>>,
+    /// `stale_while_revalidate = N`: for `N` seconds past its TTL, a value is
+    /// returned stale while one background refresh recomputes it.
+    pub(crate) stale_while_revalidate: Option<Given<u64>>,
     /// Problems with single options, reported together with everything else.
     pub(crate) errors: Vec<Error>,
     /// Options named with a value that was rejected (and reported): not missing.
@@ -214,6 +219,10 @@ impl Args {
             let name = option_name(input)?;
             let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
             set_once(&mut self.none_secs, name, secs)
+        } else if input.peek(kw::stale_while_revalidate) {
+            let name = option_name(input)?;
+            let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
+            set_once(&mut self.stale_while_revalidate, name, secs)
         } else if input.peek(kw::stale_if_error) {
             let name = option_name(input)?;
             let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;

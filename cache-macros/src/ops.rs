@@ -202,8 +202,12 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             let serialize = self
                 .redis
                 .then(|| quote!(+ ::cache_core::__private::SharedKey));
+            // A refresh keeps a copy of the key it refreshes.
+            let clone = expansion
+                .stale_while_revalidate()
+                .map(|_| quote!(+ ::core::clone::Clone));
             bounds.push(quote! {
-                __TtlCachedKey: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static #serialize
+                __TtlCachedKey: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static #serialize #clone
             });
             (quote!(&__TtlCachedKey), quote!(__TtlCachedKey))
         } else {
@@ -219,6 +223,11 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             (
                 quote!(__ttl_cached_miss: ::core::option::Option<(#miss_ticket, #key, __TtlCachedBody)>),
                 quote!(::core::option::Option<impl ::core::future::Future<Output = #ret>>),
+            )
+        } else if expansion.stale_while_revalidate().is_some() {
+            (
+                TokenStream::new(),
+                quote!(fn(#miss_ticket, #key, ::cache_core::__private::RefreshBody<#ret>) -> #ret),
             )
         } else {
             (
@@ -277,11 +286,18 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         let map = self.map();
         let from_value = self.result_of(quote!(__ttl_cached_value));
         let (params, hashed, is_key) = self.key_lookup();
+        // With `stale_while_revalidate`, a value that is not live is the miss path's
+        // to count: served stale, or computed.
+        let lookup = if self.expansion.stale_while_revalidate().is_some() {
+            quote!(lookup_live)
+        } else {
+            quote!(lookup)
+        };
         quote! {
             |#params| {
                 let __ttl_cached_map = #map;
                 let __ttl_cached_hash = ::cache_core::__private::hash_key(__ttl_cached_map, #hashed);
-                match ::cache_core::__private::lookup(
+                match ::cache_core::__private::#lookup(
                     __ttl_cached_map,
                     __ttl_cached_hash,
                     #is_key,
@@ -307,8 +323,65 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         if self.expansion.func.is_async() {
             return self.miss_async();
         }
+        if self.expansion.stale_while_revalidate().is_some() {
+            return self.miss_or_refresh();
+        }
+        self.sync_miss(self.checked_key())
+    }
+
+    /// With `stale_while_revalidate`: `fn(Miss, K, RefreshBody<R>) -> R`, the body
+    /// boxed with its arguments, so that it can run on the refresh pool. A value
+    /// within the stale window is returned, and one refresh started; otherwise the
+    /// ordinary miss path ([`Self::sync_miss`], given the key already checked).
+    ///
+    /// Output:
+    /// ```text
+    /// |missed, key, body| refresh_or_compute(
+    ///     map, missed, checked(key), body,
+    ///     |result| /* what a refresh stores: nothing for a failure */,
+    ///     |value| /* R from V */,
+    ///     |missed, key, compute| /* the ordinary miss path */,
+    /// )
+    /// ```
+    fn miss_or_refresh(&self) -> TokenStream {
         let map = self.map();
         let key = self.checked_key();
+        let from_value = self.result_of(quote!(__ttl_cached_value));
+        let landing = self.landing_of(quote!(__ttl_cached_result));
+        // A failed refresh leaves the stale value, whatever `cache_err`, `err_secs`
+        // and the like would store for a call.
+        let refresh_landing = if self.expansion.func.output.fallible.is_some() {
+            quote! {
+                if ::cache_core::__private::is_failure(__ttl_cached_result) {
+                    ::core::option::Option::None
+                } else {
+                    #landing
+                }
+            }
+        } else {
+            landing
+        };
+        let compute = self.sync_miss(quote!(__ttl_cached_key));
+        quote! {
+            |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body| {
+                let __ttl_cached_map = #map;
+                ::cache_core::__private::refresh_or_compute(
+                    __ttl_cached_map,
+                    __ttl_cached_missed,
+                    #key,
+                    __ttl_cached_body,
+                    |__ttl_cached_result| #refresh_landing,
+                    |__ttl_cached_value| #from_value,
+                    #compute,
+                )
+            }
+        }
+    }
+
+    /// The ordinary sync miss path, `key` being the checked key (from the raw
+    /// `__ttl_cached_key`).
+    fn sync_miss(&self, key: TokenStream) -> TokenStream {
+        let map = self.map();
         let snapshot = self.stale_snapshot();
         let landing = self.guarded_landing(quote!(__ttl_cached_result));
         let serve_over = self.serve_over();
@@ -694,9 +767,16 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             }
             None => quote!(::core::option::Option::None),
         };
+        let stale_while_revalidate = match self.expansion.stale_while_revalidate() {
+            Some(secs) => {
+                let secs = Literal::u64_suffixed(secs);
+                quote!(::core::option::Option::Some(::cache_core::__private::Duration::from_secs(#secs)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         let freshness = quote! {
             ::cache_core::__private::Freshness {
-                stale_while_revalidate: ::core::option::Option::None,
+                stale_while_revalidate: #stale_while_revalidate,
                 stale_if_error: #stale_if_error,
             }
         };

@@ -1,6 +1,7 @@
-//! The freshness options of `#[ttl_cached]` (issue 16): `ttl_from`. Every timing is on
-//! a `MockClock` of the test's own, so that tests running in parallel never move each
-//! other's time, and nothing sleeps.
+//! The freshness options of `#[ttl_cached]` (issue 16): `ttl_from`, `stale_if_error`,
+//! `stale_while_revalidate`. Every timing is on a `MockClock` of the test's own, so
+//! that tests running in parallel never move each other's time; nothing sleeps to
+//! make time pass (background refreshes are waited for, with a cap).
 
 use cache_core::{ttl_cached, MockClock};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -456,4 +457,273 @@ fn stale_if_error_with_everything_in_the_body() {
     assert_eq!(body_price(1), Ok(101));
     BODY_CLOCK.advance(Duration::from_secs(3));
     assert!(body_price(1).is_err());
+}
+
+// ---------------------------------------------------------------------------------
+// `stale_while_revalidate = N`
+// ---------------------------------------------------------------------------------
+
+/// Waits until `done` holds, for at most 10 s: background refreshes run on the
+/// refresh pool's threads.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A gate that a body waits at (for at most 10 s) until the test opens it: keeps a
+/// refresh running while the test looks.
+struct Gate {
+    open: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+}
+
+impl Gate {
+    const fn new() -> Self {
+        Gate {
+            open: std::sync::Mutex::new(false),
+            opened: std::sync::Condvar::new(),
+        }
+    }
+
+    fn set(&self, open: bool) {
+        *self.open.lock().unwrap() = open;
+        self.opened.notify_all();
+    }
+
+    fn pass(&self) {
+        let open = self.open.lock().unwrap();
+        let (open, timeout) = self
+            .opened
+            .wait_timeout_while(open, Duration::from_secs(10), |open| !*open)
+            .unwrap();
+        assert!(*open && !timeout.timed_out(), "the gate stayed closed");
+    }
+}
+
+static RATE_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static RATE_VERSION: AtomicUsize = AtomicUsize::new(1);
+static RATE_GATE: Gate = Gate::new();
+
+/// The rate of a currency, version by version; runs past the gate.
+#[ttl_cached(secs = 10, stale_while_revalidate = 5, clock = RATE_CLOCK.clone())]
+fn rate(currency: String) -> String {
+    RATE_GATE.pass();
+    format!("{currency} v{}", RATE_VERSION.load(Ordering::SeqCst))
+}
+
+/// Live until the TTL; from the TTL to TTL + N (exclusive), the old value at once and
+/// one refresh; at TTL + N exactly, an ordinary miss.
+#[test]
+fn stale_while_revalidate_window_edges_are_exact() {
+    RATE_GATE.set(true);
+    let eur = || rate("EUR".to_owned());
+    let stats = || rate_cache().stats();
+    assert_eq!(eur(), "EUR v1");
+    RATE_VERSION.store(2, Ordering::SeqCst);
+    RATE_CLOCK.advance(Duration::from_secs(10) - Duration::from_nanos(1));
+    assert_eq!(eur(), "EUR v1", "fresh");
+    assert_eq!(stats().refreshes_started, 0);
+
+    // At the TTL: expired for every other lookup, served stale here.
+    RATE_GATE.set(false);
+    RATE_CLOCK.advance(Duration::from_nanos(1));
+    assert_eq!(rate_cache().get(&("EUR".to_owned(),)), None);
+    assert_eq!(
+        eur(),
+        "EUR v1",
+        "stale, at once (the refresh waits at the gate)"
+    );
+    assert_eq!((stats().stale_hits, stats().refreshes_started), (1, 1));
+    RATE_CLOCK.advance(Duration::from_secs(5) - Duration::from_nanos(1));
+    assert_eq!(
+        eur(),
+        "EUR v1",
+        "just inside TTL + 5 s: stale, no second refresh"
+    );
+    assert_eq!((stats().stale_hits, stats().refreshes_started), (2, 1));
+    RATE_GATE.set(true);
+    wait_for("the refresh", || stats().refreshes_succeeded == 1);
+    assert_eq!(eur(), "EUR v2", "the refreshed value");
+    assert_eq!(stats().hits, 2);
+
+    // The refreshed value lives its own TTL, from when it landed; at its TTL + 5 s
+    // exactly, it is an ordinary miss, computed by the caller.
+    RATE_VERSION.store(3, Ordering::SeqCst);
+    RATE_CLOCK.advance(Duration::from_secs(15));
+    let misses = stats().misses;
+    assert_eq!(eur(), "EUR v3", "computed here, not served stale");
+    assert_eq!(stats().misses, misses + 1);
+    assert_eq!(stats().refreshes_started, 1);
+}
+
+static QUOTE_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static QUOTE_RUNS: AtomicUsize = AtomicUsize::new(0);
+static QUOTE_GATE: Gate = Gate::new();
+
+#[ttl_cached(secs = 10, stale_while_revalidate = 30, clock = QUOTE_CLOCK.clone())]
+fn stock_quote(symbol: String) -> u64 {
+    let run = QUOTE_RUNS.fetch_add(1, Ordering::SeqCst);
+    if run > 0 {
+        QUOTE_GATE.pass();
+    }
+    symbol.len() as u64 * 100 + run as u64
+}
+
+/// 16 callers that find one key stale at once: each gets the stale value at once, and
+/// the body runs once, in one background refresh.
+#[test]
+fn sixteen_concurrent_stale_callers_start_exactly_one_refresh() {
+    assert_eq!(stock_quote("ACME".to_owned()), 400);
+    QUOTE_CLOCK.advance(Duration::from_secs(11));
+    let start = std::sync::Barrier::new(16);
+    let served: Vec<u64> = std::thread::scope(|scope| {
+        let callers: Vec<_> = (0..16)
+            .map(|_| {
+                scope.spawn(|| {
+                    start.wait();
+                    stock_quote("ACME".to_owned())
+                })
+            })
+            .collect();
+        callers
+            .into_iter()
+            .map(|caller| caller.join().unwrap())
+            .collect()
+    });
+    assert_eq!(served, vec![400; 16], "all stale, none waited");
+    let stats = stock_quote_cache().stats();
+    assert_eq!((stats.stale_hits, stats.refreshes_started), (16, 1));
+    QUOTE_GATE.set(true);
+    wait_for("the refresh", || {
+        stock_quote_cache().stats().refreshes_succeeded == 1
+    });
+    assert_eq!(
+        QUOTE_RUNS.load(Ordering::SeqCst),
+        2,
+        "one refresh ran the body"
+    );
+    assert_eq!(stock_quote("ACME".to_owned()), 401);
+}
+
+static FLAKY_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static FLAKY_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// The first run succeeds; then a panic, then an `Err`, then a success.
+#[ttl_cached(secs = 10, stale_while_revalidate = 5, clock = FLAKY_CLOCK.clone())]
+fn flaky(id: u32) -> Result<String, String> {
+    match FLAKY_RUNS.fetch_add(1, Ordering::SeqCst) {
+        0 => Ok(format!("{id} v1")),
+        1 => panic!("the refresh of {id} panics"),
+        2 => Err(format!("{id} unavailable")),
+        _ => Ok(format!("{id} v2")),
+    }
+}
+
+/// A refresh that panics or returns `Err` leaves the stale value in place, and is
+/// counted; a later stale call starts another refresh.
+#[test]
+fn a_failed_refresh_leaves_the_stale_value_and_is_counted() {
+    let stats = || flaky_cache().stats();
+    assert_eq!(flaky(1), Ok("1 v1".to_owned()));
+    FLAKY_CLOCK.advance(Duration::from_secs(10));
+    assert_eq!(flaky(1), Ok("1 v1".to_owned()), "stale; the refresh panics");
+    wait_for("the panicking refresh", || stats().refreshes_failed == 1);
+    assert_eq!(
+        flaky(1),
+        Ok("1 v1".to_owned()),
+        "still stale; this refresh errs"
+    );
+    wait_for("the failing refresh", || stats().refreshes_failed == 2);
+    assert_eq!(stats().refreshes_succeeded, 0);
+    assert_eq!(
+        flaky(1),
+        Ok("1 v1".to_owned()),
+        "still stale; this one succeeds"
+    );
+    wait_for("the third refresh", || stats().refreshes_succeeded == 1);
+    assert_eq!(flaky(1), Ok("1 v2".to_owned()));
+    assert_eq!(stats().refreshes_started, 3);
+}
+
+static BOTH_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static BOTH_PRICES: Upstream = Upstream::new();
+
+/// Both stale options, with different windows: stale while revalidating for 5 s past
+/// the TTL, and served over an error for 20 s.
+#[ttl_cached(
+    secs = 10,
+    stale_while_revalidate = 5,
+    stale_if_error = 20,
+    err_secs = 1,
+    capacity = 10,
+    clock = BOTH_CLOCK.clone()
+)]
+fn both(item: u32) -> Result<u64, String> {
+    BOTH_PRICES.call(item)
+}
+
+#[test]
+fn stale_while_revalidate_and_stale_if_error_together() {
+    let stats = || both_cache().stats();
+    assert_eq!(both(1), Ok(101));
+    BOTH_PRICES.set_up(false);
+    BOTH_CLOCK.advance(Duration::from_secs(12));
+    assert_eq!(both(1), Ok(101), "stale while revalidating");
+    wait_for("the failed refresh", || stats().refreshes_failed == 1);
+    BOTH_CLOCK.advance(Duration::from_secs(4));
+    assert_eq!(
+        both(1),
+        Ok(101),
+        "past the revalidate window: served over the Err"
+    );
+    assert_eq!(stats().errors_served_over, 1);
+    assert_eq!(stats().refreshes_started, 1, "no refresh past its window");
+    BOTH_CLOCK.advance(Duration::from_secs(14));
+    assert!(both(1).is_err(), "past both windows");
+}
+
+/// `key = expr`, `single_flight = false`, `helpers = "none"` and `ttl_from`: the
+/// same behaviour.
+fn always_ten(_: &String) -> Option<Duration> {
+    Some(Duration::from_secs(10))
+}
+
+static KEYED_SWR_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static KEYED_SWR_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[ttl_cached(
+    secs = 60,
+    key = region.clone(),
+    stale_while_revalidate = 5,
+    single_flight = false,
+    ttl_from = always_ten,
+    jitter = 0.1,
+    helpers = "none",
+    clock = KEYED_SWR_CLOCK.clone()
+)]
+fn banner(region: String, _request_id: u64) -> String {
+    let run = KEYED_SWR_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("{region} #{run}")
+}
+
+#[test]
+fn stale_while_revalidate_with_a_key_expression_and_no_helpers() {
+    assert_eq!(banner("eu".to_owned(), 1), "eu #0");
+    assert_eq!(banner("eu".to_owned(), 2), "eu #0", "same key");
+    KEYED_SWR_CLOCK.advance(Duration::from_secs(10));
+    assert_eq!(banner("eu".to_owned(), 3), "eu #0", "stale");
+    wait_for("the refresh", || KEYED_SWR_RUNS.load(Ordering::SeqCst) == 2);
+    let refreshed = (0..10_000)
+        .map(|_| {
+            std::thread::yield_now();
+            banner("eu".to_owned(), 4)
+        })
+        .find(|value| value == "eu #1");
+    assert_eq!(refreshed.as_deref(), Some("eu #1"));
 }

@@ -584,3 +584,29 @@ fn stale_if_error_with_redis_serves_the_local_ok() {
     );
     assert_eq!(stale_in_redis_cache().stats().errors_served_over, 1);
 }
+
+static SWR_REDIS_CLOCK: std::sync::LazyLock<cache_core::MockClock> =
+    std::sync::LazyLock::new(cache_core::MockClock::new);
+static SWR_REDIS_RUNS: AtomicU64 = AtomicU64::new(0);
+
+#[ttl_cached(secs = 10, stale_while_revalidate = 5, redis = true, clock = SWR_REDIS_CLOCK.clone())]
+fn revalidated_in_redis(n: u64) -> u64 {
+    n * 100 + SWR_REDIS_RUNS.fetch_add(1, Ordering::SeqCst)
+}
+
+/// `stale_while_revalidate` with `redis = true`: staleness is this process's own (a
+/// stale value is its in-process copy, past the TTL on its clock); the background
+/// refresh runs the body and stores the new value in this process.
+#[test]
+fn stale_while_revalidate_with_redis_is_local() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    assert_eq!(revalidated_in_redis(1), 100);
+    SWR_REDIS_CLOCK.advance(Duration::from_secs(11));
+    assert_eq!(revalidated_in_redis(1), 100, "stale, at once");
+    eventually("the refresh", || {
+        revalidated_in_redis_cache().stats().refreshes_succeeded == 1
+    });
+    assert_eq!(revalidated_in_redis(1), 101);
+}

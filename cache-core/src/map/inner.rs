@@ -14,6 +14,7 @@
 //! code other than `Hash`, `Eq` or `Clone` runs (`init` closures, `Drop` of values).
 
 use super::listener::{Departures, EvictionCause, Listener};
+use crate::flight::Landing;
 use crate::hash::{shard_of, KeyHasher};
 use crate::shard::{Entry, IndexPolicy, Shard, ShardWriteGuard, Shards};
 use crate::stats::{CacheStats, LookupCounters};
@@ -189,6 +190,35 @@ where
         }
     }
 
+    /// The lookup of a `stale_while_revalidate` function: a live value (counted as a
+    /// hit), or nothing, counted as nothing yet: its miss path serves the value stale
+    /// (a stale hit) or computes it (a miss), and counts which.
+    #[inline]
+    pub(crate) fn get_live_hashed(
+        &self,
+        hash: u64,
+        mut is_key: impl FnMut(&K) -> bool,
+    ) -> Option<V> {
+        let shard = self.shard(hash);
+        let state = shard.read();
+        let entry = state.find(hash, &mut is_key)?;
+        if !self.is_live(entry) {
+            return None;
+        }
+        let value = self.read_live(entry);
+        let stripe = state.stripe();
+        drop(state);
+        self.lookups[stripe].hit();
+        Some(value)
+    }
+
+    /// Counts a miss found outside a lookup (see [`Self::get_live_hashed`]), in the
+    /// calling thread's stripe.
+    pub(crate) fn count_miss(&self) {
+        let stripe = crate::sync::thread_identity::stripe_number() % self.lookups.len();
+        self.lookups[stripe].miss();
+    }
+
     /// A hit on a live entry, under its shard's read lock: counts the read for the
     /// eviction policy, slides the deadline if the map does, and clones the value.
     #[inline]
@@ -207,7 +237,7 @@ where
 
     /// The lookup of `get_or_refresh_with`: a live value, a stale one (past its
     /// deadline, within the stale window), or nothing. Counts a hit or a stale hit.
-    pub(super) fn lookup_fresh(
+    pub(crate) fn lookup_fresh(
         &self,
         hash: u64,
         mut is_key: impl FnMut(&K) -> bool,
@@ -265,10 +295,15 @@ where
     }
 
     /// Starts one background refresh of `key` (none if one is running): `init` runs on
-    /// the refresh pool and its value is stored with the map's TTL. A panic in `init`
-    /// leaves the stale value in place, and is counted.
-    pub(super) fn start_refresh(self: &Arc<Self>, key: K, init: impl FnOnce() -> V + Send + 'static)
-    where
+    /// the refresh pool and what it lands is stored with the map's TTL (or the
+    /// landing's, if shorter). A panic in `init`, or nothing to store (`None`: a
+    /// failed result of a `#[ttl_cached]` body), leaves the stale value in place, and
+    /// is counted as a failed refresh.
+    pub(crate) fn start_refresh(
+        self: &Arc<Self>,
+        key: K,
+        init: impl FnOnce() -> Option<Landing<V>> + Send + 'static,
+    ) where
         K: Clone,
     {
         {
@@ -286,11 +321,12 @@ where
         crate::refresh::spawn(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(init));
             match outcome {
-                Ok(value) => {
+                Ok(Some(landing)) => {
                     // Stored before the key is let go, so a caller that finds no
                     // refresh running finds the new value.
                     let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        inner.insert(key.clone(), value, inner.ttl);
+                        let ttl = landing.ttl(inner.ttl);
+                        inner.insert(key.clone(), landing.value, ttl);
                     }));
                     let counter = if stored.is_ok() {
                         &inner.refreshes.succeeded
@@ -299,7 +335,7 @@ where
                     };
                     counter.fetch_add(1, Relaxed);
                 }
-                Err(_) => {
+                Ok(None) | Err(_) => {
                     inner.refreshes.failed.fetch_add(1, Relaxed);
                 }
             }
