@@ -25,6 +25,7 @@
 //! | `macros` | yes | re-exports the `#[ttl_cached]` attribute |
 //! | `redis` | no | a Redis second level shared by processes: `#[ttl_cached(redis = true)]`, the `redis` module (`connect`, `Config`) |
 //! | `redis-tls` | no | `rediss://` URLs (TLS, rustls), with `redis` |
+//! | `tokio` | no | the background refreshes of `async fn`s memoized with `#[ttl_cached(stale_while_revalidate = N)]` run on the caller's tokio runtime (`Handle::try_current`); without it, see [`set_refresh_spawner`] |
 //! | `lock-stats` | no | `diagnostics::lock_stats()`: how often lookups waited for writers, for benchmarks (the benchmark suite reads it) |
 //!
 //! # Thread safety
@@ -68,12 +69,14 @@ mod map_cell;
 pub mod redis;
 mod refresh;
 mod shard;
+mod spawn;
 mod stats;
 mod sweeper;
 mod sync;
 mod time;
 
 pub use map::{EvictionCause, TtlMap, TtlMapBuilder};
+pub use spawn::{set_refresh_spawner, RefreshTask, SpawnerAlreadySet};
 pub use stats::CacheStats;
 pub use sweeper::SWEEPER_THREAD_NAME;
 pub use time::MockClock;

@@ -137,6 +137,66 @@ where
     }
 }
 
+/// The miss path of an `async fn` with `stale_while_revalidate`, after
+/// [`lookup_live`] missed: [`refresh_or_compute`] for futures. The refresh of a stale
+/// value is spawned where `crate::spawn` finds a spawner (the application's, or the
+/// caller's tokio runtime with the `tokio` feature), and the stale value returned at
+/// once; with none, this caller (the one that claimed the refresh) awaits the
+/// refresh itself and returns its result (or the stale value if it failed), while
+/// every other caller gets the stale value at once.
+pub async fn refresh_or_compute_async<K, V, R, F, C>(
+    map: &TtlMap<K, V>,
+    miss: Miss,
+    key: K,
+    body: F,
+    refresh_landing: fn(&R) -> Option<Landing<V>>,
+    from_cache: impl FnOnce(V) -> R,
+    compute: impl FnOnce(Miss, K, F) -> C,
+) -> R
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    R: 'static,
+    F: std::future::Future<Output = R> + Send + 'static,
+    C: std::future::Future<Output = R>,
+{
+    let inner = map.inner();
+    let stale = match inner.lookup_fresh(miss.hash, |stored| *stored == key) {
+        crate::map::Found::Fresh(value) => return from_cache(value),
+        crate::map::Found::Stale(value) => value,
+        crate::map::Found::Absent => {
+            inner.count_miss();
+            return compute(miss, key, body).await;
+        }
+    };
+    let Some(claim) = inner.claim_refresh(key) else {
+        return from_cache(stale);
+    };
+    if let Some(spawner) = crate::spawn::Spawner::find() {
+        spawner.spawn(Box::pin(async move {
+            // A panic drops the claim unlanded: a failed refresh.
+            if let Ok(result) = crate::spawn::catch_panic(body).await {
+                claim.land(refresh_landing(&result));
+            }
+        }));
+        return from_cache(stale);
+    }
+    match crate::spawn::catch_panic(body).await {
+        Ok(result) => {
+            let landing = refresh_landing(&result);
+            if claim.land(landing) {
+                result
+            } else {
+                from_cache(stale)
+            }
+        }
+        Err(()) => {
+            drop(claim);
+            from_cache(stale)
+        }
+    }
+}
+
 /// What [`lookup`] hands to the miss path: the key's hash.
 #[derive(Debug)]
 #[must_use = "a miss is passed on to the miss path"]

@@ -295,6 +295,7 @@ impl Expansion<'_> {
     /// key type, so that an unfit key type is reported there, once; the body and the
     /// locals bound outside keep their spans (and so their hygiene).
     fn async_body(&self) -> TokenStream {
+        let moves = self.refresh_moves();
         let lookup_ops = self.ops_call(None);
         let lookup_args = self.lookup_args();
         let key = self.key();
@@ -333,8 +334,31 @@ impl Expansion<'_> {
                 ::core::result::Result::Err(__ttl_cached_missed) => __ttl_cached_missed,
             };
             #key
+            #moves
             #start_miss
         }
+    }
+
+    /// With `stale_while_revalidate`, each argument rebound through the
+    /// `RefreshArgument` check, spanned at its type: the body may run on another
+    /// thread after this call returns, so a type that cannot go there is one error,
+    /// at that type.
+    fn refresh_moves(&self) -> TokenStream {
+        if self.stale_while_revalidate().is_none() {
+            return TokenStream::new();
+        }
+        let moves = self.func.params.iter().enumerate().map(|(index, param)| {
+            let name = argument(index, param);
+            let ty = &param.ty;
+            let (first, last) = spans(ty);
+            let path =
+                quote_spanned!(first=> <#ty as ::cache_core::__private::RefreshArgument<_>>::moved);
+            let mut arguments =
+                proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(#name));
+            arguments.set_span(last);
+            quote!(let #name = #path #arguments;)
+        });
+        quote!(#(#moves)*)
     }
 
     /// The body of a sync cached function: a hit, or the miss through the runtime.
@@ -355,23 +379,14 @@ impl Expansion<'_> {
         let key = self.key();
         let lookup_args = self.lookup_args();
         if self.stale_while_revalidate().is_some() {
-            let moves = self.func.params.iter().enumerate().map(|(index, param)| {
-                let name = argument(index, param);
-                let ty = &param.ty;
-                let (first, last) = spans(ty);
-                let path = quote_spanned!(first=> <#ty as ::cache_core::__private::RefreshArgument<_>>::moved);
-                let mut arguments =
-                    proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(#name));
-                arguments.set_span(last);
-                quote!(let #name = #path #arguments;)
-            });
+            let moves = self.refresh_moves();
             return quote! {
                 let __ttl_cached_ops = #ops;
                 match (__ttl_cached_ops.lookup)(#lookup_args) {
                     ::core::result::Result::Ok(__ttl_cached_value) => __ttl_cached_value,
                     ::core::result::Result::Err(__ttl_cached_missed) => {
                         #key
-                        #(#moves)*
+                        #moves
                         (__ttl_cached_ops.miss)(
                             __ttl_cached_missed,
                             __ttl_cached_key,

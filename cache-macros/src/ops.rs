@@ -219,7 +219,11 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         };
         let (parameter, miss_type) = if is_async {
             generics.push(quote!(__TtlCachedBody));
-            bounds.push(quote!(__TtlCachedBody: ::core::future::Future<Output = #ret>));
+            // A refresh may spawn the body's future on another thread, after the call.
+            let spawnable = expansion
+                .stale_while_revalidate()
+                .map(|_| quote!(+ ::core::marker::Send + 'static));
+            bounds.push(quote!(__TtlCachedBody: ::core::future::Future<Output = #ret> #spawnable));
             (
                 quote!(__ttl_cached_miss: ::core::option::Option<(#miss_ticket, #key, __TtlCachedBody)>),
                 quote!(::core::option::Option<impl ::core::future::Future<Output = #ret>>),
@@ -347,20 +351,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         let map = self.map();
         let key = self.checked_key();
         let from_value = self.result_of(quote!(__ttl_cached_value));
-        let landing = self.landing_of(quote!(__ttl_cached_result));
-        // A failed refresh leaves the stale value, whatever `cache_err`, `err_secs`
-        // and the like would store for a call.
-        let refresh_landing = if self.expansion.func.output.fallible.is_some() {
-            quote! {
-                if ::cache_core::__private::is_failure(__ttl_cached_result) {
-                    ::core::option::Option::None
-                } else {
-                    #landing
-                }
-            }
-        } else {
-            landing
-        };
+        let refresh_landing = self.refresh_landing();
         let compute = self.sync_miss(quote!(__ttl_cached_key));
         quote! {
             |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body| {
@@ -374,6 +365,23 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                     |__ttl_cached_value| #from_value,
                     #compute,
                 )
+            }
+        }
+    }
+
+    /// What a refresh stores of `__ttl_cached_result` (a `&R`): nothing for a failed
+    /// result, which leaves the stale value, whatever `cache_err`, `err_secs` and the
+    /// like would store for a call.
+    fn refresh_landing(&self) -> TokenStream {
+        let landing = self.landing_of(quote!(__ttl_cached_result));
+        if self.expansion.func.output.fallible.is_none() {
+            return landing;
+        }
+        quote! {
+            if ::cache_core::__private::is_failure(__ttl_cached_result) {
+                ::core::option::Option::None
+            } else {
+                #landing
             }
         }
     }
@@ -436,12 +444,49 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     /// here but the body (and, with single flight, another caller's flight); no lock
     /// is held across either.
     fn miss_async(&self) -> TokenStream {
+        let start = match self.expansion.stale_while_revalidate() {
+            Some(_) => self.async_miss_or_refresh(),
+            None => self.async_miss(self.checked_key()),
+        };
+        quote!(::core::option::Option::map(__ttl_cached_miss, #start))
+    }
+
+    /// With `stale_while_revalidate`, for an `async fn`: [`Self::miss_or_refresh`]
+    /// with futures (`refresh_or_compute_async`); the body's future, which a refresh
+    /// may spawn, is `Send + 'static` (a bound of the ops function).
+    fn async_miss_or_refresh(&self) -> TokenStream {
         let map = self.map();
         let key = self.checked_key();
+        let from_value = self.result_of(quote!(__ttl_cached_value));
+        let refresh_landing = self.refresh_landing();
+        let compute = self.async_miss(quote!(__ttl_cached_key));
+        quote! {
+            |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| async move {
+                let __ttl_cached_map = #map;
+                ::cache_core::__private::refresh_or_compute_async(
+                    __ttl_cached_map,
+                    __ttl_cached_missed,
+                    #key,
+                    __ttl_cached_body,
+                    |__ttl_cached_result| #refresh_landing,
+                    |__ttl_cached_value| #from_value,
+                    |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body| {
+                        (#compute)((__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body))
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    /// The ordinary async miss, started: a closure of `(Miss, K, body)`, `key` being
+    /// the checked key (from the raw `__ttl_cached_key`).
+    fn async_miss(&self, key: TokenStream) -> TokenStream {
+        let map = self.map();
         let snapshot = self.stale_snapshot();
         let landing = self.guarded_landing(quote!(__ttl_cached_result));
         let serve_over = self.serve_over();
-        let start = if self.redis || self.single_flight() {
+        if self.redis || self.single_flight() {
             let from_value = self.result_of(quote!(__ttl_cached_value));
             let (path, level) = self.miss_path(true);
             quote! {
@@ -486,8 +531,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                     #serve_over
                 }
             }
-        };
-        quote!(::core::option::Option::map(__ttl_cached_miss, #start))
+        }
     }
 
     /// `stale_if_error = N`'s window, for a function it applies to (a `Result` one;

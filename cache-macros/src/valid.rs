@@ -153,13 +153,6 @@ pub(crate) fn stale_while_revalidate(args: &Args, func: &CachedFn) -> Vec<Error>
     const WHY: &str = "`stale_while_revalidate` runs the body again later, on a background \
                        thread, with the arguments of the call that found the value stale";
     let mut errors = Vec::new();
-    if let Some(asyncness) = &func.sig.asyncness {
-        errors.push(Error::new(
-            asyncness.span,
-            "`stale_while_revalidate` does not support `async fn` yet: its background \
-             refresh needs a runtime to run on; use `stale_if_error`, or a sync function",
-        ));
-    }
     if let Some(unsafety) = &func.sig.unsafety {
         errors.push(Error::new(
             unsafety.span,

@@ -1,6 +1,6 @@
 //! [`Inner`]: the shared part of a map, and its core operations: lookup, insert,
-//! store, removal, clear. Single flight, capacity and sweeping are in their own files
-//! beside this one.
+//! store, removal, clear. Single flight, capacity, sweeping and background refreshes
+//! are in their own files beside this one.
 //!
 //! A map is a fixed array of shards chosen by key hash (`hash::shard_of`), so that
 //! threads working on different keys rarely touch the same lock or cache line. A
@@ -14,7 +14,6 @@
 //! code other than `Hash`, `Eq` or `Clone` runs (`init` closures, `Drop` of values).
 
 use super::listener::{Departures, EvictionCause, Listener};
-use crate::flight::Landing;
 use crate::hash::{shard_of, KeyHasher};
 use crate::shard::{Entry, IndexPolicy, Shard, ShardWriteGuard, Shards};
 use crate::stats::{CacheStats, LookupCounters};
@@ -26,7 +25,7 @@ use std::hash::Hash;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The shared part of a map: what the sweeper holds weakly.
@@ -72,9 +71,9 @@ pub(crate) type ValueTtl<V> = fn(&V) -> Option<Duration>;
 /// stale key at a time), and errors served over (`stale_if_error`).
 #[derive(Default)]
 pub(crate) struct StaleCounters {
-    started: AtomicU64,
-    succeeded: AtomicU64,
-    failed: AtomicU64,
+    pub(super) started: AtomicU64,
+    pub(super) succeeded: AtomicU64,
+    pub(super) failed: AtomicU64,
     errors_served_over: AtomicU64,
 }
 
@@ -292,59 +291,6 @@ where
     /// Counts an error answered with an earlier value instead (`stale_if_error`).
     pub(crate) fn count_error_served_over(&self) {
         self.refreshes.errors_served_over.fetch_add(1, Relaxed);
-    }
-
-    /// Starts one background refresh of `key` (none if one is running): `init` runs on
-    /// the refresh pool and what it lands is stored with the map's TTL (or the
-    /// landing's, if shorter). A panic in `init`, or nothing to store (`None`: a
-    /// failed result of a `#[ttl_cached]` body), leaves the stale value in place, and
-    /// is counted as a failed refresh.
-    pub(crate) fn start_refresh(
-        self: &Arc<Self>,
-        key: K,
-        init: impl FnOnce() -> Option<Landing<V>> + Send + 'static,
-    ) where
-        K: Clone,
-    {
-        {
-            let mut refreshing = self
-                .refreshing
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if refreshing.contains(&key) {
-                return;
-            }
-            refreshing.push(key.clone());
-        }
-        self.refreshes.started.fetch_add(1, Relaxed);
-        let inner = Arc::clone(self);
-        crate::refresh::spawn(move || {
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(init));
-            match outcome {
-                Ok(Some(landing)) => {
-                    // Stored before the key is let go, so a caller that finds no
-                    // refresh running finds the new value.
-                    let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let ttl = landing.ttl(inner.ttl);
-                        inner.insert(key.clone(), landing.value, ttl);
-                    }));
-                    let counter = if stored.is_ok() {
-                        &inner.refreshes.succeeded
-                    } else {
-                        &inner.refreshes.failed
-                    };
-                    counter.fetch_add(1, Relaxed);
-                }
-                Ok(None) | Err(_) => {
-                    inner.refreshes.failed.fetch_add(1, Relaxed);
-                }
-            }
-            let mut refreshing = inner
-                .refreshing
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            refreshing.retain(|running| *running != key);
-        });
     }
 
     /// Liveness for lookups. The clock is read only for entries that can expire, so

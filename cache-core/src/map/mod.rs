@@ -13,6 +13,7 @@
 mod builder;
 mod inner;
 mod listener;
+mod revalidate;
 mod single_flight;
 mod sweep;
 
