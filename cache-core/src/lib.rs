@@ -144,6 +144,41 @@ pub use time::MockClock;
 /// assert_eq!(exchange_rate_cache().stats().computations, 2);
 /// ```
 ///
+/// Freshness: `ttl_from` lets each result say how long it lives, under the TTL;
+/// `stale_while_revalidate = N` returns a value up to `N` s past its TTL at once while
+/// one background refresh recomputes it (parameters owned: the refresh runs the body
+/// later, on another thread); `stale_if_error = N` answers an `Err` with the `Ok` that
+/// expired less than `N` s ago ([`CacheStats::errors_served_over`]).
+///
+/// ```
+/// use cache_core::{ttl_cached, MockClock};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::LazyLock;
+/// use std::time::Duration;
+///
+/// static CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+/// static UP: AtomicBool = AtomicBool::new(true);
+///
+/// fn max_age(page: &Result<String, String>) -> Option<Duration> {
+///     match page {
+///         Ok(body) if body.contains("no-store") => None,
+///         _ => Some(Duration::from_secs(30)),
+///     }
+/// }
+///
+/// #[ttl_cached(secs = 60, ttl_from = max_age, stale_if_error = 600, clock = CLOCK.clone())]
+/// fn page(url: String) -> Result<String, String> {
+///     if UP.load(Ordering::SeqCst) { Ok(format!("<{url}>")) } else { Err("down".into()) }
+/// }
+///
+/// assert_eq!(page("/".into()), Ok("</>".into()));
+/// assert_eq!(page_cache().remaining_ttl(&("/".into(),)), Some(Duration::from_secs(30)));
+/// UP.store(false, Ordering::SeqCst);
+/// CLOCK.advance(Duration::from_secs(40)); // expired 10 s ago
+/// assert_eq!(page("/".into()), Ok("</>".into())); // the error is served over
+/// assert_eq!(page_cache().stats().errors_served_over, 1);
+/// ```
+///
 /// A generic function has one map per instantiation, and its helpers take the same
 /// type parameters:
 ///

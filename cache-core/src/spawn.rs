@@ -11,8 +11,27 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
 
-/// A refresh to run in the background: it stores its own result, and catches its own
-/// panics.
+/// A refresh to run in the background, as [`set_refresh_spawner`]'s spawner is given
+/// it: it stores its own result, and catches its own panics; run it to completion.
+///
+/// # Examples
+///
+/// ```
+/// use cache_core::RefreshTask;
+///
+/// // What a spawner does with one: here, hands it to a thread that polls it.
+/// fn run(refresh: RefreshTask) {
+///     std::thread::spawn(move || {
+///         let waker = std::task::Waker::noop();
+///         let mut context = std::task::Context::from_waker(&waker);
+///         let mut refresh = refresh;
+///         while refresh.as_mut().poll(&mut context).is_pending() {
+///             std::thread::yield_now();
+///         }
+///     });
+/// }
+/// run(Box::pin(async {}));
+/// ```
 pub type RefreshTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 type Installed = Box<dyn Fn(RefreshTask) + Send + Sync + 'static>;
@@ -21,6 +40,15 @@ static SPAWNER: OnceLock<Installed> = OnceLock::new();
 
 /// The spawner was installed already: [`set_refresh_spawner`] succeeds once per
 /// process.
+///
+/// # Examples
+///
+/// ```
+/// use cache_core::{set_refresh_spawner, SpawnerAlreadySet};
+///
+/// assert_eq!(set_refresh_spawner(|_| {}), Ok(()));
+/// assert_eq!(set_refresh_spawner(|_| {}), Err(SpawnerAlreadySet));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpawnerAlreadySet;
 
