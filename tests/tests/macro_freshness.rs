@@ -727,3 +727,82 @@ fn stale_while_revalidate_with_a_key_expression_and_no_helpers() {
         .find(|value| value == "eu #1");
     assert_eq!(refreshed.as_deref(), Some("eu #1"));
 }
+
+// ---------------------------------------------------------------------------------
+// In a trait impl, and generic
+// ---------------------------------------------------------------------------------
+
+trait Catalog: Sized {
+    fn open(name: String) -> Result<Self, String>;
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Store {
+    name: String,
+    opened: usize,
+}
+
+static STORE_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static STORE_OPENS: AtomicUsize = AtomicUsize::new(0);
+static STORES: Upstream = Upstream::new();
+
+#[cache_core::ttl_cached_impl]
+impl Catalog for Store {
+    #[ttl_cached(
+        secs = 10,
+        stale_while_revalidate = 5,
+        stale_if_error = 60,
+        clock = STORE_CLOCK.clone()
+    )]
+    fn open(name: String) -> Result<Self, String> {
+        STORES.call(0)?;
+        let opened = STORE_OPENS.fetch_add(1, Ordering::SeqCst);
+        Ok(Store { name, opened })
+    }
+}
+
+/// Both stale options on an associated function of a trait impl.
+#[test]
+fn stale_options_in_a_trait_impl() {
+    let open = || Store::open("main".to_owned()).map(|store| store.opened);
+    assert_eq!(open(), Ok(0));
+    STORE_CLOCK.advance(Duration::from_secs(11));
+    assert_eq!(open(), Ok(0), "stale");
+    wait_for("the refresh", || {
+        Store::open_cache().stats().refreshes_succeeded == 1
+    });
+    assert_eq!(open(), Ok(1), "refreshed");
+    STORES.set_up(false);
+    STORE_CLOCK.advance(Duration::from_secs(20));
+    assert_eq!(open(), Ok(1), "served over the error");
+}
+
+fn short_for_small<T: Copy + Into<u64>>(value: &Result<T, String>) -> Option<Duration> {
+    match value {
+        Ok(n) if (*n).into() < 10 => Some(Duration::from_secs(1)),
+        Ok(_) => Some(Duration::from_secs(60)),
+        Err(_) => None,
+    }
+}
+
+#[ttl_cached(secs = 30, ttl_from = short_for_small::<T>, stale_if_error = 5, clock = MockClock::new())]
+fn parse_number<T: std::str::FromStr + Copy + Into<u64> + Send + Sync + 'static>(
+    text: &str,
+) -> Result<T, String> {
+    text.parse().map_err(|_| format!("not a number: {text}"))
+}
+
+/// A generic function: `ttl_from` names the instantiation's function.
+#[test]
+fn ttl_from_in_a_generic_function() {
+    assert_eq!(parse_number::<u8>("7"), Ok(7));
+    assert_eq!(parse_number::<u32>("700"), Ok(700));
+    assert_eq!(
+        parse_number_cache::<u8>().remaining_ttl(&("7".to_owned(),)),
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(
+        parse_number_cache::<u32>().remaining_ttl(&("700".to_owned(),)),
+        Some(Duration::from_secs(30))
+    );
+}
