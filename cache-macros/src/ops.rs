@@ -41,6 +41,19 @@
 //! `impl Future` do. Calls that start no miss pass `None` and name the body type as
 //! `Pending<R>`. The bounds stay here, checked once, whatever the body type.
 //!
+//! # Freshness options
+//!
+//! What a miss stores is a `Landing` (the value, and at most how long it lives):
+//! `ttl_from = path` is called on the result there, and its `Some(d)` becomes the
+//! landing's cap (`None`: nothing stored). `stale_if_error = N` reads the key's earlier
+//! value before the body runs (`stale_snapshot`), and after it returns `Err`, returns
+//! that value instead if it expired less than `N` s before (`serve_over`, counted),
+//! storing nothing for that `Err`. `stale_while_revalidate = N` changes the miss's
+//! type: the body comes boxed with its arguments (`RefreshBody<R>`; for an `async
+//! fn`, the body's future, bounded `Send + 'static`), so that `refresh_or_compute`
+//! can return a stale value and run the body later, on the refresh pool (or a
+//! spawner), or else take the ordinary miss path generated here.
+//!
 //! This module must never make the functions in [`crate::expand`] need a bound.
 
 use crate::args::{Args, Ttl};

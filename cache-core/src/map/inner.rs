@@ -234,8 +234,9 @@ where
         entry.value.clone()
     }
 
-    /// The lookup of `get_or_refresh_with`: a live value, a stale one (past its
-    /// deadline, within the stale window), or nothing. Counts a hit or a stale hit.
+    /// The lookup of `get_or_refresh_with` and of `stale_while_revalidate` functions'
+    /// miss path: a live value, a stale one (past its deadline, within the revalidate
+    /// window), or nothing. Counts a hit or a stale hit.
     pub(crate) fn lookup_fresh(
         &self,
         hash: u64,
@@ -266,7 +267,7 @@ where
 
     /// The value stored under the key and its deadline, live or kept past it within
     /// the stale window, for `stale_if_error`: read before the body runs, served (by
-    /// [`Self::serve_over`]) only if the body fails. Counts nothing: it is not a
+    /// `__private::serve_over`) only if the body fails. Counts nothing: it is not a
     /// lookup of the caller's.
     pub(crate) fn stale_snapshot(
         &self,
