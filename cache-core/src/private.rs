@@ -804,6 +804,33 @@ key_value_check! {
 #[cfg(not(feature = "redis"))]
 pub use CacheKey as SharedCacheKey;
 
+key_value_check! {
+    /// The value of a `key = <expression>` of a `stale_while_revalidate` function.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be the key of a `stale_while_revalidate` function",
+        label = "with `stale_while_revalidate`, the `key` expression's value must be `Clone + Hash + Eq + Send + Sync + 'static`",
+        note = "a background refresh keeps a copy of the key it refreshes"
+    )]
+    RefreshedCacheKey, Clone
+}
+
+#[cfg(feature = "redis")]
+key_value_check! {
+    /// The value of a `key = <expression>` of a `redis = true` function with
+    /// `stale_while_revalidate`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be the key of a `stale_while_revalidate` function shared through Redis",
+        label = "with `redis = true` and `stale_while_revalidate`, the `key` expression's value must be `Clone + Hash + Eq + serde::Serialize + Send + Sync + 'static`",
+        note = "the Redis key holds the key, serialized; a background refresh keeps a copy of it"
+    )]
+    SharedRefreshedCacheKey, Serialize, Clone
+}
+
+/// Without the `redis` feature, [`RefreshedCacheKey`]'s bounds (the feature's error
+/// is reported once, by `if_redis!`).
+#[cfg(not(feature = "redis"))]
+pub use RefreshedCacheKey as SharedRefreshedCacheKey;
+
 #[cfg(feature = "redis")]
 key_part_check! {
     /// A parameter of a `redis = true` function as part of the cache key.

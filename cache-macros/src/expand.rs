@@ -1039,10 +1039,12 @@ impl Expansion<'_> {
     /// bounds of the ops function then meet without another error.
     fn checked_key_expr(&self, expr: TokenStream) -> TokenStream {
         let (first, last) = spans(&self.args.key.as_ref().map(|key| &key.value));
-        let check = if self.redis() {
-            "SharedCacheKey"
-        } else {
-            "CacheKey"
+        let check = match (self.redis(), self.stale_while_revalidate().is_some()) {
+            (false, false) => "CacheKey",
+            (true, false) => "SharedCacheKey",
+            // A refresh keeps a copy of the key: `Clone` too.
+            (false, true) => "RefreshedCacheKey",
+            (true, true) => "SharedRefreshedCacheKey",
         };
         let check = Ident::new(check, first);
         let path = quote_spanned!(first=> <_ as ::cache_core::__private::#check<_>>::key);
