@@ -212,3 +212,44 @@ async fn a_failed_async_refresh_leaves_the_stale_value() {
     assert_eq!(panicky(1).await.as_deref(), Some("1 v2"));
     assert_eq!(stats().refreshes_started, 3);
 }
+
+static CANCEL_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static CANCEL_RUNS: AtomicUsize = AtomicUsize::new(0);
+static CANCEL_GATE: Gate = Gate::new();
+
+#[ttl_cached(secs = 10, stale_while_revalidate = 30, clock = CANCEL_CLOCK.clone())]
+async fn cancellable(id: u64) -> u64 {
+    let run = CANCEL_RUNS.fetch_add(1, Ordering::SeqCst);
+    if run > 0 {
+        CANCEL_GATE.pass().await;
+    }
+    id * 100 + run as u64
+}
+
+/// Without a spawner, the caller awaiting a refresh may be cancelled: the refresh is
+/// then a failed one, and the key is free for the next stale caller to refresh.
+#[tokio::test]
+async fn a_cancelled_refresh_lets_the_key_go() {
+    if SPAWNED {
+        return; // the refresh is a task of its own: nobody awaits it to cancel it
+    }
+    let stats = || cancellable_cache().stats();
+    assert_eq!(cancellable(1).await, 100);
+    CANCEL_CLOCK.advance(Duration::from_secs(11));
+    let cancelled = tokio::time::timeout(Duration::from_millis(20), cancellable(1)).await;
+    assert!(cancelled.is_err(), "held at the gate, then dropped");
+    assert_eq!(
+        (stats().refreshes_started, stats().refreshes_failed),
+        (1, 1)
+    );
+    CANCEL_GATE.set(true);
+    assert_eq!(
+        cancellable(1).await,
+        102,
+        "a new refresh, awaited by this caller"
+    );
+    assert_eq!(
+        (stats().refreshes_started, stats().refreshes_succeeded),
+        (2, 1)
+    );
+}
