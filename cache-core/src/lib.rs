@@ -25,6 +25,7 @@
 //! | `macros` | yes | re-exports the `#[ttl_cached]` attribute |
 //! | `redis` | no | a Redis second level shared by processes: `#[ttl_cached(redis = true)]`, the `redis` module (`connect`, `Config`) |
 //! | `redis-tls` | no | `rediss://` URLs (TLS, rustls), with `redis` |
+//! | `tokio` | no | the background refreshes of `async fn`s memoized with `#[ttl_cached(stale_while_revalidate = N)]` run on the caller's tokio runtime (`Handle::try_current`); without it, see [`set_refresh_spawner`] |
 //! | `lock-stats` | no | `diagnostics::lock_stats()`: how often lookups waited for writers, for benchmarks (the benchmark suite reads it) |
 //!
 //! # Thread safety
@@ -68,12 +69,14 @@ mod map_cell;
 pub mod redis;
 mod refresh;
 mod shard;
+mod spawn;
 mod stats;
 mod sweeper;
 mod sync;
 mod time;
 
 pub use map::{EvictionCause, TtlMap, TtlMapBuilder};
+pub use spawn::{set_refresh_spawner, RefreshTask, SpawnerAlreadySet};
 pub use stats::CacheStats;
 pub use sweeper::SWEEPER_THREAD_NAME;
 pub use time::MockClock;
@@ -139,6 +142,41 @@ pub use time::MockClock;
 /// CLOCK.advance(Duration::from_secs(1));
 /// exchange_rate("EUR"); // expired: computed again
 /// assert_eq!(exchange_rate_cache().stats().computations, 2);
+/// ```
+///
+/// Freshness: `ttl_from` lets each result say how long it lives, under the TTL;
+/// `stale_while_revalidate = N` returns a value up to `N` s past its TTL at once while
+/// one background refresh recomputes it (parameters owned: the refresh runs the body
+/// later, on another thread); `stale_if_error = N` answers an `Err` with the `Ok` that
+/// expired less than `N` s ago ([`CacheStats::errors_served_over`]).
+///
+/// ```
+/// use cache_core::{ttl_cached, MockClock};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::LazyLock;
+/// use std::time::Duration;
+///
+/// static CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+/// static UP: AtomicBool = AtomicBool::new(true);
+///
+/// fn max_age(page: &Result<String, String>) -> Option<Duration> {
+///     match page {
+///         Ok(body) if body.contains("no-store") => None,
+///         _ => Some(Duration::from_secs(30)),
+///     }
+/// }
+///
+/// #[ttl_cached(secs = 60, ttl_from = max_age, stale_if_error = 600, clock = CLOCK.clone())]
+/// fn page(url: String) -> Result<String, String> {
+///     if UP.load(Ordering::SeqCst) { Ok(format!("<{url}>")) } else { Err("down".into()) }
+/// }
+///
+/// assert_eq!(page("/".into()), Ok("</>".into()));
+/// assert_eq!(page_cache().remaining_ttl(&("/".into(),)), Some(Duration::from_secs(30)));
+/// UP.store(false, Ordering::SeqCst);
+/// CLOCK.advance(Duration::from_secs(40)); // expired 10 s ago
+/// assert_eq!(page("/".into()), Ok("</>".into())); // the error is served over
+/// assert_eq!(page_cache().stats().errors_served_over, 1);
 /// ```
 ///
 /// A generic function has one map per instantiation, and its helpers take the same

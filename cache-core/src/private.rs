@@ -4,6 +4,7 @@
 use crate::{flight, TtlMap};
 use std::hash::Hash;
 
+pub use crate::flight::Landing;
 pub use crate::map_cell::{MapCell, TypeMaps};
 pub use std::time::Duration;
 
@@ -15,12 +16,19 @@ pub fn new_map<K, V>(
     clock: Option<crate::MockClock>,
     jitter: Option<f64>,
     value_ttl: Option<fn(&V) -> Option<Duration>>,
+    freshness: Freshness,
 ) -> TtlMap<K, V>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     let mut builder = TtlMap::builder().ttl(ttl).refresh_on_hit(refresh_on_hit);
+    if let Some(window) = freshness.stale_while_revalidate {
+        builder = builder.stale_while_revalidate(window);
+    }
+    if let Some(window) = freshness.stale_if_error {
+        builder = builder.keep_stale(window);
+    }
     if let Some(clock) = clock {
         builder = builder.clock(clock);
     }
@@ -35,6 +43,16 @@ where
         Some(capacity) => builder.capacity(capacity).build(),
         None => builder.build(),
     }
+}
+
+/// The stale windows of one `#[ttl_cached]` function: how long past its TTL an entry
+/// is served by `stale_while_revalidate`, and by `stale_if_error`.
+#[derive(Clone, Copy, Default)]
+pub struct Freshness {
+    /// `stale_while_revalidate = N`: served stale while one refresh runs.
+    pub stale_while_revalidate: Option<Duration>,
+    /// `stale_if_error = N`: served over an `Err`.
+    pub stale_if_error: Option<Duration>,
 }
 
 /// The map's hash of a borrowed key. Equal to the hash of the owned key when the two
@@ -65,6 +83,120 @@ where
     map.inner().get_hashed(hash, is_key).ok_or(Miss { hash })
 }
 
+/// The lookup of a `stale_while_revalidate` function: a live value (a hit), or the
+/// miss, counted by [`refresh_or_compute`] as a stale hit or a miss.
+#[inline]
+pub fn lookup_live<K, V>(
+    map: &TtlMap<K, V>,
+    hash: u64,
+    is_key: impl FnMut(&K) -> bool,
+) -> Result<V, Miss>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    map.inner()
+        .get_live_hashed(hash, is_key)
+        .ok_or(Miss { hash })
+}
+
+/// The body of a `stale_while_revalidate` function, with its arguments moved in:
+/// run here on a miss, or on the refresh pool when the value is stale.
+pub type RefreshBody<R> = Box<dyn FnOnce() -> R + Send>;
+
+/// The miss path of a sync `stale_while_revalidate` function, after [`lookup_live`]
+/// missed. A value within the stale window is returned at once, and one refresh of
+/// the key starts on the refresh pool (none if one is running): it runs `body` and
+/// stores what `refresh_landing` keeps of the result (`None`: a failure, counted,
+/// and the stale value stays). Otherwise the ordinary miss path, `compute`.
+pub fn refresh_or_compute<K, V, R>(
+    map: &TtlMap<K, V>,
+    miss: Miss,
+    key: K,
+    body: RefreshBody<R>,
+    refresh_landing: fn(&R) -> Option<Landing<V>>,
+    from_cache: impl FnOnce(V) -> R,
+    compute: impl FnOnce(Miss, K, RefreshBody<R>) -> R,
+) -> R
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    R: 'static,
+{
+    let inner = map.inner();
+    match inner.lookup_fresh(miss.hash, |stored| *stored == key) {
+        crate::map::Found::Fresh(value) => from_cache(value),
+        crate::map::Found::Stale(value) => {
+            inner.start_refresh(key, move || refresh_landing(&body()));
+            from_cache(value)
+        }
+        crate::map::Found::Absent => {
+            inner.count_miss();
+            compute(miss, key, body)
+        }
+    }
+}
+
+/// The miss path of an `async fn` with `stale_while_revalidate`, after
+/// [`lookup_live`] missed: [`refresh_or_compute`] for futures. The refresh of a stale
+/// value is spawned where `crate::spawn` finds a spawner (the application's, or the
+/// caller's tokio runtime with the `tokio` feature), and the stale value returned at
+/// once; with none, this caller (the one that claimed the refresh) awaits the
+/// refresh itself and returns its result (or the stale value if it failed), while
+/// every other caller gets the stale value at once.
+pub async fn refresh_or_compute_async<K, V, R, F, C>(
+    map: &TtlMap<K, V>,
+    miss: Miss,
+    key: K,
+    body: F,
+    refresh_landing: fn(&R) -> Option<Landing<V>>,
+    from_cache: impl FnOnce(V) -> R,
+    compute: impl FnOnce(Miss, K, F) -> C,
+) -> R
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    R: 'static,
+    F: std::future::Future<Output = R> + Send + 'static,
+    C: std::future::Future<Output = R>,
+{
+    let inner = map.inner();
+    let stale = match inner.lookup_fresh(miss.hash, |stored| *stored == key) {
+        crate::map::Found::Fresh(value) => return from_cache(value),
+        crate::map::Found::Stale(value) => value,
+        crate::map::Found::Absent => {
+            inner.count_miss();
+            return compute(miss, key, body).await;
+        }
+    };
+    let Some(claim) = inner.claim_refresh(key) else {
+        return from_cache(stale);
+    };
+    if let Some(spawner) = crate::spawn::Spawner::find() {
+        spawner.spawn(Box::pin(async move {
+            // A panic drops the claim unlanded: a failed refresh.
+            if let Ok(result) = crate::spawn::catch_panic(body).await {
+                claim.land(refresh_landing(&result));
+            }
+        }));
+        return from_cache(stale);
+    }
+    match crate::spawn::catch_panic(body).await {
+        Ok(result) => {
+            let landing = refresh_landing(&result);
+            if claim.land(landing) {
+                result
+            } else {
+                from_cache(stale)
+            }
+        }
+        Err(()) => {
+            drop(claim);
+            from_cache(stale)
+        }
+    }
+}
+
 /// What [`lookup`] hands to the miss path: the key's hash.
 #[derive(Debug)]
 #[must_use = "a miss is passed on to the miss path"]
@@ -91,15 +223,89 @@ pub fn compute_after_miss<K, V, R>(
     miss: Miss,
     key: K,
     compute: impl FnOnce() -> R,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     from_cache: impl FnOnce(V) -> R,
 ) -> R
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    let to_cache = |result: &R| to_cache(result).map(flight::Landing::new);
     flight::compute_after_miss(map.inner(), miss.hash, key, compute, to_cache, from_cache)
+}
+
+/// Stores what a miss computed without single flight (`single_flight = false`, and
+/// `_refresh`): for the map's TTL, or the landing's if shorter.
+pub fn store_landing<K, V>(map: &TtlMap<K, V>, key: K, landing: Landing<V>)
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let ttl = landing.ttl(map.ttl());
+    let _ = map.inner().insert(key, landing.value, ttl);
+}
+
+/// A key's value as it was before the body of a `stale_if_error` function ran: live,
+/// or past its deadline within the map's stale window.
+pub struct StaleValue<V> {
+    value: V,
+    deadline: u64,
+}
+
+/// After [`lookup`] missed, the key's earlier value, if `usable` (an `Ok`) and still
+/// kept: what [`serve_over`] may return instead of an error. Counts nothing.
+pub fn stale_snapshot<K, V>(
+    map: &TtlMap<K, V>,
+    miss: &Miss,
+    is_key: impl FnMut(&K) -> bool,
+    usable: fn(&V) -> bool,
+) -> Option<StaleValue<V>>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let (value, deadline) = map.inner().stale_snapshot(miss.hash, is_key)?;
+    usable(&value).then_some(StaleValue { value, deadline })
+}
+
+/// Whether `stale` may be served over an error now: it expired less than `window`
+/// ago. (Then the error is not stored: the earlier value stays, for the rest of its
+/// window.)
+pub fn may_serve_over<K, V>(
+    map: &TtlMap<K, V>,
+    stale: &Option<StaleValue<V>>,
+    window: Duration,
+) -> bool
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    stale
+        .as_ref()
+        .is_some_and(|stale| map.inner().within(stale.deadline, window))
+}
+
+/// The earlier value to return instead of an error, if [`may_serve_over`]; counted
+/// in `CacheStats::errors_served_over`.
+pub fn serve_over<K, V>(
+    map: &TtlMap<K, V>,
+    stale: Option<StaleValue<V>>,
+    window: Duration,
+) -> Option<V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    if !may_serve_over(map, &stale, window) {
+        return None;
+    }
+    map.inner().count_error_served_over();
+    stale.map(|stale| stale.value)
+}
+
+/// Whether a result is a failure (`Err`, `None`).
+#[inline]
+pub fn is_failure<R: Fallible>(result: &R) -> bool {
+    result.ok_part().is_none()
 }
 
 /// Counts a computation of the missed key, for functions with `single_flight = false`,
@@ -118,7 +324,7 @@ pub async fn compute_after_miss_async<K, V, R, F>(
     miss: Miss,
     key: K,
     compute: impl FnOnce() -> F,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     from_cache: impl FnOnce(V) -> R,
 ) -> R
 where
@@ -126,7 +332,6 @@ where
     V: Clone + Send + Sync + 'static,
     F: std::future::Future<Output = R>,
 {
-    let to_cache = |result: &R| to_cache(result).map(flight::Landing::new);
     flight::compute_after_miss_async(map.inner(), miss.hash, key, compute, to_cache, from_cache)
         .await
 }
@@ -484,6 +689,39 @@ success_part_check! {
     CachedSome
 }
 
+/// A parameter of a `stale_while_revalidate` function, moved into the body that a
+/// refresh runs later, on another thread: `Clone` (it is part of the key the refresh
+/// stores under), `Send + 'static`. Passed through as `<T as RefreshArgument<_>>::moved(arg)`,
+/// at the parameter's type: an unfit type is one error there (see [`Checked`]).
+#[diagnostic::on_unimplemented(
+    message = "with `stale_while_revalidate`, `{Self}` is moved to a background refresh: it must be `Clone + Send + 'static`",
+    label = "a refresh runs the body later, on another thread, with the arguments of the call that found the value stale",
+    note = "take owned values (`String`, `Arc<T>`), or cache without `stale_while_revalidate`"
+)]
+pub trait RefreshArgument<Pick>: Sized {
+    /// The argument, checked.
+    type Moved;
+    /// The argument, checked.
+    fn moved(self) -> Self::Moved;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Clone + Send + 'static> RefreshArgument<Checked<true>> for T {
+    type Moved = T;
+    #[inline]
+    fn moved(self) -> T {
+        self
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: sealed::Never> RefreshArgument<Unfit> for T {
+    type Moved = Infallible;
+    fn moved(self) -> Infallible {
+        unreachable!("no type implements `Never`")
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // `redis = true` (feature `redis`): the switch that makes a missing feature one clear
 // error, the Redis level of a function, its miss paths, and the checks that add
@@ -565,6 +803,33 @@ key_value_check! {
 /// once, by `if_redis!`).
 #[cfg(not(feature = "redis"))]
 pub use CacheKey as SharedCacheKey;
+
+key_value_check! {
+    /// The value of a `key = <expression>` of a `stale_while_revalidate` function.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be the key of a `stale_while_revalidate` function",
+        label = "with `stale_while_revalidate`, the `key` expression's value must be `Clone + Hash + Eq + Send + Sync + 'static`",
+        note = "a background refresh keeps a copy of the key it refreshes"
+    )]
+    RefreshedCacheKey, Clone
+}
+
+#[cfg(feature = "redis")]
+key_value_check! {
+    /// The value of a `key = <expression>` of a `redis = true` function with
+    /// `stale_while_revalidate`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be the key of a `stale_while_revalidate` function shared through Redis",
+        label = "with `redis = true` and `stale_while_revalidate`, the `key` expression's value must be `Clone + Hash + Eq + serde::Serialize + Send + Sync + 'static`",
+        note = "the Redis key holds the key, serialized; a background refresh keeps a copy of it"
+    )]
+    SharedRefreshedCacheKey, Serialize, Clone
+}
+
+/// Without the `redis` feature, [`RefreshedCacheKey`]'s bounds (the feature's error
+/// is reported once, by `if_redis!`).
+#[cfg(not(feature = "redis"))]
+pub use RefreshedCacheKey as SharedRefreshedCacheKey;
 
 #[cfg(feature = "redis")]
 key_part_check! {

@@ -57,8 +57,9 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Entries removed because their TTL ran out.
     pub expirations: u64,
-    /// Lookups of [`TtlMap::get_or_refresh_with`](crate::TtlMap::get_or_refresh_with)
-    /// that returned a stale value (past its TTL, within the map's
+    /// Lookups of [`TtlMap::get_or_refresh_with`](crate::TtlMap::get_or_refresh_with),
+    /// or calls of a `#[ttl_cached(stale_while_revalidate = N)]` function, that
+    /// returned a stale value (past its TTL, within the
     /// [stale-while-revalidate](crate::TtlMapBuilder::stale_while_revalidate) window).
     /// Counted apart from hits and misses.
     pub stale_hits: u64,
@@ -67,8 +68,15 @@ pub struct CacheStats {
     pub refreshes_started: u64,
     /// Background refreshes whose value was stored.
     pub refreshes_succeeded: u64,
-    /// Background refreshes that panicked: the stale value stays until its window ends.
+    /// Background refreshes that panicked, or (of a `#[ttl_cached]` function) whose
+    /// result was not stored (`Err`, `None`, or `ttl_from` said `None`): the stale
+    /// value stays until its window ends.
     pub refreshes_failed: u64,
+    /// Calls of a `#[ttl_cached(stale_if_error = N)]` function whose body returned
+    /// `Err` and that returned the key's earlier `Ok` value instead (one that had
+    /// expired less than `N` seconds before). Each is also counted as the miss and
+    /// the computation it was; the error itself is not cached.
+    pub errors_served_over: u64,
 }
 
 impl CacheStats {

@@ -29,10 +29,13 @@ mod kw {
     syn::custom_keyword!(jitter);
     syn::custom_keyword!(err_secs);
     syn::custom_keyword!(none_secs);
+    syn::custom_keyword!(ttl_from);
+    syn::custom_keyword!(stale_if_error);
+    syn::custom_keyword!(stale_while_revalidate);
 }
 
 /// Every option name, in the order the documentation lists them.
-pub(crate) const OPTION_NAMES: [&str; 16] = [
+pub(crate) const OPTION_NAMES: [&str; 19] = [
     "secs",
     "millis",
     "ttl",
@@ -49,6 +52,9 @@ pub(crate) const OPTION_NAMES: [&str; 16] = [
     "jitter",
     "err_secs",
     "none_secs",
+    "ttl_from",
+    "stale_if_error",
+    "stale_while_revalidate",
 ];
 
 /// The TTL options, of which exactly one must be given.
@@ -114,6 +120,15 @@ pub(crate) struct Args {
     pub(crate) err_secs: Option<Given<u64>>,
     /// `none_secs = N`: `None` results cached, for `N` seconds at most.
     pub(crate) none_secs: Option<Given<u64>>,
+    /// `ttl_from = path`: a `fn(&R) -> Option<Duration>` that says how long each
+    /// computed value may live (`None`: not stored).
+    pub(crate) ttl_from: Option<Given<syn::Path>>,
+    /// `stale_if_error = N`: an `Err` answered with the key's `Ok` value that expired
+    /// less than `N` seconds ago.
+    pub(crate) stale_if_error: Option<Given<u64>>,
+    /// `stale_while_revalidate = N`: for `N` seconds past its TTL, a value is
+    /// returned stale while one background refresh recomputes it.
+    pub(crate) stale_while_revalidate: Option<Given<u64>>,
     /// Problems with single options, reported together with everything else.
     pub(crate) errors: Vec<Error>,
     /// Options named with a value that was rejected (and reported): not missing.
@@ -204,6 +219,18 @@ impl Args {
             let name = option_name(input)?;
             let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
             set_once(&mut self.none_secs, name, secs)
+        } else if input.peek(kw::stale_while_revalidate) {
+            let name = option_name(input)?;
+            let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
+            set_once(&mut self.stale_while_revalidate, name, secs)
+        } else if input.peek(kw::stale_if_error) {
+            let name = option_name(input)?;
+            let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
+            set_once(&mut self.stale_if_error, name, secs)
+        } else if input.peek(kw::ttl_from) {
+            let name = option_name(input)?;
+            let path = self.value(&name, function_path(input, &name))?;
+            set_once(&mut self.ttl_from, name, path)
         } else if input.peek(kw::jitter) {
             let name = option_name(input)?;
             let fraction = self.value(&name, fraction(input, &name))?;
@@ -352,6 +379,29 @@ fn respan_visibility(visibility: syn::Visibility, span: proc_macro2::Span) -> sy
     syn::parse2(tokens).unwrap_or(visibility)
 }
 
+/// `= <path>`: the name of a function, as in `ttl_from = max_age` or
+/// `ttl_from = http::max_age`.
+fn function_path(input: ParseStream, name: &Ident) -> Result<syn::Path> {
+    let example = format!("{name} = max_age");
+    equals(input, name, &example)?;
+    let value = value_expression(input)?;
+    match value {
+        Expr::Path(syn::ExprPath {
+            qself: None,
+            path,
+            attrs,
+        }) if attrs.is_empty() => Ok(path),
+        other => Err(Error::new_spanned(
+            &other,
+            format!(
+                "`{name}` takes the path of a function `fn(&R) -> Option<Duration>` (`R` the \
+                 return type), as in `{example}`: write a closure or an expression as a \
+                 function of its own"
+            ),
+        )),
+    }
+}
+
 /// `= <integer literal greater than zero>`; `unit` names what it counts.
 fn positive_integer(input: ParseStream, name: &Ident, unit: &str) -> Result<u64> {
     let example = format!("{name} = 30");
@@ -391,6 +441,11 @@ fn positive_integer(input: ParseStream, name: &Ident, unit: &str) -> Result<u64>
     if number == 0 {
         let message = if name == "capacity" {
             "`capacity` must be at least 1".to_owned()
+        } else if name.to_string().starts_with("stale_") {
+            format!(
+                "`{name}` must be greater than 0: it is how long past its TTL an entry may \
+                 still be served; leave it out to serve nothing stale"
+            )
         } else {
             format!("`{name}` must be greater than 0: an entry must live for some time")
         };
@@ -654,6 +709,18 @@ mod tests {
         let args = parse(quote::quote!(secs = 5, redis = true, version = "2"));
         assert!(args.errors[0].to_string().contains("integer literal"));
         assert!(args.was_rejected("version"));
+    }
+
+    #[test]
+    fn ttl_from_takes_a_path_only() {
+        let args = parse(quote::quote!(secs = 5, ttl_from = headers::max_age));
+        assert!(args.errors.is_empty(), "{:?}", args.errors);
+        assert!(args.ttl_from.is_some());
+        let args = parse(quote::quote!(secs = 5, ttl_from = |r| None));
+        assert!(args.errors[0]
+            .to_string()
+            .contains("the path of a function"));
+        assert!(args.was_rejected("ttl_from"));
     }
 
     #[test]

@@ -295,6 +295,7 @@ impl Expansion<'_> {
     /// key type, so that an unfit key type is reported there, once; the body and the
     /// locals bound outside keep their spans (and so their hygiene).
     fn async_body(&self) -> TokenStream {
+        let moves = self.refresh_moves();
         let lookup_ops = self.ops_call(None);
         let lookup_args = self.lookup_args();
         let key = self.key();
@@ -333,16 +334,68 @@ impl Expansion<'_> {
                 ::core::result::Result::Err(__ttl_cached_missed) => __ttl_cached_missed,
             };
             #key
+            #moves
             #start_miss
         }
     }
 
+    /// With `stale_while_revalidate`, each argument rebound through the
+    /// `RefreshArgument` check, spanned at its type: the body may run on another
+    /// thread after this call returns, so a type that cannot go there is one error,
+    /// at that type.
+    fn refresh_moves(&self) -> TokenStream {
+        if self.stale_while_revalidate().is_none() {
+            return TokenStream::new();
+        }
+        let moves = self.func.params.iter().enumerate().map(|(index, param)| {
+            let name = argument(index, param);
+            let ty = &param.ty;
+            let (first, last) = spans(ty);
+            let path =
+                quote_spanned!(first=> <#ty as ::cache_core::__private::RefreshArgument<_>>::moved);
+            let mut arguments =
+                proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(#name));
+            arguments.set_span(last);
+            quote!(let #name = #path #arguments;)
+        });
+        quote!(#(#moves)*)
+    }
+
     /// The body of a sync cached function: a hit, or the miss through the runtime.
+    ///
+    /// With `stale_while_revalidate`, the miss path gets the body boxed with its
+    /// arguments moved in (each through the `RefreshArgument` check, at its type),
+    /// so that a refresh can run it on another thread after this call returns:
+    /// ```text
+    /// Err(miss) => {
+    ///     let key = (ToOwned::to_owned(&id),);
+    ///     let id = <u64 as RefreshArgument<_>>::moved(id);
+    ///     (ops.miss)(miss, key, Box::new(move || fetch_user_uncached(id)))
+    /// }
+    /// ```
     fn sync_body(&self) -> TokenStream {
         let ops = self.ops_call(None);
         let call = self.uncached_call();
         let key = self.key();
         let lookup_args = self.lookup_args();
+        if self.stale_while_revalidate().is_some() {
+            let moves = self.refresh_moves();
+            return quote! {
+                let __ttl_cached_ops = #ops;
+                match (__ttl_cached_ops.lookup)(#lookup_args) {
+                    ::core::result::Result::Ok(__ttl_cached_value) => __ttl_cached_value,
+                    ::core::result::Result::Err(__ttl_cached_missed) => {
+                        #key
+                        #moves
+                        (__ttl_cached_ops.miss)(
+                            __ttl_cached_missed,
+                            __ttl_cached_key,
+                            ::std::boxed::Box::new(move || #call),
+                        )
+                    }
+                }
+            };
+        }
         quote! {
             let __ttl_cached_ops = #ops;
             match (__ttl_cached_ops.lookup)(#lookup_args) {
@@ -537,9 +590,14 @@ impl Expansion<'_> {
         let ops = self.ops_call(Some(quote!(__ttl_cached_key_type)));
         let key = match &self.args.key {
             None => self.raw_key_type(),
-            Some(_) => quote! {
-                impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static
-            },
+            Some(_) => {
+                let clone = self
+                    .stale_while_revalidate()
+                    .map(|_| quote!(+ ::core::clone::Clone));
+                quote! {
+                    impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static #clone
+                }
+            }
         };
         let key_type = self.key_type_binding();
         quote! {
@@ -760,9 +818,13 @@ impl Expansion<'_> {
         let shared = self
             .redis()
             .then(|| quote!(+ ::cache_core::__private::SharedKey));
+        // A refresh keeps a copy of the key it refreshes (as the ops function's bound).
+        let clone = self
+            .stale_while_revalidate()
+            .map(|_| quote!(+ ::core::clone::Clone));
         let bounds = respan(
             quote! {
-                impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static #shared
+                impl ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static #shared #clone
             },
             self.key_span(),
         );
@@ -977,10 +1039,12 @@ impl Expansion<'_> {
     /// bounds of the ops function then meet without another error.
     fn checked_key_expr(&self, expr: TokenStream) -> TokenStream {
         let (first, last) = spans(&self.args.key.as_ref().map(|key| &key.value));
-        let check = if self.redis() {
-            "SharedCacheKey"
-        } else {
-            "CacheKey"
+        let check = match (self.redis(), self.stale_while_revalidate().is_some()) {
+            (false, false) => "CacheKey",
+            (true, false) => "SharedCacheKey",
+            // A refresh keeps a copy of the key: `Clone` too.
+            (false, true) => "RefreshedCacheKey",
+            (true, true) => "SharedRefreshedCacheKey",
         };
         let check = Ident::new(check, first);
         let path = quote_spanned!(first=> <_ as ::cache_core::__private::#check<_>>::key);

@@ -70,6 +70,9 @@ pub(crate) struct Expansion<'a> {
     pub(crate) ok_only: bool,
     /// Everything generated is inside the function's body (see [`Self::in_body`]).
     in_body: bool,
+    /// `stale_while_revalidate = N`, where it applies (see
+    /// [`Self::stale_while_revalidate`]).
+    stale_while_revalidate: Option<u64>,
 }
 
 impl<'a> Expansion<'a> {
@@ -95,6 +98,11 @@ impl<'a> Expansion<'a> {
             ),
             ok_only,
             in_body: false,
+            stale_while_revalidate: args
+                .stale_while_revalidate
+                .as_ref()
+                .filter(|_| crate::valid::stale_while_revalidate(args, func).is_empty())
+                .map(|given| given.value),
         };
         expansion.in_body = !expansion.has_helpers()
             && !expansion.redis()
@@ -112,6 +120,12 @@ impl<'a> Expansion<'a> {
     /// its own.
     pub(crate) fn in_body(&self) -> bool {
         self.in_body
+    }
+
+    /// `stale_while_revalidate = N`'s window in seconds, for a function it applies
+    /// to; elsewhere `valid` reported why, and the function is expanded without it.
+    pub(crate) fn stale_while_revalidate(&self) -> Option<u64> {
+        self.stale_while_revalidate
     }
 
     /// Whether the map lives in a typed `static` in the ops function: a free function

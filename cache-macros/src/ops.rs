@@ -41,6 +41,19 @@
 //! `impl Future` do. Calls that start no miss pass `None` and name the body type as
 //! `Pending<R>`. The bounds stay here, checked once, whatever the body type.
 //!
+//! # Freshness options
+//!
+//! What a miss stores is a `Landing` (the value, and at most how long it lives):
+//! `ttl_from = path` is called on the result there, and its `Some(d)` becomes the
+//! landing's cap (`None`: nothing stored). `stale_if_error = N` reads the key's earlier
+//! value before the body runs (`stale_snapshot`), and after it returns `Err`, returns
+//! that value instead if it expired less than `N` s before (`serve_over`, counted),
+//! storing nothing for that `Err`. `stale_while_revalidate = N` changes the miss's
+//! type: the body comes boxed with its arguments (`RefreshBody<R>`; for an `async
+//! fn`, the body's future, bounded `Send + 'static`), so that `refresh_or_compute`
+//! can return a stale value and run the body later, on the refresh pool (or a
+//! spawner), or else take the ordinary miss path generated here.
+//!
 //! This module must never make the functions in [`crate::expand`] need a bound.
 
 use crate::args::{Args, Ttl};
@@ -202,8 +215,12 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             let serialize = self
                 .redis
                 .then(|| quote!(+ ::cache_core::__private::SharedKey));
+            // A refresh keeps a copy of the key it refreshes.
+            let clone = expansion
+                .stale_while_revalidate()
+                .map(|_| quote!(+ ::core::clone::Clone));
             bounds.push(quote! {
-                __TtlCachedKey: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static #serialize
+                __TtlCachedKey: ::core::hash::Hash + ::core::cmp::Eq + ::core::marker::Send + ::core::marker::Sync + 'static #serialize #clone
             });
             (quote!(&__TtlCachedKey), quote!(__TtlCachedKey))
         } else {
@@ -215,10 +232,19 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         };
         let (parameter, miss_type) = if is_async {
             generics.push(quote!(__TtlCachedBody));
-            bounds.push(quote!(__TtlCachedBody: ::core::future::Future<Output = #ret>));
+            // A refresh may spawn the body's future on another thread, after the call.
+            let spawnable = expansion
+                .stale_while_revalidate()
+                .map(|_| quote!(+ ::core::marker::Send + 'static));
+            bounds.push(quote!(__TtlCachedBody: ::core::future::Future<Output = #ret> #spawnable));
             (
                 quote!(__ttl_cached_miss: ::core::option::Option<(#miss_ticket, #key, __TtlCachedBody)>),
                 quote!(::core::option::Option<impl ::core::future::Future<Output = #ret>>),
+            )
+        } else if expansion.stale_while_revalidate().is_some() {
+            (
+                TokenStream::new(),
+                quote!(fn(#miss_ticket, #key, ::cache_core::__private::RefreshBody<#ret>) -> #ret),
             )
         } else {
             (
@@ -277,11 +303,18 @@ impl<'e, 'a> OpsFn<'e, 'a> {
         let map = self.map();
         let from_value = self.result_of(quote!(__ttl_cached_value));
         let (params, hashed, is_key) = self.key_lookup();
+        // With `stale_while_revalidate`, a value that is not live is the miss path's
+        // to count: served stale, or computed.
+        let lookup = if self.expansion.stale_while_revalidate().is_some() {
+            quote!(lookup_live)
+        } else {
+            quote!(lookup)
+        };
         quote! {
             |#params| {
                 let __ttl_cached_map = #map;
                 let __ttl_cached_hash = ::cache_core::__private::hash_key(__ttl_cached_map, #hashed);
-                match ::cache_core::__private::lookup(
+                match ::cache_core::__private::#lookup(
                     __ttl_cached_map,
                     __ttl_cached_hash,
                     #is_key,
@@ -299,45 +332,122 @@ impl<'e, 'a> OpsFn<'e, 'a> {
 
     /// `fn(Miss, K, &mut dyn FnMut() -> R) -> R`, or for an `async fn` the started
     /// miss ([`Self::miss_async`]).
+    ///
+    /// With `stale_if_error = N`, the key's earlier value is read before the body
+    /// runs (`stale_snapshot`), and returned instead of an `Err` if it expired less
+    /// than `N` s before (`serve_over`); such an `Err` is not stored.
     fn miss(&self) -> TokenStream {
         if self.expansion.func.is_async() {
             return self.miss_async();
         }
+        if self.expansion.stale_while_revalidate().is_some() {
+            return self.miss_or_refresh();
+        }
+        self.sync_miss(self.checked_key())
+    }
+
+    /// With `stale_while_revalidate`: `fn(Miss, K, RefreshBody<R>) -> R`, the body
+    /// boxed with its arguments, so that it can run on the refresh pool. A value
+    /// within the stale window is returned, and one refresh started; otherwise the
+    /// ordinary miss path ([`Self::sync_miss`], given the key already checked).
+    ///
+    /// Output:
+    /// ```text
+    /// |missed, key, body| refresh_or_compute(
+    ///     map, missed, checked(key), body,
+    ///     |result| /* what a refresh stores: nothing for a failure */,
+    ///     |value| /* R from V */,
+    ///     |missed, key, compute| /* the ordinary miss path */,
+    /// )
+    /// ```
+    fn miss_or_refresh(&self) -> TokenStream {
         let map = self.map();
         let key = self.checked_key();
+        let from_value = self.result_of(quote!(__ttl_cached_value));
+        let refresh_landing = self.refresh_landing();
+        let compute = self.sync_miss(quote!(__ttl_cached_key));
+        quote! {
+            |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body| {
+                let __ttl_cached_map = #map;
+                ::cache_core::__private::refresh_or_compute(
+                    __ttl_cached_map,
+                    __ttl_cached_missed,
+                    #key,
+                    __ttl_cached_body,
+                    |__ttl_cached_result| #refresh_landing,
+                    |__ttl_cached_value| #from_value,
+                    #compute,
+                )
+            }
+        }
+    }
+
+    /// What a refresh stores of `__ttl_cached_result` (a `&R`): nothing for a failed
+    /// result, which leaves the stale value, whatever `cache_err`, `err_secs` and the
+    /// like would store for a call.
+    fn refresh_landing(&self) -> TokenStream {
+        let landing = self.landing_of(quote!(__ttl_cached_result));
+        if self.expansion.func.output.fallible.is_none() {
+            return landing;
+        }
+        quote! {
+            if ::cache_core::__private::is_failure(__ttl_cached_result) {
+                ::core::option::Option::None
+            } else {
+                #landing
+            }
+        }
+    }
+
+    /// The ordinary sync miss path, `key` being the checked key (from the raw
+    /// `__ttl_cached_key`).
+    fn sync_miss(&self, key: TokenStream) -> TokenStream {
+        let map = self.map();
+        let snapshot = self.stale_snapshot();
+        let landing = self.guarded_landing(quote!(__ttl_cached_result));
+        let serve_over = self.serve_over();
         if self.redis || self.single_flight() {
-            let to_value = self.value_of(quote!(__ttl_cached_result));
             let from_value = self.result_of(quote!(__ttl_cached_value));
             let (path, level) = self.miss_path(false);
             quote! {
                 |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_compute| {
                     let __ttl_cached_map = #map;
-                    #path(
+                    let __ttl_cached_key = #key;
+                    #snapshot
+                    let __ttl_cached_result = #path(
                         __ttl_cached_map,
                         #level
                         __ttl_cached_missed,
-                        #key,
+                        __ttl_cached_key,
                         || __ttl_cached_compute(),
-                        |__ttl_cached_result| #to_value,
+                        |__ttl_cached_result| #landing,
                         |__ttl_cached_value| #from_value,
-                    )
+                    );
+                    #serve_over
                 }
             }
         } else {
-            let to_value = self.value_of(quote!(&__ttl_cached_result));
             quote! {
                 |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_compute| {
                     let __ttl_cached_map = #map;
                     let __ttl_cached_key = #key;
+                    #snapshot
                     ::cache_core::__private::count_computation(
                         __ttl_cached_map,
                         &__ttl_cached_missed,
                     );
                     let __ttl_cached_result = __ttl_cached_compute();
-                    if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
-                        let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);
+                    if let ::core::option::Option::Some(__ttl_cached_landing) = {
+                        let __ttl_cached_result = &__ttl_cached_result;
+                        #landing
+                    } {
+                        ::cache_core::__private::store_landing(
+                            __ttl_cached_map,
+                            __ttl_cached_key,
+                            __ttl_cached_landing,
+                        );
                     }
-                    __ttl_cached_result
+                    #serve_over
                 }
             }
         }
@@ -347,44 +457,171 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     /// here but the body (and, with single flight, another caller's flight); no lock
     /// is held across either.
     fn miss_async(&self) -> TokenStream {
+        let start = match self.expansion.stale_while_revalidate() {
+            Some(_) => self.async_miss_or_refresh(),
+            None => self.async_miss(self.checked_key()),
+        };
+        quote!(::core::option::Option::map(__ttl_cached_miss, #start))
+    }
+
+    /// With `stale_while_revalidate`, for an `async fn`: [`Self::miss_or_refresh`]
+    /// with futures (`refresh_or_compute_async`); the body's future, which a refresh
+    /// may spawn, is `Send + 'static` (a bound of the ops function).
+    fn async_miss_or_refresh(&self) -> TokenStream {
         let map = self.map();
         let key = self.checked_key();
-        let start = if self.redis || self.single_flight() {
-            let to_value = self.value_of(quote!(__ttl_cached_result));
+        let from_value = self.result_of(quote!(__ttl_cached_value));
+        let refresh_landing = self.refresh_landing();
+        let compute = self.async_miss(quote!(__ttl_cached_key));
+        quote! {
+            |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| async move {
+                let __ttl_cached_map = #map;
+                ::cache_core::__private::refresh_or_compute_async(
+                    __ttl_cached_map,
+                    __ttl_cached_missed,
+                    #key,
+                    __ttl_cached_body,
+                    |__ttl_cached_result| #refresh_landing,
+                    |__ttl_cached_value| #from_value,
+                    |__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body| {
+                        (#compute)((__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body))
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    /// The ordinary async miss, started: a closure of `(Miss, K, body)`, `key` being
+    /// the checked key (from the raw `__ttl_cached_key`).
+    fn async_miss(&self, key: TokenStream) -> TokenStream {
+        let map = self.map();
+        let snapshot = self.stale_snapshot();
+        let landing = self.guarded_landing(quote!(__ttl_cached_result));
+        let serve_over = self.serve_over();
+        if self.redis || self.single_flight() {
             let from_value = self.result_of(quote!(__ttl_cached_value));
             let (path, level) = self.miss_path(true);
-            quote! {
-                |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| {
-                    #path(
-                        #map,
-                        #level
-                        __ttl_cached_missed,
-                        #key,
-                        move || __ttl_cached_body,
-                        |__ttl_cached_result| #to_value,
-                        |__ttl_cached_value| #from_value,
-                    )
-                }
-            }
-        } else {
-            let to_value = self.value_of(quote!(&__ttl_cached_result));
             quote! {
                 |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| async move {
                     let __ttl_cached_map = #map;
                     let __ttl_cached_key = #key;
+                    #snapshot
+                    let __ttl_cached_result = #path(
+                        __ttl_cached_map,
+                        #level
+                        __ttl_cached_missed,
+                        __ttl_cached_key,
+                        move || __ttl_cached_body,
+                        |__ttl_cached_result| #landing,
+                        |__ttl_cached_value| #from_value,
+                    )
+                    .await;
+                    #serve_over
+                }
+            }
+        } else {
+            quote! {
+                |(__ttl_cached_missed, __ttl_cached_key, __ttl_cached_body)| async move {
+                    let __ttl_cached_map = #map;
+                    let __ttl_cached_key = #key;
+                    #snapshot
                     ::cache_core::__private::count_computation(
                         __ttl_cached_map,
                         &__ttl_cached_missed,
                     );
                     let __ttl_cached_result = __ttl_cached_body.await;
-                    if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
-                        let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);
+                    if let ::core::option::Option::Some(__ttl_cached_landing) = {
+                        let __ttl_cached_result = &__ttl_cached_result;
+                        #landing
+                    } {
+                        ::cache_core::__private::store_landing(
+                            __ttl_cached_map,
+                            __ttl_cached_key,
+                            __ttl_cached_landing,
+                        );
                     }
-                    __ttl_cached_result
+                    #serve_over
                 }
             }
+        }
+    }
+
+    /// `stale_if_error = N`'s window, for a function it applies to (a `Result` one;
+    /// on others `valid` reported it, once).
+    fn stale_if_error(&self) -> Option<u64> {
+        let given = self.args().stale_if_error.as_ref()?;
+        (self.expansion.func.output.fallible == Some(Fallible::Result)).then_some(given.value)
+    }
+
+    /// With `stale_if_error`: `let __ttl_cached_stale = …;`, the key's earlier `Ok`
+    /// value, read from the map before the body runs (`__ttl_cached_key` is the
+    /// checked key).
+    fn stale_snapshot(&self) -> TokenStream {
+        if self.stale_if_error().is_none() {
+            return TokenStream::new();
+        }
+        // An `Ok`: all of it when only `Ok` values are stored; else ask the `Result`.
+        let usable = if self.expansion.ok_only {
+            quote!(|_| true)
+        } else {
+            quote!(|__ttl_cached_value| !::cache_core::__private::is_failure(__ttl_cached_value))
         };
-        quote!(::core::option::Option::map(__ttl_cached_miss, #start))
+        quote! {
+            let __ttl_cached_stale = ::cache_core::__private::stale_snapshot(
+                __ttl_cached_map,
+                &__ttl_cached_missed,
+                |__ttl_cached_stored| *__ttl_cached_stored == __ttl_cached_key,
+                #usable,
+            );
+        }
+    }
+
+    /// [`Self::landing_of`] `result` (a `&R`), or with `stale_if_error`, nothing for
+    /// an `Err` that an earlier value will be served over: that value stays.
+    fn guarded_landing(&self, result: TokenStream) -> TokenStream {
+        let landing = self.landing_of(result.clone());
+        let Some(window) = self.stale_if_error() else {
+            return landing;
+        };
+        let window = Literal::u64_suffixed(window);
+        quote! {
+            if ::cache_core::__private::is_failure(#result)
+                && ::cache_core::__private::may_serve_over(
+                    __ttl_cached_map,
+                    &__ttl_cached_stale,
+                    ::cache_core::__private::Duration::from_secs(#window),
+                )
+            {
+                ::core::option::Option::None
+            } else {
+                #landing
+            }
+        }
+    }
+
+    /// What the miss returns: `__ttl_cached_result`, or with `stale_if_error`, the
+    /// earlier value instead of an `Err` if it may be served over it.
+    fn serve_over(&self) -> TokenStream {
+        let Some(window) = self.stale_if_error() else {
+            return quote!(__ttl_cached_result);
+        };
+        let window = Literal::u64_suffixed(window);
+        let from_value = self.result_of(quote!(__ttl_cached_value));
+        quote! {
+            if ::cache_core::__private::is_failure(&__ttl_cached_result) {
+                if let ::core::option::Option::Some(__ttl_cached_value) =
+                    ::cache_core::__private::serve_over(
+                        __ttl_cached_map,
+                        __ttl_cached_stale,
+                        ::cache_core::__private::Duration::from_secs(#window),
+                    )
+                {
+                    return #from_value;
+                }
+            }
+            __ttl_cached_result
+        }
     }
 
     /// Unless `single_flight = false`.
@@ -418,7 +655,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     fn store(&self) -> TokenStream {
         let map = self.map();
         let key = self.checked_key();
-        let to_value = self.value_of(quote!(__ttl_cached_result));
+        let landing = self.landing_of(quote!(__ttl_cached_result));
         let insert = if self.redis {
             let level = self.level();
             quote! {
@@ -426,17 +663,23 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                     __ttl_cached_map,
                     #level,
                     __ttl_cached_key,
-                    __ttl_cached_value,
+                    __ttl_cached_landing,
                 );
             }
         } else {
-            quote!(let _ = __ttl_cached_map.insert(__ttl_cached_key, __ttl_cached_value);)
+            quote! {
+                ::cache_core::__private::store_landing(
+                    __ttl_cached_map,
+                    __ttl_cached_key,
+                    __ttl_cached_landing,
+                );
+            }
         };
         quote! {
             |__ttl_cached_key, __ttl_cached_result| {
                 let __ttl_cached_map = #map;
                 let __ttl_cached_key = #key;
-                if let ::core::option::Option::Some(__ttl_cached_value) = #to_value {
+                if let ::core::option::Option::Some(__ttl_cached_landing) = #landing {
                     #insert
                 }
             }
@@ -574,6 +817,26 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             }
             (None, None) => quote!(::core::option::Option::None),
         };
+        let stale_if_error = match self.stale_if_error() {
+            Some(secs) => {
+                let secs = Literal::u64_suffixed(secs);
+                quote!(::core::option::Option::Some(::cache_core::__private::Duration::from_secs(#secs)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let stale_while_revalidate = match self.expansion.stale_while_revalidate() {
+            Some(secs) => {
+                let secs = Literal::u64_suffixed(secs);
+                quote!(::core::option::Option::Some(::cache_core::__private::Duration::from_secs(#secs)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let freshness = quote! {
+            ::cache_core::__private::Freshness {
+                stale_while_revalidate: #stale_while_revalidate,
+                stale_if_error: #stale_if_error,
+            }
+        };
         let clock = match &args.clock {
             Some(clock) => {
                 // A typed binding at the expression: a wrong type is reported there.
@@ -603,6 +866,7 @@ impl<'e, 'a> OpsFn<'e, 'a> {
                     #clock,
                     #jitter,
                     #value_ttl,
+                    #freshness,
                 )
             }
         }
@@ -796,6 +1060,42 @@ impl<'e, 'a> OpsFn<'e, 'a> {
     fn value_of(&self, result: TokenStream) -> TokenStream {
         let ty = self.return_type();
         spanned_call(&ty, self.value_check(), "to_value", result)
+    }
+
+    /// `Option<Landing<V>>` to store for `&R` `result`: what [`Self::value_of`]
+    /// picks, for the map's TTL; with `ttl_from = path`, for at most what `path`
+    /// says, and nothing if it says `None`. `path` is bound to a typed
+    /// `fn(&R) -> Option<Duration>` spanned at it, so a function of the wrong type is
+    /// one error there.
+    fn landing_of(&self, result: TokenStream) -> TokenStream {
+        let value = self.value_of(result.clone());
+        let Some(ttl_from) = &self.args().ttl_from else {
+            return quote! {
+                ::core::option::Option::map(#value, ::cache_core::__private::Landing::new)
+            };
+        };
+        let path = &ttl_from.value;
+        let ret = self.return_type();
+        let span = path
+            .segments
+            .first()
+            .map_or_else(|| ttl_from.name.span(), |segment| segment.ident.span());
+        let fn_type = quote_spanned! {span=>
+            fn(&#ret) -> ::core::option::Option<::cache_core::__private::Duration>
+        };
+        quote! {{
+            let __ttl_cached_ttl_from: #fn_type = #path;
+            match __ttl_cached_ttl_from(#result) {
+                ::core::option::Option::Some(__ttl_cached_at_most) => ::core::option::Option::map(
+                    #value,
+                    |__ttl_cached_value| ::cache_core::__private::Landing::at_most(
+                        __ttl_cached_value,
+                        __ttl_cached_at_most,
+                    ),
+                ),
+                ::core::option::Option::None => ::core::option::Option::None,
+            }
+        }}
     }
 
     /// The `R` for a stored `value`.

@@ -113,6 +113,20 @@ pub(crate) fn options(args: &Args, func: &CachedFn) -> Vec<Error> {
         Fallible::Option,
         func,
     ));
+    errors.extend(stale_while_revalidate(args, func));
+    if let Some(stale_if_error) = &args.stale_if_error {
+        if func.output.fallible != Some(Fallible::Result) {
+            errors.push(Error::new(
+                stale_if_error.name.span(),
+                format!(
+                    "`stale_if_error` applies to functions returning `Result`: it answers an \
+                     `Err` with the key's earlier `Ok` value, and `{}` returns `{}`",
+                    func.sig.ident,
+                    type_to_string(&func.output.ty)
+                ),
+            ));
+        }
+    }
     errors.extend(negative_ttl_conflict(
         &args.err_secs,
         &args.cache_err,
@@ -123,6 +137,58 @@ pub(crate) fn options(args: &Args, func: &CachedFn) -> Vec<Error> {
         &args.cache_none,
         "None",
     ));
+    errors
+}
+
+/// What keeps `stale_while_revalidate` from applying to the function. A refresh
+/// runs the body later, on another thread, after the call that found the value stale
+/// has returned: so the body must be callable with arguments moved there, which a
+/// borrowed parameter or receiver cannot be. (The arguments are moved into the body
+/// on every miss, and each must be `Clone + Send + 'static`: checked at its type
+/// when the expansion uses it, see `RefreshArgument` in `cache_core::__private`.)
+pub(crate) fn stale_while_revalidate(args: &Args, func: &CachedFn) -> Vec<Error> {
+    if args.stale_while_revalidate.is_none() {
+        return Vec::new();
+    }
+    const WHY: &str = "`stale_while_revalidate` runs the body again later, on a background \
+                       thread, with the arguments of the call that found the value stale";
+    let mut errors = Vec::new();
+    if let Some(unsafety) = &func.sig.unsafety {
+        errors.push(Error::new(
+            unsafety.span,
+            format!(
+                "{WHY}, which an `unsafe fn` cannot allow: its caller's proof of safety \
+                 covers that call only"
+            ),
+        ));
+    }
+    if let Some(receiver) = &func.receiver {
+        errors.push(Error::new_spanned(
+            receiver,
+            format!(
+                "{WHY}: a method's receiver cannot go there; make it an associated \
+                 function that takes the owned values it needs"
+            ),
+        ));
+    }
+    if let Some(param) = func.sig.generics.type_params().next() {
+        errors.push(Error::new(
+            param.ident.span(),
+            "`stale_while_revalidate` does not support generic functions yet: cache a \
+             non-generic function for each type",
+        ));
+    }
+    for param in &func.params {
+        if let Some(borrow) = find_borrow(&param.ty) {
+            errors.push(Error::new(
+                borrow,
+                format!(
+                    "{WHY}: a borrowed parameter cannot go there (the call it borrows from \
+                     has returned by then); take an owned type (`String`, `Vec<T>`, `Arc<T>`)"
+                ),
+            ));
+        }
+    }
     errors
 }
 

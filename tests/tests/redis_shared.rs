@@ -503,3 +503,110 @@ fn unix_sockets_database_numbers_and_acl_users_are_urls_like_any_other() {
     }
     let _ = std::fs::remove_file(&socket);
 }
+
+fn seconds_of(result: &Result<u64, String>) -> Option<std::time::Duration> {
+    result.as_ref().ok().map(|n| Duration::from_secs(*n))
+}
+
+#[ttl_cached(secs = 30, ttl_from = seconds_of, redis = true)]
+fn own_ttl_in_redis(n: u64) -> Result<u64, String> {
+    if n == 0 {
+        Err("zero".to_owned())
+    } else {
+        Ok(n)
+    }
+}
+
+/// `ttl_from` with `redis = true`: the Redis entry gets the same capped TTL (`SET
+/// PX`), and a result `ttl_from` says not to store is stored in neither level.
+#[test]
+fn ttl_from_sets_the_redis_ttl_too() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    let mut client = server.client();
+    assert_eq!(own_ttl_in_redis(3), Ok(3));
+    assert_eq!(own_ttl_in_redis(600), Ok(600));
+    assert!(own_ttl_in_redis(0).is_err());
+    let mut pttls: Vec<i64> = keys(&mut client, "ttl-cached:*:own_ttl_in_redis:*")
+        .iter()
+        .filter(|key| !key.ends_with(b":gen"))
+        .map(|key| redis::cmd("PTTL").arg(key).query(&mut client).unwrap())
+        .collect();
+    pttls.sort_unstable();
+    assert_eq!(pttls.len(), 2, "the Err is not stored: {pttls:?}");
+    assert!((1..=3_000).contains(&pttls[0]), "3 s: PTTL {}", pttls[0]);
+    assert!(
+        (25_000..=30_000).contains(&pttls[1]),
+        "capped at 30 s: PTTL {}",
+        pttls[1]
+    );
+    let local = own_ttl_in_redis_cache()
+        .remaining_ttl(&(3,))
+        .expect("kept in-process");
+    assert!(local <= Duration::from_secs(3), "in-process for {local:?}");
+}
+
+static STALE_REDIS_CLOCK: std::sync::LazyLock<cache_core::MockClock> =
+    std::sync::LazyLock::new(cache_core::MockClock::new);
+static STALE_REDIS_UP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+#[ttl_cached(secs = 10, stale_if_error = 5, redis = true, clock = STALE_REDIS_CLOCK.clone())]
+fn stale_in_redis(n: u64) -> Result<u64, String> {
+    if STALE_REDIS_UP.load(Ordering::SeqCst) {
+        Ok(n)
+    } else {
+        Err("down".to_owned())
+    }
+}
+
+/// `stale_if_error` with `redis = true`: Redis is read first on a miss; when it has
+/// nothing and the body fails, the `Ok` this process still keeps is served over it.
+#[test]
+fn stale_if_error_with_redis_serves_the_local_ok() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    let mut client = server.client();
+    assert_eq!(stale_in_redis(7), Ok(7));
+    STALE_REDIS_UP.store(false, Ordering::SeqCst);
+    STALE_REDIS_CLOCK.advance(Duration::from_secs(11));
+    assert_eq!(stale_in_redis(7), Ok(7), "from Redis, which still has it");
+    assert_eq!(stale_in_redis_redis_stats().redis_hits, 1);
+    // Expired here again (the mock clock moves only this process's time), and Redis
+    // loses it (its own TTL, an eviction, a flush): the body runs, and fails.
+    STALE_REDIS_CLOCK.advance(Duration::from_secs(11));
+    let _: () = redis::cmd("FLUSHALL").query(&mut client).unwrap();
+    assert_eq!(
+        stale_in_redis(7),
+        Ok(7),
+        "the local Ok, served over the error"
+    );
+    assert_eq!(stale_in_redis_cache().stats().errors_served_over, 1);
+}
+
+static SWR_REDIS_CLOCK: std::sync::LazyLock<cache_core::MockClock> =
+    std::sync::LazyLock::new(cache_core::MockClock::new);
+static SWR_REDIS_RUNS: AtomicU64 = AtomicU64::new(0);
+
+#[ttl_cached(secs = 10, stale_while_revalidate = 5, redis = true, clock = SWR_REDIS_CLOCK.clone())]
+fn revalidated_in_redis(n: u64) -> u64 {
+    n * 100 + SWR_REDIS_RUNS.fetch_add(1, Ordering::SeqCst)
+}
+
+/// `stale_while_revalidate` with `redis = true`: staleness is this process's own (a
+/// stale value is its in-process copy, past the TTL on its clock); the background
+/// refresh runs the body and stores the new value in this process.
+#[test]
+fn stale_while_revalidate_with_redis_is_local() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    assert_eq!(revalidated_in_redis(1), 100);
+    SWR_REDIS_CLOCK.advance(Duration::from_secs(11));
+    assert_eq!(revalidated_in_redis(1), 100, "stale, at once");
+    eventually("the refresh", || {
+        revalidated_in_redis_cache().stats().refreshes_succeeded == 1
+    });
+    assert_eq!(revalidated_in_redis(1), 101);
+}

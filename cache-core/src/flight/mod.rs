@@ -40,18 +40,37 @@ use std::time::Duration;
 
 /// What a leader's computation leaves to store: the value, and at most how long it
 /// may live (`None`: the map's TTL). A value read from a second level (Redis) must
-/// not outlive its entry there.
-pub(crate) struct Landing<V> {
+/// not outlive its entry there; a value may say how long it stays fresh
+/// (`#[ttl_cached(ttl_from = ...)]`, which generated code passes as `at_most`).
+/// Public only through `__private`, for generated code.
+#[derive(Clone, Debug)]
+pub struct Landing<V> {
     pub(crate) value: V,
     pub(crate) at_most: Option<Duration>,
 }
 
 impl<V> Landing<V> {
     /// A value that lives the map's TTL.
-    pub(crate) fn new(value: V) -> Self {
+    pub fn new(value: V) -> Self {
         Landing {
             value,
             at_most: None,
+        }
+    }
+
+    /// A value that lives the map's TTL, or `at_most` if that is shorter.
+    pub fn at_most(value: V, at_most: Duration) -> Self {
+        Landing {
+            value,
+            at_most: Some(at_most),
+        }
+    }
+
+    /// The TTL to store it with, given the map's (`None`: no expiry).
+    pub(crate) fn ttl(&self, map_ttl: Option<Duration>) -> Option<Duration> {
+        match (map_ttl, self.at_most) {
+            (Some(ttl), Some(at_most)) => Some(ttl.min(at_most)),
+            (ttl, at_most) => at_most.or(ttl),
         }
     }
 }

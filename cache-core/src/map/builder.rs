@@ -3,7 +3,7 @@
 //!
 //! This module must never decide anything per entry: it only builds.
 
-use super::inner::{Inner, RefreshCounters, ValueTtl};
+use super::inner::{Inner, StaleCounters, ValueTtl};
 use super::listener::{EvictionCause, Listener};
 use super::TtlMap;
 use crate::hash::{KeyHasher, MAX_SHARDS};
@@ -65,6 +65,9 @@ pub struct TtlMapBuilder<K, V> {
     listener: Option<Listener<K, V>>,
     jitter: Option<Jitter>,
     stale_window: Duration,
+    /// How long past its deadline an entry is kept for `stale_if_error` (the map
+    /// keeps it for the longer of this and `stale_window`).
+    keep_stale: Duration,
     value_ttl: Option<ValueTtl<V>>,
     _types: PhantomData<fn(K, V)>,
 }
@@ -84,6 +87,7 @@ where
             listener: None,
             jitter: None,
             stale_window: Duration::ZERO,
+            keep_stale: Duration::ZERO,
             value_ttl: None,
             _types: PhantomData,
         }
@@ -215,6 +219,14 @@ where
     /// ```
     pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
         self.stale_window = window;
+        self
+    }
+
+    /// Keeps each entry `window` past its TTL, readable only by the stale options of
+    /// generated code (`#[ttl_cached(stale_if_error = N)]`): every lookup of the map
+    /// treats it as expired at its TTL.
+    pub(crate) fn keep_stale(mut self, window: Duration) -> Self {
+        self.keep_stale = window;
         self
     }
 
@@ -358,9 +370,10 @@ where
                 clock: self.clock,
                 listener: self.listener,
                 jitter: self.jitter,
-                stale_window: duration_to_nanos(self.stale_window).min(NEVER),
+                stale_window: duration_to_nanos(self.stale_window.max(self.keep_stale)).min(NEVER),
+                revalidate_window: duration_to_nanos(self.stale_window).min(NEVER),
                 refreshing: Mutex::default(),
-                refreshes: RefreshCounters::default(),
+                refreshes: StaleCounters::default(),
                 value_ttl: self.value_ttl,
                 registered: AtomicBool::new(false),
             }),

@@ -1,6 +1,6 @@
 //! [`Inner`]: the shared part of a map, and its core operations: lookup, insert,
-//! store, removal, clear. Single flight, capacity and sweeping are in their own files
-//! beside this one.
+//! store, removal, clear. Single flight, capacity, sweeping and background refreshes
+//! are in their own files beside this one.
 //!
 //! A map is a fixed array of shards chosen by key hash (`hash::shard_of`), so that
 //! threads working on different keys rarely touch the same lock or cache line. A
@@ -25,7 +25,7 @@ use std::hash::Hash;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The shared part of a map: what the sweeper holds weakly.
@@ -48,12 +48,17 @@ pub(crate) struct Inner<K, V> {
     pub(super) listener: Option<Listener<K, V>>,
     /// Shortens each entry's TTL by a random share (see `TtlMapBuilder::jitter`).
     pub(super) jitter: Option<Jitter>,
-    /// How long past its deadline an entry stays, to be served stale by
-    /// `get_or_refresh_with` while it is recomputed (0: not at all).
+    /// How long past its deadline an entry stays in the map (0: not at all), to be
+    /// served by the explicit stale options only: `get_or_refresh_with` within
+    /// [`Self::revalidate_window`], `#[ttl_cached(stale_if_error = N)]` within `N`.
+    /// Every other lookup treats it as expired at its deadline.
     pub(super) stale_window: Nanos,
+    /// How long past its deadline `get_or_refresh_with` serves an entry stale while
+    /// it is recomputed (at most `stale_window`).
+    pub(super) revalidate_window: Nanos,
     /// Keys being refreshed in the background: one refresh per key at a time.
     pub(super) refreshing: Mutex<Vec<K>>,
-    pub(super) refreshes: RefreshCounters,
+    pub(super) refreshes: StaleCounters,
     /// A cap on some values' TTL, by value (`#[ttl_cached(err_secs = N)]` and the
     /// like: failures kept for less time than successes).
     pub(super) value_ttl: Option<ValueTtl<V>>,
@@ -62,19 +67,22 @@ pub(crate) struct Inner<K, V> {
 /// How long a value may live at most (`None`: the TTL it is stored with).
 pub(crate) type ValueTtl<V> = fn(&V) -> Option<Duration>;
 
-/// Counts of background refreshes (rare: one per stale key at a time).
+/// Counts of what stale entries were used for: background refreshes (rare: one per
+/// stale key at a time), and errors served over (`stale_if_error`).
 #[derive(Default)]
-pub(crate) struct RefreshCounters {
-    started: AtomicU64,
-    succeeded: AtomicU64,
-    failed: AtomicU64,
+pub(crate) struct StaleCounters {
+    pub(super) started: AtomicU64,
+    pub(super) succeeded: AtomicU64,
+    pub(super) failed: AtomicU64,
+    errors_served_over: AtomicU64,
 }
 
-impl RefreshCounters {
+impl StaleCounters {
     pub(super) fn add_to(&self, total: &mut CacheStats) {
         total.refreshes_started += self.started.load(Relaxed);
         total.refreshes_succeeded += self.succeeded.load(Relaxed);
         total.refreshes_failed += self.failed.load(Relaxed);
+        total.errors_served_over += self.errors_served_over.load(Relaxed);
     }
 }
 
@@ -181,6 +189,35 @@ where
         }
     }
 
+    /// The lookup of a `stale_while_revalidate` function: a live value (counted as a
+    /// hit), or nothing, counted as nothing yet: its miss path serves the value stale
+    /// (a stale hit) or computes it (a miss), and counts which.
+    #[inline]
+    pub(crate) fn get_live_hashed(
+        &self,
+        hash: u64,
+        mut is_key: impl FnMut(&K) -> bool,
+    ) -> Option<V> {
+        let shard = self.shard(hash);
+        let state = shard.read();
+        let entry = state.find(hash, &mut is_key)?;
+        if !self.is_live(entry) {
+            return None;
+        }
+        let value = self.read_live(entry);
+        let stripe = state.stripe();
+        drop(state);
+        self.lookups[stripe].hit();
+        Some(value)
+    }
+
+    /// Counts a miss found outside a lookup (see [`Self::get_live_hashed`]), in the
+    /// calling thread's stripe.
+    pub(crate) fn count_miss(&self) {
+        let stripe = crate::sync::thread_identity::stripe_number() % self.lookups.len();
+        self.lookups[stripe].miss();
+    }
+
     /// A hit on a live entry, under its shard's read lock: counts the read for the
     /// eviction policy, slides the deadline if the map does, and clones the value.
     #[inline]
@@ -197,9 +234,10 @@ where
         entry.value.clone()
     }
 
-    /// The lookup of `get_or_refresh_with`: a live value, a stale one (past its
-    /// deadline, within the stale window), or nothing. Counts a hit or a stale hit.
-    pub(super) fn lookup_fresh(
+    /// The lookup of `get_or_refresh_with` and of `stale_while_revalidate` functions'
+    /// miss path: a live value, a stale one (past its deadline, within the revalidate
+    /// window), or nothing. Counts a hit or a stale hit.
+    pub(crate) fn lookup_fresh(
         &self,
         hash: u64,
         mut is_key: impl FnMut(&K) -> bool,
@@ -217,7 +255,7 @@ where
             return Freshness::Fresh(value);
         }
         let now = self.clock.precise_now();
-        if self.stale_window > 0 && entry.is_live(now.saturating_sub(self.stale_window)) {
+        if self.revalidate_window > 0 && entry.is_live(now.saturating_sub(self.revalidate_window)) {
             let value = entry.value.clone();
             drop(state);
             self.lookups[stripe].stale_hit();
@@ -227,51 +265,33 @@ where
         }
     }
 
-    /// Starts one background refresh of `key` (none if one is running): `init` runs on
-    /// the refresh pool and its value is stored with the map's TTL. A panic in `init`
-    /// leaves the stale value in place, and is counted.
-    pub(super) fn start_refresh(self: &Arc<Self>, key: K, init: impl FnOnce() -> V + Send + 'static)
-    where
-        K: Clone,
-    {
-        {
-            let mut refreshing = self
-                .refreshing
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if refreshing.contains(&key) {
-                return;
-            }
-            refreshing.push(key.clone());
-        }
-        self.refreshes.started.fetch_add(1, Relaxed);
-        let inner = Arc::clone(self);
-        crate::refresh::spawn(move || {
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(init));
-            match outcome {
-                Ok(value) => {
-                    // Stored before the key is let go, so a caller that finds no
-                    // refresh running finds the new value.
-                    let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        inner.insert(key.clone(), value, inner.ttl);
-                    }));
-                    let counter = if stored.is_ok() {
-                        &inner.refreshes.succeeded
-                    } else {
-                        &inner.refreshes.failed
-                    };
-                    counter.fetch_add(1, Relaxed);
-                }
-                Err(_) => {
-                    inner.refreshes.failed.fetch_add(1, Relaxed);
-                }
-            }
-            let mut refreshing = inner
-                .refreshing
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            refreshing.retain(|running| *running != key);
-        });
+    /// The value stored under the key and its deadline, live or kept past it within
+    /// the stale window, for `stale_if_error`: read before the body runs, served (by
+    /// `__private::serve_over`) only if the body fails. Counts nothing: it is not a
+    /// lookup of the caller's.
+    pub(crate) fn stale_snapshot(
+        &self,
+        hash: u64,
+        mut is_key: impl FnMut(&K) -> bool,
+    ) -> Option<(V, Nanos)> {
+        let state = self.shard(hash).read();
+        let entry = state.find(hash, &mut is_key)?;
+        let now = self.clock.precise_now();
+        entry
+            .is_live(now.saturating_sub(self.stale_window))
+            .then(|| (entry.value.clone(), entry.deadline()))
+    }
+
+    /// Whether a value whose deadline is `deadline` may be served over an error now:
+    /// it expired less than `window` ago (or has not expired).
+    pub(crate) fn within(&self, deadline: Nanos, window: Duration) -> bool {
+        let now = self.clock.precise_now();
+        deadline > now.saturating_sub(duration_to_nanos(window))
+    }
+
+    /// Counts an error answered with an earlier value instead (`stale_if_error`).
+    pub(crate) fn count_error_served_over(&self) {
+        self.refreshes.errors_served_over.fetch_add(1, Relaxed);
     }
 
     /// Liveness for lookups. The clock is read only for entries that can expire, so
@@ -319,7 +339,7 @@ where
         }
     }
 
-    pub(super) fn insert(self: &Arc<Self>, key: K, value: V, ttl: Option<Duration>) -> Option<V> {
+    pub(crate) fn insert(self: &Arc<Self>, key: K, value: V, ttl: Option<Duration>) -> Option<V> {
         let hash = self.hash(&key);
         let ttl = self.ttl_for(&value, ttl);
         let deadline = self.deadline_at(self.clock.precise_now(), ttl);

@@ -13,12 +13,13 @@
 mod builder;
 mod inner;
 mod listener;
+mod revalidate;
 mod single_flight;
 mod sweep;
 
 pub use builder::TtlMapBuilder;
 use inner::Freshness;
-pub(crate) use inner::Inner;
+pub(crate) use inner::{Freshness as Found, Inner};
 pub use listener::EvictionCause;
 
 use crate::flight::{compute_after_miss, compute_after_miss_async, Landing};
@@ -364,7 +365,8 @@ where
         match self.inner.lookup_fresh(hash, |stored| *stored == key) {
             Freshness::Fresh(value) => value,
             Freshness::Stale(value) => {
-                self.inner.start_refresh(key, init);
+                self.inner
+                    .start_refresh(key, move || Some(Landing::new(init())));
                 value
             }
             Freshness::Absent => self.get_or_insert_with(key, init),

@@ -49,13 +49,9 @@ where
             }
         }
 
-        let ttl = match (self.ttl, value.as_ref().and_then(|landing| landing.at_most)) {
-            (Some(ttl), Some(at_most)) => Some(ttl.min(at_most)),
-            (ttl, at_most) => at_most.or(ttl),
-        };
         let ttl = match &value {
-            Some(landing) => self.ttl_for(&landing.value, ttl),
-            None => ttl,
+            Some(landing) => self.ttl_for(&landing.value, landing.ttl(self.ttl)),
+            None => self.ttl,
         };
         let deadline = self.deadline_at(self.clock.deadline_now(), ttl);
         // Declared before the guard, so dropped after it, on every path.

@@ -81,7 +81,8 @@ where
                     return true;
                 };
                 progressed = true;
-                // Entries stay through their stale window (see `stale_while_revalidate`).
+                // Entries stay through their stale window (see `stale_while_revalidate`
+                // and `stale_if_error`).
                 let removal_time = now.saturating_sub(self.stale_window);
                 let more = state.take_expired(
                     removal_time,

@@ -23,8 +23,8 @@ use std::time::Duration;
 
 /// Where a missed value came from.
 enum Filled<R, V> {
-    /// The body ran: its result, and what of it is cached.
-    Computed(R, Option<V>),
+    /// The body ran: its result, and what of it is cached (for how long at most).
+    Computed(R, Option<Landing<V>>),
     /// Read from Redis, where it lives this much longer.
     FromRedis(V, Duration),
     /// Another caller of this process stored it meanwhile (single flight).
@@ -34,7 +34,7 @@ enum Filled<R, V> {
 impl<R, V: Clone> Filled<R, V> {
     fn landing(&self) -> Option<Landing<V>> {
         match self {
-            Filled::Computed(_, value) => value.clone().map(Landing::new),
+            Filled::Computed(_, landing) => landing.clone(),
             Filled::FromRedis(value, remaining) => Some(Landing {
                 value: value.clone(),
                 at_most: Some(*remaining),
@@ -105,7 +105,7 @@ fn fill<R, V>(
     level: &RedisLevel,
     shared: Option<&Shared>,
     compute: impl FnOnce() -> R,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     ttl_of: impl FnOnce(&V, Duration) -> Duration,
 ) -> Filled<R, V>
 where
@@ -119,15 +119,16 @@ where
     }
     level.count_computation();
     let result = compute();
-    let value = to_cache(&result);
-    if let (Some(shared), Some(value)) = (shared, &value) {
-        let ttl = ttl_of(value, shared.ttl);
-        let store = level.store_command(&shared.connected, &shared.arguments, value, ttl);
+    let landing = to_cache(&result);
+    if let (Some(shared), Some(landing)) = (shared, &landing) {
+        let ttl = landing.ttl(Some(shared.ttl)).unwrap_or(shared.ttl);
+        let ttl = ttl_of(&landing.value, ttl);
+        let store = level.store_command(&shared.connected, &shared.arguments, &landing.value, ttl);
         if let Some(store) = store {
             level.read_write(request(&shared.connected, store));
         }
     }
-    Filled::Computed(result, value)
+    Filled::Computed(result, landing)
 }
 
 /// [`fill`], awaiting Redis.
@@ -135,7 +136,7 @@ async fn fill_async<R, V, F>(
     level: &RedisLevel,
     shared: Option<&Shared>,
     compute: impl FnOnce() -> F,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     ttl_of: impl FnOnce(&V, Duration) -> Duration,
 ) -> Filled<R, V>
 where
@@ -150,15 +151,16 @@ where
     }
     level.count_computation();
     let result = compute().await;
-    let value = to_cache(&result);
-    if let (Some(shared), Some(value)) = (shared, &value) {
-        let ttl = ttl_of(value, shared.ttl);
-        let store = level.store_command(&shared.connected, &shared.arguments, value, ttl);
+    let landing = to_cache(&result);
+    if let (Some(shared), Some(landing)) = (shared, &landing) {
+        let ttl = landing.ttl(Some(shared.ttl)).unwrap_or(shared.ttl);
+        let ttl = ttl_of(&landing.value, ttl);
+        let store = level.store_command(&shared.connected, &shared.arguments, &landing.value, ttl);
         if let Some(store) = store {
             level.read_write(request_async(&shared.connected, store).await);
         }
     }
-    Filled::Computed(result, value)
+    Filled::Computed(result, landing)
 }
 
 /// The single-flight miss path of a sync `redis = true` function, after its lookup
@@ -169,7 +171,7 @@ pub fn compute_after_miss<K, V, R>(
     miss: Miss,
     key: K,
     compute: impl FnOnce() -> R,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     from_cache: impl FnOnce(V) -> R,
 ) -> R
 where
@@ -199,7 +201,7 @@ pub async fn compute_after_miss_async<K, V, R, F>(
     miss: Miss,
     key: K,
     compute: impl FnOnce() -> F,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     from_cache: impl FnOnce(V) -> R,
 ) -> R
 where
@@ -240,10 +242,7 @@ where
     V: Clone + Send + Sync + 'static,
 {
     if let Some(landing) = filled.landing() {
-        let ttl = match (map.ttl(), landing.at_most) {
-            (Some(ttl), Some(at_most)) => ttl.min(at_most),
-            (ttl, at_most) => at_most.or(ttl).unwrap_or(Duration::MAX),
-        };
+        let ttl = landing.ttl(map.ttl()).unwrap_or(Duration::MAX);
         map.insert_with_ttl(key, landing.value, ttl);
     }
 }
@@ -255,7 +254,7 @@ pub fn compute_unshared<K, V, R>(
     _miss: Miss,
     key: K,
     compute: impl FnOnce() -> R,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     from_cache: impl FnOnce(V) -> R,
 ) -> R
 where
@@ -278,7 +277,7 @@ pub async fn compute_unshared_async<K, V, R, F>(
     _miss: Miss,
     key: K,
     compute: impl FnOnce() -> F,
-    to_cache: impl FnOnce(&R) -> Option<V>,
+    to_cache: impl FnOnce(&R) -> Option<Landing<V>>,
     from_cache: impl FnOnce(V) -> R,
 ) -> R
 where
@@ -298,19 +297,20 @@ where
 
 /// `_refresh`: the fresh value, in the map and in Redis, without waiting for Redis's
 /// answer (commands run in order, so this process's next read sees it).
-pub fn store<K, V>(map: &TtlMap<K, V>, level: &RedisLevel, key: K, value: V)
+pub fn store<K, V>(map: &TtlMap<K, V>, level: &RedisLevel, key: K, landing: Landing<V>)
 where
     K: Hash + Eq + Send + Sync + 'static + Serialize,
     V: Clone + Send + Sync + 'static + Serialize,
 {
     if let Some(shared) = Shared::new(level, map, &key) {
-        let ttl = capped(map, &value, shared.ttl);
-        let store = level.store_command(&shared.connected, &shared.arguments, &value, ttl);
+        let ttl = landing.ttl(Some(shared.ttl)).unwrap_or(shared.ttl);
+        let ttl = capped(map, &landing.value, ttl);
+        let store = level.store_command(&shared.connected, &shared.arguments, &landing.value, ttl);
         if let Some(store) = store {
             shared.connected.link.send_detached(store);
         }
     }
-    let _ = map.insert(key, value);
+    crate::__private::store_landing(map, key, landing);
 }
 
 /// `_invalidate`: deletes the entry in Redis (the map's part is `remove_hashed`), without waiting for the answer.

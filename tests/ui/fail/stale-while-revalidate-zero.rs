@@ -1,0 +1,10 @@
+use cache_core::ttl_cached;
+
+#[ttl_cached(secs = 60, stale_while_revalidate = 0)]
+fn price(item: u32) -> u64 {
+    u64::from(item) * 100
+}
+
+fn main() {
+    price(1);
+}
