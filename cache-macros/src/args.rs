@@ -29,10 +29,11 @@ mod kw {
     syn::custom_keyword!(jitter);
     syn::custom_keyword!(err_secs);
     syn::custom_keyword!(none_secs);
+    syn::custom_keyword!(lease_secs);
 }
 
 /// Every option name, in the order the documentation lists them.
-pub(crate) const OPTION_NAMES: [&str; 16] = [
+pub(crate) const OPTION_NAMES: [&str; 17] = [
     "secs",
     "millis",
     "ttl",
@@ -49,6 +50,7 @@ pub(crate) const OPTION_NAMES: [&str; 16] = [
     "jitter",
     "err_secs",
     "none_secs",
+    "lease_secs",
 ];
 
 /// The TTL options, of which exactly one must be given.
@@ -114,6 +116,8 @@ pub(crate) struct Args {
     pub(crate) err_secs: Option<Given<u64>>,
     /// `none_secs = N`: `None` results cached, for `N` seconds at most.
     pub(crate) none_secs: Option<Given<u64>>,
+    /// `lease_secs = N`: with `redis = true`, how long a fleet-wide flight's lease lasts.
+    pub(crate) lease_secs: Option<Given<u64>>,
     /// Problems with single options, reported together with everything else.
     pub(crate) errors: Vec<Error>,
     /// Options named with a value that was rejected (and reported): not missing.
@@ -204,6 +208,10 @@ impl Args {
             let name = option_name(input)?;
             let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
             set_once(&mut self.none_secs, name, secs)
+        } else if input.peek(kw::lease_secs) {
+            let name = option_name(input)?;
+            let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
+            set_once(&mut self.lease_secs, name, secs)
         } else if input.peek(kw::jitter) {
             let name = option_name(input)?;
             let fraction = self.value(&name, fraction(input, &name))?;

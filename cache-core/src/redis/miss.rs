@@ -8,11 +8,11 @@
 //! A value read from Redis lands in the map for no longer than it still lives there.
 //! This module must never hold a lock while it waits for Redis or runs the body.
 
-use super::level::{Fetched, RedisLevel};
-use super::reply::Answer;
+use super::lease::{self, Found, Lease, Read};
+use super::level::RedisLevel;
 use super::{connected, Connected};
 use crate::__private::Miss;
-use crate::flight::{self, Landing};
+use crate::flight::{self, Epoch, Landing};
 use crate::TtlMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -23,10 +23,11 @@ use std::time::Duration;
 
 /// Where a missed value came from.
 enum Filled<R, V> {
-    /// The body ran: its result, and what of it is cached.
-    Computed(R, Option<V>),
-    /// Read from Redis, where it lives this much longer.
-    FromRedis(V, Duration),
+    /// The body ran: its result, what of it is cached, and (if it went through Redis)
+    /// the epoch read before the miss's read.
+    Computed(R, Option<V>, Option<Epoch>),
+    /// Read from Redis, where it lives this much longer, under this epoch.
+    FromRedis(V, Duration, Epoch),
     /// Another caller of this process stored it meanwhile (single flight).
     Stored(V),
 }
@@ -34,10 +35,15 @@ enum Filled<R, V> {
 impl<R, V: Clone> Filled<R, V> {
     fn landing(&self) -> Option<Landing<V>> {
         match self {
-            Filled::Computed(_, value) => value.clone().map(Landing::new),
-            Filled::FromRedis(value, remaining) => Some(Landing {
+            Filled::Computed(_, value, epoch) => value.clone().map(|value| Landing {
+                value,
+                at_most: None,
+                unless_moved: *epoch,
+            }),
+            Filled::FromRedis(value, remaining, epoch) => Some(Landing {
                 value: value.clone(),
                 at_most: Some(*remaining),
+                unless_moved: Some(*epoch),
             }),
             Filled::Stored(_) => None,
         }
@@ -45,8 +51,8 @@ impl<R, V: Clone> Filled<R, V> {
 
     fn into_result(self, from_cache: impl FnOnce(V) -> R) -> R {
         match self {
-            Filled::Computed(result, _) => result,
-            Filled::FromRedis(value, _) | Filled::Stored(value) => from_cache(value),
+            Filled::Computed(result, _, _) => result,
+            Filled::FromRedis(value, _, _) | Filled::Stored(value) => from_cache(value),
         }
     }
 }
@@ -57,10 +63,17 @@ struct Shared {
     connected: Arc<Connected>,
     arguments: Vec<u8>,
     ttl: Duration,
+    /// The map's hash of the key, for the side index (see `registry.rs`).
+    hash: u64,
 }
 
 impl Shared {
-    fn new<K, V>(level: &RedisLevel, map: &TtlMap<K, V>, key: &K) -> Option<Self>
+    fn new<K, V>(
+        level: &'static RedisLevel,
+        map: &'static TtlMap<K, V>,
+        key: &K,
+        hash: u64,
+    ) -> Option<Self>
     where
         K: Hash + Eq + Send + Sync + 'static + Serialize,
         V: Clone + Send + Sync + 'static,
@@ -72,38 +85,70 @@ impl Shared {
             return None;
         }
         let arguments = level.arguments(key)?;
+        level.coherence.register(map, level.identity());
         Some(Shared {
             connected,
             arguments,
             ttl: map.ttl().unwrap_or(Duration::MAX),
+            hash,
         })
     }
 
-    fn fetch_command(&self, level: &RedisLevel) -> redis::Cmd {
-        level.fetch_command(&self.connected, &self.arguments, self.ttl)
+    fn read(&self, level: &'static RedisLevel, fleet: bool) -> Read<'_> {
+        Read {
+            level,
+            connected: &self.connected,
+            arguments: &self.arguments,
+            ttl: self.ttl,
+            fleet,
+        }
     }
 
-    fn read_fetch<V: DeserializeOwned>(&self, level: &RedisLevel, answer: Answer) -> Fetched<V> {
-        level.read_fetch(&self.connected, &self.arguments, self.ttl, answer)
+    /// The store of a computed value (releasing `lease`, if held), or `None`.
+    fn store_command<V: Serialize>(
+        &self,
+        level: &RedisLevel,
+        value: &V,
+        ttl: Duration,
+        lease: Option<&Lease>,
+    ) -> Option<redis::Cmd> {
+        let token = lease.map(Lease::token);
+        level.store_command(&self.connected, &self.arguments, value, ttl, token)
     }
 }
 
-/// Sends `command` and blocks for its answer, at most the command timeout.
-fn request(connected: &Connected, command: redis::Cmd) -> Answer {
-    let (slot, deadline) = connected.link.send(command)?;
-    slot.wait_until(deadline)
-}
-
-/// Sends `command` and awaits its answer (given by the command timeout).
-async fn request_async(connected: &Connected, command: redis::Cmd) -> Answer {
-    let (slot, _) = connected.link.send(command)?;
-    slot.answer().await
-}
-
-/// Redis, then the body: the computation of a sync miss.
-fn fill<R, V>(
-    level: &RedisLevel,
+/// After the body ran: what of it is cached, written to Redis (releasing the lease).
+fn computed<R, V>(
+    level: &'static RedisLevel,
     shared: Option<&Shared>,
+    found: Option<(Epoch, Option<Lease>)>,
+    result: R,
+    to_cache: impl FnOnce(&R) -> Option<V>,
+    ttl_of: impl FnOnce(&V, Duration) -> Duration,
+) -> (Filled<R, V>, Option<redis::Cmd>, Option<Lease>)
+where
+    V: Serialize,
+{
+    let value = to_cache(&result);
+    let (epoch, lease) = match found {
+        Some((epoch, lease)) => (Some(epoch), lease),
+        None => (None, None),
+    };
+    let mut store = None;
+    if let (Some(shared), Some(value)) = (shared, &value) {
+        let ttl = ttl_of(value, shared.ttl);
+        store = shared.store_command(level, value, ttl, lease.as_ref());
+        level.coherence.note(&shared.arguments, shared.hash);
+    }
+    (Filled::Computed(result, value, epoch), store, lease)
+}
+
+/// Redis (waiting for another process's computation, with `fleet`), then the body:
+/// the computation of a sync miss.
+fn fill<R, V>(
+    level: &'static RedisLevel,
+    shared: Option<&Shared>,
+    fleet: bool,
     compute: impl FnOnce() -> R,
     to_cache: impl FnOnce(&R) -> Option<V>,
     ttl_of: impl FnOnce(&V, Duration) -> Duration,
@@ -111,29 +156,32 @@ fn fill<R, V>(
 where
     V: Serialize + DeserializeOwned,
 {
+    let mut found = None;
     if let Some(shared) = shared {
-        let answer = request(&shared.connected, shared.fetch_command(level));
-        if let Fetched::Hit(value, remaining) = shared.read_fetch(level, answer) {
-            return Filled::FromRedis(value, remaining);
+        match lease::read(&shared.read(level, fleet)) {
+            Found::Value(value, remaining, epoch) => {
+                level.coherence.note(&shared.arguments, shared.hash);
+                return Filled::FromRedis(value, remaining, epoch);
+            }
+            Found::Compute(epoch, lease) => found = Some((epoch, lease)),
         }
     }
     level.count_computation();
+    // A panic in the body drops the lease (in `found`): released.
     let result = compute();
-    let value = to_cache(&result);
-    if let (Some(shared), Some(value)) = (shared, &value) {
-        let ttl = ttl_of(value, shared.ttl);
-        let store = level.store_command(&shared.connected, &shared.arguments, value, ttl);
-        if let Some(store) = store {
-            level.read_write(request(&shared.connected, store));
-        }
+    let (filled, store, lease) = computed(level, shared, found, result, to_cache, ttl_of);
+    if let (Some(shared), Some(store)) = (shared, store) {
+        level.read_write(shared.connected.link.request(store));
+        lease.map(Lease::stored);
     }
-    Filled::Computed(result, value)
+    filled
 }
 
 /// [`fill`], awaiting Redis.
 async fn fill_async<R, V, F>(
-    level: &RedisLevel,
+    level: &'static RedisLevel,
     shared: Option<&Shared>,
+    fleet: bool,
     compute: impl FnOnce() -> F,
     to_cache: impl FnOnce(&R) -> Option<V>,
     ttl_of: impl FnOnce(&V, Duration) -> Duration,
@@ -142,30 +190,32 @@ where
     V: Serialize + DeserializeOwned,
     F: Future<Output = R>,
 {
+    let mut found = None;
     if let Some(shared) = shared {
-        let answer = request_async(&shared.connected, shared.fetch_command(level)).await;
-        if let Fetched::Hit(value, remaining) = shared.read_fetch(level, answer) {
-            return Filled::FromRedis(value, remaining);
+        match lease::read_async(&shared.read(level, fleet)).await {
+            Found::Value(value, remaining, epoch) => {
+                level.coherence.note(&shared.arguments, shared.hash);
+                return Filled::FromRedis(value, remaining, epoch);
+            }
+            Found::Compute(epoch, lease) => found = Some((epoch, lease)),
         }
     }
     level.count_computation();
+    // A cancelled future, or a panic in the body, drops the lease: released.
     let result = compute().await;
-    let value = to_cache(&result);
-    if let (Some(shared), Some(value)) = (shared, &value) {
-        let ttl = ttl_of(value, shared.ttl);
-        let store = level.store_command(&shared.connected, &shared.arguments, value, ttl);
-        if let Some(store) = store {
-            level.read_write(request_async(&shared.connected, store).await);
-        }
+    let (filled, store, lease) = computed(level, shared, found, result, to_cache, ttl_of);
+    if let (Some(shared), Some(store)) = (shared, store) {
+        level.read_write(shared.connected.link.request_async(store).await);
+        lease.map(Lease::stored);
     }
-    Filled::Computed(result, value)
+    filled
 }
 
 /// The single-flight miss path of a sync `redis = true` function, after its lookup
 /// missed.
 pub fn compute_after_miss<K, V, R>(
-    map: &TtlMap<K, V>,
-    level: &RedisLevel,
+    map: &'static TtlMap<K, V>,
+    level: &'static RedisLevel,
     miss: Miss,
     key: K,
     compute: impl FnOnce() -> R,
@@ -176,15 +226,20 @@ where
     K: Hash + Eq + Send + Sync + 'static + Serialize,
     V: Clone + Send + Sync + 'static + Serialize + DeserializeOwned,
 {
-    let shared = Shared::new(level, map, &key);
+    let shared = Shared::new(level, map, &key, miss.hash);
     let filled = flight::compute_after_miss(
         map.inner(),
         miss.hash,
         key,
         || {
-            fill(level, shared.as_ref(), compute, to_cache, |value, ttl| {
-                capped(map, value, ttl)
-            })
+            fill(
+                level,
+                shared.as_ref(),
+                true,
+                compute,
+                to_cache,
+                |value, ttl| capped(map, value, ttl),
+            )
         },
         Filled::landing,
         Filled::Stored,
@@ -194,8 +249,8 @@ where
 
 /// The single-flight miss path of an async `redis = true` function.
 pub async fn compute_after_miss_async<K, V, R, F>(
-    map: &TtlMap<K, V>,
-    level: &RedisLevel,
+    map: &'static TtlMap<K, V>,
+    level: &'static RedisLevel,
     miss: Miss,
     key: K,
     compute: impl FnOnce() -> F,
@@ -207,15 +262,20 @@ where
     V: Clone + Send + Sync + 'static + Serialize + DeserializeOwned,
     F: Future<Output = R>,
 {
-    let shared = Shared::new(level, map, &key);
+    let shared = Shared::new(level, map, &key, miss.hash);
     let filled = flight::compute_after_miss_async(
         map.inner(),
         miss.hash,
         key,
         || {
-            fill_async(level, shared.as_ref(), compute, to_cache, |value, ttl| {
-                capped(map, value, ttl)
-            })
+            fill_async(
+                level,
+                shared.as_ref(),
+                true,
+                compute,
+                to_cache,
+                |value, ttl| capped(map, value, ttl),
+            )
         },
         Filled::landing,
         Filled::Stored,
@@ -233,26 +293,36 @@ where
     map.inner().ttl_for(value, Some(ttl)).unwrap_or(ttl)
 }
 
-/// Stores a value filled without single flight (`single_flight = false`).
+/// Stores a value filled without single flight (`single_flight = false`), unless it
+/// was invalidated on its way.
 fn land_unshared<K, R, V>(map: &TtlMap<K, V>, key: K, filled: &Filled<R, V>)
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    if let Some(landing) = filled.landing() {
-        let ttl = match (map.ttl(), landing.at_most) {
-            (Some(ttl), Some(at_most)) => ttl.min(at_most),
-            (ttl, at_most) => at_most.or(ttl).unwrap_or(Duration::MAX),
-        };
-        map.insert_with_ttl(key, landing.value, ttl);
+    let Some(landing) = filled.landing() else {
+        return;
+    };
+    match landing.unless_moved {
+        Some(epoch) => {
+            map.inner()
+                .insert_unless_moved(key, landing.value, landing.at_most, epoch);
+        }
+        None => {
+            let ttl = match (map.ttl(), landing.at_most) {
+                (Some(ttl), Some(at_most)) => ttl.min(at_most),
+                (ttl, at_most) => at_most.or(ttl).unwrap_or(Duration::MAX),
+            };
+            map.insert_with_ttl(key, landing.value, ttl);
+        }
     }
 }
 
 /// The miss path of a sync `redis = true` function with `single_flight = false`.
 pub fn compute_unshared<K, V, R>(
-    map: &TtlMap<K, V>,
-    level: &RedisLevel,
-    _miss: Miss,
+    map: &'static TtlMap<K, V>,
+    level: &'static RedisLevel,
+    miss: Miss,
     key: K,
     compute: impl FnOnce() -> R,
     to_cache: impl FnOnce(&R) -> Option<V>,
@@ -263,19 +333,24 @@ where
     V: Clone + Send + Sync + 'static + Serialize + DeserializeOwned,
 {
     map.inner().count_unshared_computation();
-    let shared = Shared::new(level, map, &key);
-    let filled = fill(level, shared.as_ref(), compute, to_cache, |value, ttl| {
-        capped(map, value, ttl)
-    });
+    let shared = Shared::new(level, map, &key, miss.hash);
+    let filled = fill(
+        level,
+        shared.as_ref(),
+        false,
+        compute,
+        to_cache,
+        |value, ttl| capped(map, value, ttl),
+    );
     land_unshared(map, key, &filled);
     filled.into_result(from_cache)
 }
 
 /// The miss path of an async `redis = true` function with `single_flight = false`.
 pub async fn compute_unshared_async<K, V, R, F>(
-    map: &TtlMap<K, V>,
-    level: &RedisLevel,
-    _miss: Miss,
+    map: &'static TtlMap<K, V>,
+    level: &'static RedisLevel,
+    miss: Miss,
     key: K,
     compute: impl FnOnce() -> F,
     to_cache: impl FnOnce(&R) -> Option<V>,
@@ -287,46 +362,71 @@ where
     F: Future<Output = R>,
 {
     map.inner().count_unshared_computation();
-    let shared = Shared::new(level, map, &key);
-    let filled = fill_async(level, shared.as_ref(), compute, to_cache, |value, ttl| {
-        capped(map, value, ttl)
-    })
+    let shared = Shared::new(level, map, &key, miss.hash);
+    let filled = fill_async(
+        level,
+        shared.as_ref(),
+        false,
+        compute,
+        to_cache,
+        |value, ttl| capped(map, value, ttl),
+    )
     .await;
     land_unshared(map, key, &filled);
     filled.into_result(from_cache)
 }
 
 /// `_refresh`: the fresh value, in the map and in Redis, without waiting for Redis's
-/// answer (commands run in order, so this process's next read sees it).
-pub fn store<K, V>(map: &TtlMap<K, V>, level: &RedisLevel, key: K, value: V)
+/// answer (commands run in order, so this process's next read sees it). Values in
+/// flight for this key are refused (its epoch moves first); other processes drop
+/// their copies when the write reaches them. If the write is lost (Redis down), the
+/// function's generation moves once Redis is back.
+pub fn store<K, V>(map: &'static TtlMap<K, V>, level: &'static RedisLevel, key: K, value: V)
 where
     K: Hash + Eq + Send + Sync + 'static + Serialize,
     V: Clone + Send + Sync + 'static + Serialize,
 {
-    if let Some(shared) = Shared::new(level, map, &key) {
+    let hash = map.inner().hash(&key);
+    if let Some(shared) = Shared::new(level, map, &key, hash) {
+        level.coherence.refuse_in_flight(&shared.arguments);
         let ttl = capped(map, &value, shared.ttl);
-        let store = level.store_command(&shared.connected, &shared.arguments, &value, ttl);
-        if let Some(store) = store {
-            shared.connected.link.send_detached(store);
+        let store = level.store_command(&shared.connected, &shared.arguments, &value, ttl, None);
+        let catch_up = level.clear_command(&shared.connected);
+        match store {
+            Some(store) => shared.connected.link.send_detached(store, Some(catch_up)),
+            // Too large for Redis: the entry there (if any) is now stale.
+            None => shared.connected.link.send_detached(
+                level.remove_command(&shared.connected, &shared.arguments),
+                Some(catch_up),
+            ),
         }
+        level.coherence.note(&shared.arguments, hash);
     }
     let _ = map.insert(key, value);
 }
 
-/// `_invalidate`: deletes the entry in Redis (the map's part is `remove_hashed`), without waiting for the answer.
-pub fn remove<K: Serialize + ?Sized>(level: &RedisLevel, key: &K) {
-    if let (Some(connected), Some(arguments)) = (connected(), level.arguments(key)) {
+/// `_invalidate`: deletes the entry in Redis (the map's part is `remove_hashed`),
+/// without waiting for the answer; values in flight for this key are refused. If the
+/// deletion is lost (Redis down), the function's generation moves once Redis is back.
+pub fn remove<K: Serialize + ?Sized>(level: &'static RedisLevel, key: &K) {
+    let Some(arguments) = level.arguments(key) else {
+        return;
+    };
+    level.coherence.refuse_in_flight(&arguments);
+    if let Some(connected) = connected() {
+        let catch_up = level.clear_command(&connected);
         connected
             .link
-            .send_detached(level.remove_command(&connected, &arguments));
+            .send_detached(level.remove_command(&connected, &arguments), Some(catch_up));
     }
 }
 
-/// `_clear`: a new generation, without waiting for the answer.
-pub fn clear(level: &RedisLevel) {
+/// `_clear`: a new generation, without waiting for the answer (sent again once Redis
+/// is back, if lost); values in flight are refused.
+pub fn clear(level: &'static RedisLevel) {
+    level.coherence.clear();
     if let Some(connected) = connected() {
-        connected
-            .link
-            .send_detached(level.clear_command(&connected));
+        let command = level.clear_command(&connected);
+        connected.link.send_detached(command.clone(), Some(command));
     }
 }

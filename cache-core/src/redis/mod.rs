@@ -68,18 +68,24 @@
 //! the user's code while holding a lock.
 
 mod codec;
+mod lease;
 mod level;
 mod link;
 pub(crate) mod miss;
+mod notify;
+mod registry;
 mod reply;
+mod tracking;
 
 pub use level::RedisLevel;
 
 use link::{Link, Timeouts};
+use notify::Notifications;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
+use tracking::Tracking;
 
 /// The namespace of keys when [`Config::namespace`] is not given.
 pub const DEFAULT_NAMESPACE: &str = "ttl-cached";
@@ -248,12 +254,23 @@ impl Config {
             source,
         })?;
         let address = client.get_connection_info().addr().to_string();
-        let link = Link::open(client, self.timeouts).map_err(|source| Error {
-            kind: ErrorKind::Connect { address },
-            source,
-        })?;
+        let tracking = Arc::new(Tracking::new(&self.namespace));
+        let link =
+            Link::open(client.clone(), self.timeouts, Arc::clone(&tracking)).map_err(|source| {
+                Error {
+                    kind: ErrorKind::Connect { address },
+                    source,
+                }
+            })?;
+        let notifications =
+            Notifications::start(client, self.timeouts, Arc::clone(&tracking), link.waker());
+        // Tracked from the first call, when the server allows it: the link's thread
+        // starts tracking as soon as it hears of the notification connection.
+        tracking.wait_live(self.timeouts.connect);
         Ok(Connected {
             link,
+            tracking,
+            notifications,
             namespace: self.namespace.into_boxed_str(),
             max_value_bytes: self.max_value_bytes,
         })
@@ -346,11 +363,20 @@ pub struct RedisStats {
     pub oversized_values: u64,
     /// Whether the process is connected to Redis now (circuit closed).
     pub redis_in_use: bool,
+    /// Whether changes made in Redis by other processes reach this one now (see
+    /// "Coherence across processes" in the module's documentation): while they do not,
+    /// in-process copies are dropped when it starts again.
+    pub coherent: bool,
 }
 
-/// The process's connection: the link and the settings every function reads.
+/// The process's connection: the link, the notification thread, their shared
+/// tracking state, and the settings every function reads. (The link is dropped
+/// first; the notification thread, which can wake it, stops next.)
 pub(crate) struct Connected {
     link: Link,
+    tracking: Arc<Tracking>,
+    #[allow(dead_code)] // held for its `Drop`, which stops the thread
+    notifications: Notifications,
     namespace: Box<str>,
     max_value_bytes: usize,
 }

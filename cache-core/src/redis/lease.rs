@@ -1,0 +1,219 @@
+//! One computation per key across the fleet: the Redis read of a miss, which on an
+//! empty entry takes the key's lease (`SET <lease-key> <token> NX PX <lease>`, in the
+//! same script), or finds another process holding it and waits for its result.
+//!
+//! A waiter sleeps until its key's epoch moves, which the notification thread does
+//! when the entry or the lease changes in Redis (the leader stored its value, or
+//! released or lost its lease), then reads again. It never waits past the lease's
+//! remaining lifetime (a leader that died or hangs loses it, and the next read takes
+//! it over), nor longer than the command timeout between two reads (a slow fallback
+//! re-check), and stops waiting as soon as the link is down. A leader releases its
+//! lease when it stores its value (the store script) or gives up (compare and delete:
+//! [`Lease`]'s `Drop`).
+//!
+//! This is an efficiency guarantee, not a lock for correctness: a leader slower than
+//! its lease, or a Redis outage, lets two processes compute the same key. A lease is
+//! only taken while tracking is live: without notifications, nobody waits.
+//!
+//! This module must never hold a lock while it waits for Redis, and never wait without
+//! a deadline.
+
+use super::level::{Fetched, RedisLevel};
+use super::registry::Coherence;
+use super::Connected;
+use crate::flight::Epoch;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// The shortest pause between two reads of a waiter (with a command timeout shorter
+/// than this).
+const MIN_RECHECK: Duration = Duration::from_millis(10);
+
+/// What the Redis read of a miss decided.
+pub(super) enum Found<V> {
+    /// A value, how long it still lives in Redis, and the epoch it was read under.
+    Value(V, Duration, Epoch),
+    /// Compute it: no entry (with the lease, if one was taken), or no answer. The
+    /// epoch was read before the last read.
+    Compute(Epoch, Option<Lease>),
+}
+
+/// What the reads need.
+pub(super) struct Read<'a> {
+    pub(super) level: &'static RedisLevel,
+    pub(super) connected: &'a Arc<Connected>,
+    pub(super) arguments: &'a [u8],
+    pub(super) ttl: Duration,
+    /// Whether a miss takes the lease (single flight on, and tracking live).
+    pub(super) fleet: bool,
+}
+
+impl Read<'_> {
+    fn coherence(&self) -> &'static Coherence {
+        &self.level.coherence
+    }
+
+    fn command(&self, token: Option<&str>) -> redis::Cmd {
+        self.level
+            .fetch_command(self.connected, self.arguments, self.ttl, token)
+    }
+
+    fn token(&self) -> Option<String> {
+        (self.fleet && self.connected.tracking.is_live()).then(new_token)
+    }
+
+    /// What one answer decides, or how long to wait before reading again.
+    fn decide<V: DeserializeOwned>(
+        &self,
+        epoch: Epoch,
+        token: &mut Option<String>,
+        answer: super::reply::Answer,
+    ) -> Result<Found<V>, Instant> {
+        let fetched = self
+            .level
+            .read_fetch(self.connected, self.arguments, self.ttl, answer);
+        match fetched {
+            Fetched::Hit(value, remaining) => Ok(Found::Value(value, remaining, epoch)),
+            Fetched::Miss => Ok(Found::Compute(epoch, None)),
+            Fetched::Leased => Ok(Found::Compute(
+                epoch,
+                token.take().map(|token| Lease {
+                    level: self.level,
+                    connected: Some(Arc::clone(self.connected)),
+                    arguments: self.arguments.to_vec(),
+                    token,
+                }),
+            )),
+            Fetched::Held(remaining) => {
+                let recheck = self.connected.link.command_timeout().max(MIN_RECHECK);
+                // Just past the lease's end: the next read finds it expired.
+                Err(Instant::now() + recheck.min(remaining + Duration::from_millis(1)))
+            }
+        }
+    }
+
+    /// Whether a waiter should stop waiting and compute: no link, or no notifications.
+    fn stop_waiting(&self) -> bool {
+        !self.connected.link.is_up() || !self.connected.tracking.is_live()
+    }
+}
+
+/// The sync read: a value, or the go-ahead to compute.
+pub(super) fn read<V: DeserializeOwned>(read: &Read<'_>) -> Found<V> {
+    let mut token = read.token();
+    loop {
+        let epoch = read.coherence().epoch(read.arguments);
+        let answer = read.connected.link.request(read.command(token.as_deref()));
+        match read.decide(epoch, &mut token, answer) {
+            Ok(found) => return found,
+            Err(until) => {
+                read.coherence().wait_until(epoch, until);
+                if read.stop_waiting() {
+                    return Found::Compute(read.coherence().epoch(read.arguments), None);
+                }
+            }
+        }
+    }
+}
+
+/// The async read: a value, or the go-ahead to compute.
+pub(super) async fn read_async<V: DeserializeOwned>(read: &Read<'_>) -> Found<V> {
+    let mut token = read.token();
+    loop {
+        let epoch = read.coherence().epoch(read.arguments);
+        let answer = read
+            .connected
+            .link
+            .request_async(read.command(token.as_deref()))
+            .await;
+        match read.decide(epoch, &mut token, answer) {
+            Ok(found) => return found,
+            Err(until) => {
+                Moved {
+                    coherence: read.coherence(),
+                    epoch,
+                    until,
+                }
+                .await;
+                if read.stop_waiting() {
+                    return Found::Compute(read.coherence().epoch(read.arguments), None);
+                }
+            }
+        }
+    }
+}
+
+/// Ready when `epoch` moved or `until` passed (seen at the notification thread's next
+/// tick at the latest).
+struct Moved {
+    coherence: &'static Coherence,
+    epoch: Epoch,
+    until: Instant,
+}
+
+impl Future for Moved {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.epoch.moved() || Instant::now() >= self.until {
+            return Poll::Ready(());
+        }
+        self.coherence.park(cx.waker());
+        // Parked before this second look: an epoch moved since is seen here, or wakes it.
+        if self.epoch.moved() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// A lease this process holds; dropped without [`Lease::stored`], it is released.
+pub(super) struct Lease {
+    level: &'static RedisLevel,
+    /// The connection to release it through; `None` once stored.
+    connected: Option<Arc<Connected>>,
+    arguments: Vec<u8>,
+    token: String,
+}
+
+impl Lease {
+    /// The token, for the store that releases it.
+    pub(super) fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The store released it.
+    pub(super) fn stored(mut self) {
+        self.connected = None;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(connected) = self.connected.take() {
+            let release = self
+                .level
+                .release_command(&connected, &self.arguments, &self.token);
+            connected.link.send_detached(release, None);
+        }
+    }
+}
+
+/// A token no other lease has: this process, a counter, and the time (a pid is reused).
+fn new_token() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    format!(
+        "{:x}.{:x}.{nanos:x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Relaxed)
+    )
+}
