@@ -38,9 +38,19 @@ const MIN_RECHECK: Duration = Duration::from_millis(10);
 pub(super) enum Found<V> {
     /// A value, how long it still lives in Redis, and the epoch it was read under.
     Value(V, Duration, Epoch),
-    /// Compute it: no entry (with the lease, if one was taken), or no answer. The
-    /// epoch was read before the last read.
-    Compute(Epoch, Option<Lease>),
+    /// Compute it: no entry, or no answer.
+    Compute(Computing),
+}
+
+/// What a computation after a read takes along.
+pub(super) struct Computing {
+    /// Read before the last read of Redis: the computed value is not stored
+    /// in-process if it moved meanwhile.
+    pub(super) epoch: Epoch,
+    /// The lease, if this process took it (dropped, it is released).
+    pub(super) lease: Option<Lease>,
+    /// The generation the last read found, to store the value with a plain `SET`.
+    pub(super) generation: Option<Box<[u8]>>,
 }
 
 /// What the reads need.
@@ -74,21 +84,26 @@ impl Read<'_> {
         token: &mut Option<String>,
         answer: super::reply::Answer,
     ) -> Result<Found<V>, Instant> {
-        let fetched = self
+        let fetch = self
             .level
             .read_fetch(self.connected, self.arguments, self.ttl, answer);
-        match fetched {
-            Fetched::Hit(value, remaining) => Ok(Found::Value(value, remaining, epoch)),
-            Fetched::Miss => Ok(Found::Compute(epoch, None)),
-            Fetched::Leased => Ok(Found::Compute(
+        let generation = fetch.generation;
+        let computing = |lease| {
+            Ok(Found::Compute(Computing {
                 epoch,
-                token.take().map(|token| Lease {
-                    level: self.level,
-                    connected: Some(Arc::clone(self.connected)),
-                    arguments: self.arguments.to_vec(),
-                    token,
-                }),
-            )),
+                lease,
+                generation,
+            }))
+        };
+        match fetch.fetched {
+            Fetched::Hit(value, remaining) => Ok(Found::Value(value, remaining, epoch)),
+            Fetched::Miss => computing(None),
+            Fetched::Leased => computing(token.take().map(|token| Lease {
+                level: self.level,
+                connected: Some(Arc::clone(self.connected)),
+                arguments: self.arguments.to_vec(),
+                token,
+            })),
             Fetched::Held(remaining) => {
                 let recheck = self.connected.link.command_timeout().max(MIN_RECHECK);
                 // Just past the lease's end: the next read finds it expired.
@@ -101,20 +116,30 @@ impl Read<'_> {
     fn stop_waiting(&self) -> bool {
         !self.connected.link.is_up() || !self.connected.tracking.is_live()
     }
+
+    /// Compute, without a lease: waiting was given up.
+    fn given_up<V>(&self) -> Found<V> {
+        Found::Compute(Computing {
+            epoch: self.coherence().epoch(self.arguments),
+            lease: None,
+            generation: None,
+        })
+    }
 }
 
 /// The sync read: a value, or the go-ahead to compute.
 pub(super) fn read<V: DeserializeOwned>(read: &Read<'_>) -> Found<V> {
     let mut token = read.token();
     loop {
+        let wakes = read.coherence().wakes(read.arguments);
         let epoch = read.coherence().epoch(read.arguments);
         let answer = read.connected.link.request(read.command(token.as_deref()));
         match read.decide(epoch, &mut token, answer) {
             Ok(found) => return found,
             Err(until) => {
-                read.coherence().wait_until(epoch, until);
+                read.coherence().wait_until(wakes, until);
                 if read.stop_waiting() {
-                    return Found::Compute(read.coherence().epoch(read.arguments), None);
+                    return read.given_up();
                 }
             }
         }
@@ -125,6 +150,7 @@ pub(super) fn read<V: DeserializeOwned>(read: &Read<'_>) -> Found<V> {
 pub(super) async fn read_async<V: DeserializeOwned>(read: &Read<'_>) -> Found<V> {
     let mut token = read.token();
     loop {
+        let wakes = read.coherence().wakes(read.arguments);
         let epoch = read.coherence().epoch(read.arguments);
         let answer = read
             .connected
@@ -136,23 +162,23 @@ pub(super) async fn read_async<V: DeserializeOwned>(read: &Read<'_>) -> Found<V>
             Err(until) => {
                 Moved {
                     coherence: read.coherence(),
-                    epoch,
+                    wakes,
                     until,
                 }
                 .await;
                 if read.stop_waiting() {
-                    return Found::Compute(read.coherence().epoch(read.arguments), None);
+                    return read.given_up();
                 }
             }
         }
     }
 }
 
-/// Ready when `epoch` moved or `until` passed (seen at the notification thread's next
+/// Ready when `wakes` moved or `until` passed (seen at the notification thread's next
 /// tick at the latest).
 struct Moved {
     coherence: &'static Coherence,
-    epoch: Epoch,
+    wakes: Epoch,
     until: Instant,
 }
 
@@ -160,12 +186,12 @@ impl Future for Moved {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.epoch.moved() || Instant::now() >= self.until {
+        if self.wakes.moved() || Instant::now() >= self.until {
             return Poll::Ready(());
         }
         self.coherence.park(cx.waker());
         // Parked before this second look: an epoch moved since is seen here, or wakes it.
-        if self.epoch.moved() {
+        if self.wakes.moved() {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -173,24 +199,24 @@ impl Future for Moved {
     }
 }
 
-/// A lease this process holds; dropped without [`Lease::stored`], it is released.
+/// A lease this process holds, released (compare and delete, nobody waiting for the
+/// answer) when dropped: after the value was stored, or when the computation gave up.
 pub(super) struct Lease {
     level: &'static RedisLevel,
-    /// The connection to release it through; `None` once stored.
+    /// The connection to release it through.
     connected: Option<Arc<Connected>>,
     arguments: Vec<u8>,
     token: String,
 }
 
 impl Lease {
-    /// The token, for the store that releases it.
-    pub(super) fn token(&self) -> &str {
-        &self.token
-    }
-
-    /// The store released it.
-    pub(super) fn stored(mut self) {
-        self.connected = None;
+    /// The release, to send with the store (in the same batch), instead of after it.
+    pub(super) fn into_release(mut self) -> Option<redis::Cmd> {
+        let connected = self.connected.take()?;
+        Some(
+            self.level
+                .release_command(&connected, &self.arguments, &self.token),
+        )
     }
 }
 

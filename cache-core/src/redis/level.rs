@@ -24,7 +24,9 @@ use std::time::Duration;
 // The scripts name the generation key `KEYS[1] .. ':gen'`, as `GENERATION_SUFFIX` does.
 
 /// Reads the entry and its remaining lifetime (sliding it first when ARGV[2] is a TTL
-/// in milliseconds). Answers `{generation, 0}` (no entry), `{generation, 1, value,
+/// in milliseconds and less than half of it is left: a slide is a write, which every
+/// other process hears of and drops its copy for, so it is not made at every read).
+/// Answers `{generation, 0}` (no entry), `{generation, 1, value,
 /// pttl}`, or `{generation, 2}`: something that is not a string was there, and was
 /// deleted. With ARGV[3] a lease in milliseconds (not '0'), a miss also tries to take
 /// the lease of these arguments for token ARGV[4]: `{generation, 3}` if taken,
@@ -32,12 +34,7 @@ use std::time::Duration;
 const FETCH: &str = r"
 local generation = redis.call('GET', KEYS[1] .. ':gen') or '0'
 local key = KEYS[1] .. ':' .. generation .. ':' .. ARGV[1]
-local value
-if ARGV[2] == '0' then
-  value = redis.pcall('GET', key)
-else
-  value = redis.pcall('GETEX', key, 'PX', ARGV[2])
-end
+local value = redis.pcall('GET', key)
 if type(value) == 'table' and value.err then
   redis.call('DEL', key)
   return {generation, 2}
@@ -52,20 +49,16 @@ if not value then
   end
   return {generation, 4, redis.call('PTTL', lease)}
 end
+if ARGV[2] ~= '0' and redis.call('PTTL', key) * 2 < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', key, ARGV[2])
+end
 return {generation, 1, value, redis.call('PTTL', key)}
 ";
 
-/// Writes the entry for ARGV[3] milliseconds, in the current generation, then
-/// releases the lease of token ARGV[4], if given and still held.
+/// Writes the entry for ARGV[3] milliseconds, in the current generation.
 const STORE: &str = r"
 local generation = redis.call('GET', KEYS[1] .. ':gen') or '0'
 redis.call('SET', KEYS[1] .. ':' .. generation .. ':' .. ARGV[1], ARGV[2], 'PX', ARGV[3])
-if ARGV[4] then
-  local lease = KEYS[1] .. ':lease:' .. ARGV[1]
-  if redis.call('GET', lease) == ARGV[4] then
-    redis.call('DEL', lease)
-  end
-end
 return 1
 ";
 
@@ -132,6 +125,14 @@ struct Counters {
     redis_errors: AtomicU64,
     discarded_values: AtomicU64,
     oversized_values: AtomicU64,
+}
+
+/// What a fetch found, and the generation it read (to store a value computed next
+/// with a plain `SET`, whose notification the process does not send itself: see
+/// [`RedisLevel::store_command`]).
+pub(super) struct Fetch<V> {
+    pub(super) generation: Option<Box<[u8]>>,
+    pub(super) fetched: Fetched<V>,
 }
 
 /// What a fetch found.
@@ -273,6 +274,22 @@ impl RedisLevel {
         arguments: &[u8],
         ttl: Duration,
         answer: Answer,
+    ) -> Fetch<V> {
+        let mut generation = None;
+        let fetched = self.read_fetched(connected, arguments, ttl, answer, &mut generation);
+        Fetch {
+            generation,
+            fetched,
+        }
+    }
+
+    fn read_fetched<V: DeserializeOwned>(
+        &self,
+        connected: &Connected,
+        arguments: &[u8],
+        ttl: Duration,
+        answer: Answer,
+        read: &mut Option<Box<[u8]>>,
     ) -> Fetched<V> {
         let reply = match answer {
             Ok(redis::Value::Array(reply)) => reply,
@@ -281,9 +298,15 @@ impl RedisLevel {
             Err(Failure::Failed) => return self.miss_by_error(),
         };
         let generation = match reply.first() {
-            Some(redis::Value::BulkString(generation)) => generation.as_slice(),
+            // Digits, as `INCR` writes them: anything else is not a generation.
+            Some(redis::Value::BulkString(generation))
+                if !generation.is_empty() && generation.iter().all(u8::is_ascii_digit) =>
+            {
+                generation.as_slice()
+            }
             _ => return self.miss_by_error(),
         };
+        *read = Some(generation.into());
         match reply.get(1) {
             Some(redis::Value::Int(0)) => {
                 self.counters.redis_misses.fetch_add(1, Relaxed);
@@ -354,16 +377,19 @@ impl RedisLevel {
         self.counters.redis_errors.fetch_add(1, Relaxed);
     }
 
-    /// The store of `value` for `ttl`, releasing the lease of `lease` if given;
-    /// `None` if the value stays local (it does not encode, or is over the size limit:
-    /// counted).
+    /// The store of `value` for `ttl`; `None` if the value stays local (it does not
+    /// encode, or is over the size limit: counted). With the `generation` a fetch
+    /// read, a plain `SET`: tracking's NOLOOP spares this process the news of its own
+    /// write (a script's writes are not its connection's, for NOLOOP, and would drop
+    /// the copy just stored). If `_clear` came in between, the value goes to the old
+    /// generation, which nobody reads. Without, the STORE script.
     pub(super) fn store_command<V: Serialize>(
         &self,
         connected: &Connected,
         arguments: &[u8],
         value: &V,
         ttl: Duration,
-        lease: Option<&str>,
+        generation: Option<&[u8]>,
     ) -> Option<redis::Cmd> {
         let Some(bytes) = codec::encode_value(value) else {
             self.counters.oversized_values.fetch_add(1, Relaxed);
@@ -373,11 +399,22 @@ impl RedisLevel {
             self.counters.oversized_values.fetch_add(1, Relaxed);
             return None;
         }
+        if let Some(generation) = generation {
+            let mut key = self.prefix(connected).into_bytes();
+            key.push(b':');
+            key.extend_from_slice(generation);
+            key.push(b':');
+            key.extend_from_slice(arguments);
+            let mut command = redis::cmd("SET");
+            command
+                .arg(key)
+                .arg(bytes)
+                .arg("PX")
+                .arg(millis(ttl).max(1));
+            return Some(command);
+        }
         let mut command = evalsha(STORE, self.prefix(connected));
         command.arg(arguments).arg(bytes).arg(millis(ttl).max(1));
-        if let Some(token) = lease {
-            command.arg(token);
-        }
         Some(command)
     }
 

@@ -39,6 +39,10 @@ use std::time::{Duration, Instant};
 const MIN_BACK_OFF: Duration = Duration::from_millis(250);
 /// The longest back-off: a server back up is used again within this.
 pub(super) const MAX_BACK_OFF: Duration = Duration::from_secs(4);
+/// A connection with no traffic for this long is pinged: while the server has dropped
+/// it, its tracking is gone too, and copies are not trusted until a new one tracks.
+/// This bounds how long that goes unnoticed on an idle link.
+const PING_WHEN_QUIET: Duration = Duration::from_millis(250);
 /// The most requests sent as one pipeline.
 const MAX_BATCH: usize = 256;
 /// The shortest socket timeout set for a batch (a zero timeout means "none").
@@ -265,8 +269,18 @@ impl Thread {
         loop {
             match &mut connection {
                 Some(open) => {
-                    let Ok(first) = self.requests.recv() else {
-                        return;
+                    let first = match self.requests.recv_timeout(PING_WHEN_QUIET) {
+                        Ok(first) => first,
+                        Err(RecvTimeoutError::Timeout) => {
+                            // Quiet: a connection the server dropped (which stops its
+                            // tracking) is noticed now, not at the next command.
+                            if redis::cmd("PING").query::<()>(open).is_err() {
+                                connection = None;
+                                self.lost();
+                            }
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
                     };
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {

@@ -8,8 +8,9 @@
 //! A value read from Redis lands in the map for no longer than it still lives there.
 //! This module must never hold a lock while it waits for Redis or runs the body.
 
-use super::lease::{self, Found, Lease, Read};
+use super::lease::{self, Computing, Found, Lease, Read};
 use super::level::RedisLevel;
+use super::reply::{Failure, Slot};
 use super::{connected, Connected};
 use crate::__private::Miss;
 use crate::flight::{self, Epoch, Landing};
@@ -20,6 +21,9 @@ use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A queued request: its answer's slot and its deadline, or why it was not sent.
+type Queued = Result<(Arc<Slot>, std::time::Instant), Failure>;
 
 /// Where a missed value came from.
 enum Filled<R, V> {
@@ -94,6 +98,22 @@ impl Shared {
         })
     }
 
+    /// Queues the store of a computed value, then (right behind it: one round trip,
+    /// and the value is there before the lease goes) the release of the lease.
+    fn queue_store(
+        &self,
+        store: redis::Cmd,
+        computing: Option<Computing>,
+    ) -> (Queued, Option<Queued>) {
+        let link = &self.connected.link;
+        let stored = link.send(store);
+        let released = computing
+            .and_then(|computing| computing.lease)
+            .and_then(Lease::into_release)
+            .map(|release| link.send(release));
+        (stored, released)
+    }
+
     fn read(&self, level: &'static RedisLevel, fleet: bool) -> Read<'_> {
         Read {
             level,
@@ -103,44 +123,31 @@ impl Shared {
             fleet,
         }
     }
-
-    /// The store of a computed value (releasing `lease`, if held), or `None`.
-    fn store_command<V: Serialize>(
-        &self,
-        level: &RedisLevel,
-        value: &V,
-        ttl: Duration,
-        lease: Option<&Lease>,
-    ) -> Option<redis::Cmd> {
-        let token = lease.map(Lease::token);
-        level.store_command(&self.connected, &self.arguments, value, ttl, token)
-    }
 }
 
-/// After the body ran: what of it is cached, written to Redis (releasing the lease).
+/// After the body ran: what of it is cached, and its store in Redis (with the
+/// generation the read found, if any).
 fn computed<R, V>(
     level: &'static RedisLevel,
     shared: Option<&Shared>,
-    found: Option<(Epoch, Option<Lease>)>,
+    computing: Option<&Computing>,
     result: R,
     to_cache: impl FnOnce(&R) -> Option<V>,
     ttl_of: impl FnOnce(&V, Duration) -> Duration,
-) -> (Filled<R, V>, Option<redis::Cmd>, Option<Lease>)
+) -> (Filled<R, V>, Option<redis::Cmd>)
 where
     V: Serialize,
 {
     let value = to_cache(&result);
-    let (epoch, lease) = match found {
-        Some((epoch, lease)) => (Some(epoch), lease),
-        None => (None, None),
-    };
     let mut store = None;
     if let (Some(shared), Some(value)) = (shared, &value) {
         let ttl = ttl_of(value, shared.ttl);
-        store = shared.store_command(level, value, ttl, lease.as_ref());
+        let generation = computing.and_then(|computing| computing.generation.as_deref());
+        store = level.store_command(&shared.connected, &shared.arguments, value, ttl, generation);
         level.coherence.note(&shared.arguments, shared.hash);
     }
-    (Filled::Computed(result, value, epoch), store, lease)
+    let epoch = computing.map(|computing| computing.epoch);
+    (Filled::Computed(result, value, epoch), store)
 }
 
 /// Redis (waiting for another process's computation, with `fleet`), then the body:
@@ -156,23 +163,26 @@ fn fill<R, V>(
 where
     V: Serialize + DeserializeOwned,
 {
-    let mut found = None;
+    let mut computing = None;
     if let Some(shared) = shared {
         match lease::read(&shared.read(level, fleet)) {
             Found::Value(value, remaining, epoch) => {
                 level.coherence.note(&shared.arguments, shared.hash);
                 return Filled::FromRedis(value, remaining, epoch);
             }
-            Found::Compute(epoch, lease) => found = Some((epoch, lease)),
+            Found::Compute(found) => computing = Some(found),
         }
     }
     level.count_computation();
-    // A panic in the body drops the lease (in `found`): released.
+    // A panic in the body drops the lease (in `computing`): released.
     let result = compute();
-    let (filled, store, lease) = computed(level, shared, found, result, to_cache, ttl_of);
+    let (filled, store) = computed(level, shared, computing.as_ref(), result, to_cache, ttl_of);
     if let (Some(shared), Some(store)) = (shared, store) {
-        level.read_write(shared.connected.link.request(store));
-        lease.map(Lease::stored);
+        let (stored, released) = shared.queue_store(store, computing);
+        level.read_write(stored.and_then(|(slot, deadline)| slot.wait_until(deadline)));
+        if let Some(Ok((slot, deadline))) = released {
+            level.read_write(slot.wait_until(deadline));
+        }
     }
     filled
 }
@@ -190,23 +200,29 @@ where
     V: Serialize + DeserializeOwned,
     F: Future<Output = R>,
 {
-    let mut found = None;
+    let mut computing = None;
     if let Some(shared) = shared {
         match lease::read_async(&shared.read(level, fleet)).await {
             Found::Value(value, remaining, epoch) => {
                 level.coherence.note(&shared.arguments, shared.hash);
                 return Filled::FromRedis(value, remaining, epoch);
             }
-            Found::Compute(epoch, lease) => found = Some((epoch, lease)),
+            Found::Compute(found) => computing = Some(found),
         }
     }
     level.count_computation();
     // A cancelled future, or a panic in the body, drops the lease: released.
     let result = compute().await;
-    let (filled, store, lease) = computed(level, shared, found, result, to_cache, ttl_of);
+    let (filled, store) = computed(level, shared, computing.as_ref(), result, to_cache, ttl_of);
     if let (Some(shared), Some(store)) = (shared, store) {
-        level.read_write(shared.connected.link.request_async(store).await);
-        lease.map(Lease::stored);
+        let (stored, released) = shared.queue_store(store, computing);
+        level.read_write(match stored {
+            Ok((slot, _)) => slot.answer().await,
+            Err(failure) => Err(failure),
+        });
+        if let Some(Ok((slot, _))) = released {
+            level.read_write(slot.answer().await);
+        }
     }
     filled
 }
@@ -390,6 +406,8 @@ where
     if let Some(shared) = Shared::new(level, map, &key, hash) {
         level.coherence.refuse_in_flight(&shared.arguments);
         let ttl = capped(map, &value, shared.ttl);
+        // The script (the generation is not known here): this process hears of its
+        // own write, and drops the copy stored below once it does.
         let store = level.store_command(&shared.connected, &shared.arguments, &value, ttl, None);
         let catch_up = level.clear_command(&shared.connected);
         match store {

@@ -229,6 +229,10 @@ impl Config {
         let opened = self.open();
         let mut slot = CONNECTED.write().unwrap_or_else(PoisonError::into_inner);
         RESOLVED.store(true, Ordering::Release);
+        if let Some(replaced) = slot.as_ref() {
+            // Callers may hold it a while yet: its losses are not this process's.
+            replaced.tracking.retire();
+        }
         match opened {
             Ok(connected) => {
                 *slot = Some(Arc::new(connected));
@@ -266,7 +270,10 @@ impl Config {
             Notifications::start(client, self.timeouts, Arc::clone(&tracking), link.waker());
         // Tracked from the first call, when the server allows it: the link's thread
         // starts tracking as soon as it hears of the notification connection.
-        tracking.wait_live(self.timeouts.connect);
+        if tracking.wait_live(self.timeouts.connect) {
+            // The copies that going live dropped are gone before the first call.
+            registry::wait_dropped(self.timeouts.connect);
+        }
         Ok(Connected {
             link,
             tracking,
@@ -379,6 +386,12 @@ pub(crate) struct Connected {
     notifications: Notifications,
     namespace: Box<str>,
     max_value_bytes: usize,
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.tracking.retire();
+    }
 }
 
 /// The connection, once resolved (by `connect`, or from `REDIS_URL` on first use).

@@ -47,9 +47,8 @@ impl Drop for Notifications {
 }
 
 impl Notifications {
-    /// Starts the thread; the first connection is made before this returns, so that
-    /// a process is tracked from its first call (if the server allows it).
-    /// `wake_link` has the link's thread look at the tracking state again.
+    /// Starts the thread, which connects at once (`connect` waits for the process to be
+    /// tracked). `wake_link` has the link's thread look at the tracking state again.
     pub(super) fn start(
         client: redis::Client,
         timeouts: Timeouts,
@@ -57,17 +56,16 @@ impl Notifications {
         wake_link: Box<dyn Fn() + Send>,
     ) -> Notifications {
         let stop = Arc::new(AtomicBool::new(false));
-        let mut listener = Listener {
+        let listener = Listener {
             client,
             timeouts,
             tracking,
             wake_link,
             stop: Arc::clone(&stop),
         };
-        let first = listener.connect();
         let spawned = thread::Builder::new()
             .name("ttl-cached-redis-notify".to_owned())
-            .spawn(move || listener.run(first));
+            .spawn(move || listener.run());
         if spawned.is_err() {
             // No thread: the process runs untracked, copies live their TTL.
             stop.store(true, Ordering::Relaxed);
@@ -89,9 +87,8 @@ impl Listener {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// A connection subscribed to the channel, with its client id; the tracking state
-    /// learns of it and the link is woken to track into it.
-    fn connect(&mut self) -> Option<redis::Connection> {
+    /// A connection, with its client id.
+    fn connect(&mut self) -> Option<(redis::Connection, u64)> {
         let mut connection = self
             .client
             .get_connection_with_timeout(self.timeouts.connect)
@@ -103,20 +100,17 @@ impl Listener {
             .set_write_timeout(Some(self.timeouts.connect))
             .ok()?;
         let id: u64 = redis::cmd("CLIENT").arg("ID").query(&mut connection).ok()?;
-        connection.as_pubsub().subscribe(CHANNEL).ok()?;
-        self.tracking.notify_up(id);
-        (self.wake_link)();
-        Some(connection)
+        Some((connection, id))
     }
 
-    fn run(mut self, first: Option<redis::Connection>) {
-        let mut connection = first;
+    fn run(mut self) {
+        let mut connection = self.connect();
         let mut back_off = MIN_BACK_OFF;
         while !self.stopped() {
             match connection.take() {
-                Some(mut open) => {
+                Some((mut open, id)) => {
                     back_off = MIN_BACK_OFF;
-                    self.listen(&mut open);
+                    self.listen(&mut open, id);
                     self.tracking.notify_down();
                 }
                 None => {
@@ -135,9 +129,16 @@ impl Listener {
         self.tracking.notify_down();
     }
 
-    /// Handles messages until the connection fails or the thread is stopped.
-    fn listen(&self, connection: &mut redis::Connection) {
+    /// Subscribes, has the link track into this connection (client `id`), then
+    /// handles messages until the connection fails or the thread is stopped.
+    fn listen(&self, connection: &mut redis::Connection, id: u64) {
+        // Held while listening: dropping a `PubSub` unsubscribes.
         let mut pubsub = connection.as_pubsub();
+        if pubsub.subscribe(CHANNEL).is_err() {
+            return;
+        }
+        self.tracking.notify_up(id);
+        (self.wake_link)();
         let mut heard = Instant::now();
         while !self.stopped() {
             if pubsub.set_read_timeout(Some(TICK)).is_err() {

@@ -41,6 +41,9 @@ pub(super) const LEASE_INFIX: &str = ":lease:";
 /// One function's coherence state, in its `RedisLevel` (a `static`).
 pub(super) struct Coherence {
     epochs: [AtomicU64; STRIPES],
+    /// Moved with the epochs, and also when a lease changes (which invalidates no
+    /// value): what fleet-wide flights' waiters wait on.
+    wakes: [AtomicU64; STRIPES],
     /// The typed in-process copies, once the function first missed while connected.
     local: OnceLock<Box<dyn LocalCopies>>,
     /// Sync waiters of fleet-wide flights sleep here until an epoch of this function
@@ -55,6 +58,7 @@ impl Coherence {
     pub(super) const fn new() -> Self {
         Coherence {
             epochs: [const { AtomicU64::new(0) }; STRIPES],
+            wakes: [const { AtomicU64::new(0) }; STRIPES],
             local: OnceLock::new(),
             gate: Mutex::new(()),
             moved: Condvar::new(),
@@ -72,9 +76,21 @@ impl Coherence {
         }
     }
 
+    /// The wake counter of `arguments`, read now: a waiter reads it before its read
+    /// of Redis, then sleeps until it moves.
+    pub(super) fn wakes(&'static self, arguments: &[u8]) -> Epoch {
+        let counter = &self.wakes[stripe(arguments)];
+        Epoch {
+            counter,
+            seen: counter.load(SeqCst),
+        }
+    }
+
     /// Invalidates the in-process copy of `arguments`: its epoch first, then the copy.
     pub(super) fn invalidate(&self, arguments: &[u8]) {
-        self.epochs[stripe(arguments)].fetch_add(1, SeqCst);
+        let stripe = stripe(arguments);
+        self.epochs[stripe].fetch_add(1, SeqCst);
+        self.wakes[stripe].fetch_add(1, SeqCst);
         self.wake();
         if let Some(local) = self.local.get() {
             local.drop_arguments(arguments);
@@ -84,7 +100,16 @@ impl Coherence {
     /// `_invalidate` or `_refresh` in this process: values of `arguments` in flight
     /// are refused (the caller replaces or removes the copy itself).
     pub(super) fn refuse_in_flight(&self, arguments: &[u8]) {
-        self.epochs[stripe(arguments)].fetch_add(1, SeqCst);
+        let stripe = stripe(arguments);
+        self.epochs[stripe].fetch_add(1, SeqCst);
+        self.wakes[stripe].fetch_add(1, SeqCst);
+        self.wake();
+    }
+
+    /// The lease of `arguments` changed (taken, released, expired): its waiters
+    /// read again. No value is invalidated by it.
+    fn lease_changed(&self, arguments: &[u8]) {
+        self.wakes[stripe(arguments)].fetch_add(1, SeqCst);
         self.wake();
     }
 
@@ -97,7 +122,7 @@ impl Coherence {
     /// Moves every epoch of this function and wakes its waiters, without touching the
     /// copies (no user code: safe on the link's thread).
     fn distrust(&self) {
-        for epoch in &self.epochs {
+        for epoch in self.epochs.iter().chain(&self.wakes) {
             epoch.fetch_add(1, SeqCst);
         }
         self.wake();
@@ -293,11 +318,41 @@ pub(super) fn distrust_all(elsewhere: bool) {
         drop_all();
         return;
     }
+    *DROPPING.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    let done = || {
+        *DROPPING.0.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        DROPPING.1.notify_all();
+    };
     let spawned = std::thread::Builder::new()
         .name("ttl-cached-redis-drop".to_owned())
-        .spawn(move || each(Coherence::drop_all));
+        .spawn(move || {
+            each(Coherence::drop_all);
+            done();
+        });
     if spawned.is_err() {
         drop_all();
+        done();
+    }
+}
+
+/// How many drops of every copy are under way on threads of their own, and their
+/// end: `connect` waits for them, so that none empties a map after it returned.
+static DROPPING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// Waits at most `timeout` for the drops under way to end.
+pub(super) fn wait_dropped(timeout: std::time::Duration) {
+    let until = Instant::now() + timeout;
+    let mut dropping = DROPPING.0.lock().unwrap_or_else(PoisonError::into_inner);
+    while *dropping > 0 {
+        let now = Instant::now();
+        if now >= until {
+            return;
+        }
+        dropping = DROPPING
+            .1
+            .wait_timeout(dropping, until - now)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
     }
 }
 
@@ -317,8 +372,10 @@ pub(super) fn tick() {
 
 /// What an invalidated key (without the namespace and its `:`) means for `identity`.
 enum Touched<'k> {
-    /// The entry (or the lease) of these arguments.
+    /// The entry of these arguments.
     Arguments(&'k [u8]),
+    /// The lease of these arguments.
+    Lease(&'k [u8]),
     /// The generation: every entry of the function.
     Everything,
 }
@@ -329,7 +386,7 @@ fn touched<'k>(identity: &str, rest: &'k [u8]) -> Option<Touched<'k>> {
         return Some(Touched::Everything);
     }
     if let Some(arguments) = tail.strip_prefix(LEASE_INFIX.as_bytes()) {
-        return Some(Touched::Arguments(arguments));
+        return Some(Touched::Lease(arguments));
     }
     // `:{generation}:{arguments}`, the generation in digits.
     let tail = tail.strip_prefix(b":")?;
@@ -356,6 +413,7 @@ pub(super) fn invalidated(namespace: &str, key: &[u8]) {
     for (coherence, touched) in matching {
         match touched {
             Touched::Arguments(arguments) => coherence.invalidate(arguments),
+            Touched::Lease(arguments) => coherence.lease_changed(arguments),
             Touched::Everything => {
                 coherence.distrust();
                 coherence.drop_all();
@@ -379,10 +437,10 @@ mod tests {
             entry(b"app:app::rates:rate:1:0:\x03EUR"),
             Some(b"\x03EUR".to_vec())
         );
-        assert_eq!(
-            entry(b"app:app::rates:rate:1:lease:\x03EUR"),
-            Some(b"\x03EUR".to_vec())
-        );
+        assert!(matches!(
+            touched(identity, b"app:app::rates:rate:1:lease:\x03EUR"),
+            Some(Touched::Lease(b"\x03EUR"))
+        ));
         assert!(matches!(
             touched(identity, b"app:app::rates:rate:1:gen"),
             Some(Touched::Everything)

@@ -14,7 +14,7 @@
 //! This module must never block: its lock is held for a few loads and stores.
 
 use super::registry;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -23,8 +23,13 @@ pub(super) struct Tracking {
     /// `{namespace}:`: the prefix tracked.
     prefix: Box<str>,
     state: Mutex<State>,
+    /// Held through a whole update: one at a time (see [`Tracking::update`]).
+    updating: Mutex<()>,
     /// Notified at every change of `state`, for [`Tracking::wait_live`].
     changed: Condvar,
+    /// Set when the connection is replaced by another (`connect` again): its threads'
+    /// last events then distrust nothing, the new connection does.
+    retired: AtomicBool,
     /// The serial of the notification connection up now (see [`State`]): read by the
     /// link's thread before each batch, to re-track when it changed.
     wanted: AtomicU64,
@@ -32,7 +37,7 @@ pub(super) struct Tracking {
 
 /// Notification connections are numbered by a serial of this process, not known by
 /// their client id alone: a restarted server hands out ids from 1 again.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct State {
     /// The notification connection's client id, 0 while it is down.
     notify_id: u64,
@@ -54,7 +59,9 @@ impl Tracking {
         Tracking {
             prefix: format!("{namespace}:").into_boxed_str(),
             state: Mutex::new(State::default()),
+            updating: Mutex::new(()),
             changed: Condvar::new(),
+            retired: AtomicBool::new(false),
             wanted: AtomicU64::new(0),
         }
     }
@@ -123,29 +130,40 @@ impl Tracking {
 
     /// Applies `change`, then distrusts every copy if tracking stopped or started
     /// being live (`elsewhere`: the copies are dropped off the calling thread).
+    ///
+    /// The distrust happens before the new state is seen: whoever sees tracking live
+    /// (`wait_live`) also sees the drop it started (`registry::wait_dropped`).
     fn update(&self, change: impl FnOnce(&mut State), elsewhere: bool) {
-        let (was, is) = {
-            let mut state = self.lock();
-            let was = state.live();
-            change(&mut state);
-            (was, state.live())
+        let _updating = self.updating.lock().unwrap_or_else(PoisonError::into_inner);
+        let (was, mut next) = {
+            let state = self.lock();
+            (state.live(), state.clone())
         };
-        self.changed.notify_all();
-        if was != is {
+        change(&mut next);
+        if was != next.live() && !self.retired.load(Ordering::Acquire) {
             registry::distrust_all(elsewhere);
         }
+        *self.lock() = next;
+        self.changed.notify_all();
+    }
+
+    /// The connection this tracks is replaced: its events no longer matter.
+    pub(super) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
     }
 
     /// A new notification connection is up, as client `id`.
     pub(super) fn notify_up(&self, id: u64) {
+        let mut serial = 0;
         self.update(
             |state| {
                 state.notify_serial += 1;
                 state.notify_id = id;
-                self.wanted.store(state.notify_serial, Ordering::Release);
+                serial = state.notify_serial;
             },
             false,
         );
+        self.wanted.store(serial, Ordering::Release);
     }
 
     /// The notification connection is lost.
