@@ -368,7 +368,7 @@ fn positive_integer(input: ParseStream, name: &Ident, unit: &str) -> Result<u64>
     let literal = match &value {
         Expr::Lit(expr) => &expr.lit,
         _ => {
-            let hint = if name == "capacity" {
+            let hint = if name == "capacity" || name == "lease_secs" {
                 String::new()
             } else {
                 "; for a computed TTL use `ttl = <Duration expression>`".to_owned()
@@ -399,6 +399,10 @@ fn positive_integer(input: ParseStream, name: &Ident, unit: &str) -> Result<u64>
     if number == 0 {
         let message = if name == "capacity" {
             "`capacity` must be at least 1".to_owned()
+        } else if name == "lease_secs" {
+            "`lease_secs` must be greater than 0: the process computing a key for the \
+             others holds its lease for that long"
+                .to_owned()
         } else {
             format!("`{name}` must be greater than 0: an entry must live for some time")
         };
@@ -662,6 +666,14 @@ mod tests {
         let args = parse(quote::quote!(secs = 5, redis = true, version = "2"));
         assert!(args.errors[0].to_string().contains("integer literal"));
         assert!(args.was_rejected("version"));
+    }
+
+    #[test]
+    fn lease_secs_is_read_and_zero_is_rejected() {
+        let args = parse(quote::quote!(secs = 5, redis = true, lease_secs = 3));
+        assert_eq!(args.lease_secs.map(|given| given.value), Some(3));
+        let args = parse(quote::quote!(secs = 5, redis = true, lease_secs = 0));
+        assert!(args.errors[0].to_string().contains("lease"));
     }
 
     #[test]

@@ -600,7 +600,7 @@ fn burst_once(is_async: bool) {
         worker.send("go");
     }
     for worker in &mut workers {
-        assert_eq!(worker.expect("values"), vec!["1"; 8].join(","));
+        assert_eq!(worker.expect("values"), ["1"; 8].join(","));
     }
     let name = if is_async { "slow_async:77" } else { "slow:77" };
     assert_eq!(runs(&server, name), 1, "4 processes x 8 callers, one run");
