@@ -57,15 +57,88 @@
 //! [`RedisStats::discarded_values`], and recomputed. A value larger than
 //! [`Config::max_value_bytes`] (1 MiB by default) stays local.
 //!
+//! # Coherence across processes
+//!
+//! Every process keeps in-process copies, and drops them when Redis's copy changes:
+//! after `f_invalidate(args)`, `f_clear()` or `f_refresh(args)` returns in one
+//! process, the others stop serving the old value within milliseconds (on one host,
+//! measured by `tests/redis_fleet.rs`: p50 about 1.5 ms, p99 about 3 ms from the
+//! return of `_invalidate` to another process serving the new value). The same holds
+//! for any change of a key by any client: rewritten, deleted, expired, evicted by
+//! `maxmemory`, or `FLUSHDB`. Invalidating one function never drops another's copies.
+//! [`RedisStats::coherent`] says whether this holds now.
+//!
+//! The mechanism is Redis's client-side caching, in broadcasting mode, over RESP2
+//! (which every server version since 6 speaks, and the `redis` crate's sync
+//! connection reads without a runtime): a second connection subscribes to
+//! `__redis__:invalidate`, and the link's connection runs `CLIENT TRACKING ON
+//! REDIRECT <that connection> BCAST PREFIX <namespace>: NOLOOP`. Broadcasting costs
+//! the server no memory per key read (the default mode remembers every key every
+//! client read); `NOLOOP` spares a process the news of its own writes, which it has
+//! already applied (the writes that matter are plain commands for that reason: a Lua
+//! script's writes are not its caller's, for `NOLOOP`). A pub/sub channel of our own
+//! would miss what other clients do (`DEL`, eviction, expiry), which tracking reports.
+//! On a server without `CLIENT TRACKING`, copies live their TTL, as before.
+//!
+//! **From a key back to the copy.** Keys need only `Serialize`, so the process cannot
+//! rebuild a key from the bytes Redis names. Each `redis = true` function registers
+//! its map on first use, with a side index from the encoded arguments of every value
+//! it holds to the map's hash of their key; a removal compares the stored keys'
+//! encodings, so a hash collision removes nothing else. The index costs, per value
+//! held in-process, the encoded arguments, 8 bytes and a hash-table slot (about 40
+//! bytes plus the arguments); it is not told of expiries and evictions, so it is
+//! pruned (to the hashes the map still holds) whenever it doubles. Plain
+//! `#[ttl_cached]` functions have none of this, and a hit costs what it did: no I/O,
+//! no lock, not even an atomic load more.
+//!
+//! **The race of a read and an invalidation.** An invalidation can arrive before the
+//! reply of a read that it makes stale (the two come on different connections), when
+//! there is no copy yet to drop. So each function has epochs (64, picked by the
+//! encoded arguments), moved by every invalidation before it removes anything; a miss
+//! reads its key's epoch before it reads Redis, and its value is stored in-process
+//! only if the epoch did not move, checked under the shard's write lock that the
+//! removal also takes. Either the check sees the move, or the removal comes after
+//! the store. (The value is still returned: it was current when read.)
+//!
+//! **A lost connection never leaves stale copies.** While either connection is down,
+//! or the notification connection does not answer its ping (sent when it has been
+//! quiet for 1 s), or the link's (pinged after 250 ms of quiet), changes go
+//! unreported: the copies of every `redis = true` function are dropped when that
+//! happens and again when tracking is back, and in between the process runs by the
+//! outage rules above. `_invalidate`, `_clear` and `_refresh` do not wait for Redis;
+//! if their command cannot be sent or fails, the function's generation is incremented
+//! once the link is back, before anything else is sent, so that no process serves
+//! what was meant to go.
+//!
+//! Sliding expiry (`refresh = true`) slides the Redis entry only once less than half
+//! of its TTL is left: a slide is a write, which every other process hears of.
+//!
+//! # One computation per key across the fleet
+//!
+//! With single flight (the default; `single_flight = false` turns it off here too),
+//! the first process to miss a key takes its lease (`SET <key>:lease:<arguments>
+//! <token> NX PX <lease>`, in the same script as the read), computes, stores, and
+//! releases the lease with a compare-and-delete script; other processes that miss
+//! meanwhile wait, and take the value from Redis. They are woken by the notification
+//! connection (the entry or the lease changed), re-read at least every command
+//! timeout, never wait past the lease (`lease_secs`, 10 s by default: a leader that
+//! died or hangs loses it, and one waiter takes over), and stop waiting at once when
+//! the link or the notifications are lost. This is an efficiency guarantee, not a
+//! lock for correctness: a leader slower than its lease, or an outage, lets two
+//! processes compute the same key; both results are valid values of the function.
+//! Without live notifications, no lease is taken and nobody waits.
+//!
 //! # What this module owns, and must never do
 //!
 //! All Redis interaction lives in this folder: the link and its thread (`link.rs`),
 //! the answer slots (`reply.rs`), the key and value formats (`codec.rs`), one
-//! function's commands and counters (`level.rs`), and the miss paths that put them
-//! together (`miss.rs`). Cross-process invalidation and fleet-wide single flight, when
-//! they come, belong here too. Nothing here may block a caller past the command
-//! timeout, hand a caller a Redis error, panic on anything the server sends, or run
-//! the user's code while holding a lock.
+//! function's commands and counters (`level.rs`), the miss paths that put them
+//! together (`miss.rs`), the fleet-wide lease (`lease.rs`), the notification thread
+//! (`notify.rs`), the tracking state the link and it share (`tracking.rs`), and the
+//! registry of functions' copies, epochs and side indexes (`registry.rs`). Nothing
+//! here may block a caller past the command timeout (a fleet-wide waiter waits for
+//! another process, at most its lease), hand a caller a Redis error, panic on
+//! anything the server sends, or run the user's code while holding a lock.
 
 mod codec;
 mod lease;
