@@ -83,13 +83,15 @@ impl Shared {
         V: Clone + Send + Sync + 'static,
     {
         let connected = connected()?;
+        // Registered even while the link is down: what it computes meanwhile is
+        // dropped when tracking is back.
+        level.coherence.register(map, level.identity());
         // While the circuit is open, a miss is a local miss plus this load: no command
         // is built only to be refused (that cost 6x a local miss in `compare redis`).
         if !connected.link.is_up() {
             return None;
         }
         let arguments = level.arguments(key)?;
-        level.coherence.register(map, level.identity());
         Some(Shared {
             connected,
             arguments,
