@@ -11,6 +11,7 @@
 //! starts itself), so the process-wide allocation counters measure one thing at a time.
 
 mod cold_miss;
+mod fleet;
 mod growth;
 mod hit;
 mod memo;
@@ -48,6 +49,11 @@ fn main() -> ExitCode {
     // Re-executed by the redis scenario to compute keys in another process.
     if let Ok(spec) = std::env::var(redis::FILL_ENV) {
         redis::fill(&spec);
+        return ExitCode::SUCCESS;
+    }
+    // Re-executed by the fleet scenario as one of its helper processes.
+    if let Ok(url) = std::env::var(fleet::HELPER_ENV) {
+        fleet::helper(&url);
         return ExitCode::SUCCESS;
     }
     let plan = match Plan::from_args(std::env::args().skip(1)) {
@@ -116,6 +122,10 @@ fn main() -> ExitCode {
     }
     if plan.runs("redis") {
         run.redis = show(redis::run(&plan));
+    }
+    if plan.runs("fleet") {
+        // No target of an earlier issue depends on it.
+        let _ = show(fleet::run(&plan));
     }
     println!("{}", targets::to_markdown(&run));
     println!("Whole run: {:.0} s.", started.elapsed().as_secs_f64());

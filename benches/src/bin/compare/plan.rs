@@ -1,8 +1,8 @@
 //! What a `compare` run does: which scenarios, and how long each measures.
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 10] = [
-    "hit", "str", "miss", "cold", "memory", "reclaim", "stall", "growth", "ratio", "redis",
+pub const SCENARIOS: [&str; 11] = [
+    "hit", "str", "miss", "cold", "memory", "reclaim", "stall", "growth", "ratio", "redis", "fleet",
 ];
 
 /// The run's settings, from the command line.

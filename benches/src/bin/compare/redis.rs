@@ -102,8 +102,10 @@ fn fill_in_another_process(url: &str, first: u64, count: u64) {
     assert!(status.success(), "the filler failed");
 }
 
-struct Server {
-    url: String,
+/// A `redis-server` of the scenario's own (the fleet scenario's too), killed when
+/// dropped.
+pub struct Server {
+    pub url: String,
     child: Child,
 }
 
@@ -114,7 +116,8 @@ impl Drop for Server {
     }
 }
 
-fn start_server() -> Option<Server> {
+/// A server on a free port of 127.0.0.1, or `None` if `redis-server` is missing.
+pub fn start_server() -> Option<Server> {
     let port = TcpListener::bind(("127.0.0.1", 0))
         .ok()?
         .local_addr()
