@@ -678,3 +678,96 @@ fn a_dead_redis_never_holds_a_waiter_past_the_timeout() {
     );
     assert!(took < Duration::from_secs(1), "held {took:?}");
 }
+
+static DEPTH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Calls itself once, with the same key, from inside its body.
+#[ttl_cached(secs = 600, redis = true)]
+fn reentrant(n: u64) -> u64 {
+    if DEPTH.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+        reentrant(n) + 1
+    } else {
+        n
+    }
+}
+
+#[test]
+fn a_call_for_the_same_key_from_inside_the_body_does_not_wait_for_its_own_lease() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    let started = Instant::now();
+    assert_eq!(reentrant(4), 5);
+    // The lease lasts 10 s: waiting for it would show.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn an_invalidation_made_while_redis_refuses_it_is_made_good_when_it_accepts_again() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    let mut watcher = Worker::start(&server);
+    let current = rate(70);
+    watcher.send("watch 70");
+    assert_eq!(watcher.expect("ready"), current.to_string());
+    // Writes wait 1 s: the deletion times out, and is lost.
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1_000)
+        .arg("WRITE")
+        .query(&mut server.client())
+        .unwrap();
+    rate_invalidate(70);
+    // Once writes are accepted again, the link is back and moves rate's generation:
+    // the watcher drops its copy, and the old entry is never read again.
+    let changed = watcher.expect("changed");
+    let (_, value) = changed.split_once(' ').unwrap();
+    assert_ne!(value, current.to_string());
+    assert_ne!(
+        rate(70),
+        current,
+        "the old entry is not read again here either"
+    );
+}
+
+#[test]
+fn odd_keys_in_the_namespace_are_ignored() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    let kept = rate(80);
+    let mut client = server.client();
+    for key in [
+        &b"ttl-cached:"[..],
+        b"ttl-cached:cache-tests:redis_fleet:rate",
+        b"ttl-cached:cache-tests:redis_fleet:rate:1",
+        b"ttl-cached:cache-tests:redis_fleet:rate:1:",
+        b"ttl-cached:cache-tests:redis_fleet:rate:1:lease",
+        b"ttl-cached:cache-tests:redis_fleet:rate:1:x:\x51",
+        b"ttl-cached:cache-tests:redis_fleet:rate:1:12\xff",
+        b"ttl-cached:\xff\xfe:\x00",
+    ] {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(&b"\xffgarbage"[..])
+            .query(&mut client)
+            .unwrap();
+    }
+    // Still coherent, and the copy of rate(80) untouched: none of them was its entry.
+    assert!(rate_redis_stats().coherent);
+    assert_eq!(rate(80), kept);
+    let hits = rate_redis_stats().in_process_hits;
+    assert_eq!(rate(80), kept);
+    assert_eq!(rate_redis_stats().in_process_hits, hits + 1);
+    // And a real change still reaches it.
+    let _: () = redis::cmd("DEL")
+        .arg(key_of_rate(&server, 80))
+        .query(&mut client)
+        .unwrap();
+    within_bound("a real change still counts", || rate(80) != kept);
+}

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -98,12 +98,18 @@ impl Read<'_> {
         match fetch.fetched {
             Fetched::Hit(value, remaining) => Ok(Found::Value(value, remaining, epoch)),
             Fetched::Miss => computing(None),
-            Fetched::Leased => computing(token.take().map(|token| Lease {
-                level: self.level,
-                connected: Some(Arc::clone(self.connected)),
-                arguments: self.arguments.to_vec(),
-                token,
+            Fetched::Leased => computing(token.take().map(|token| {
+                Lease::held(
+                    self.level,
+                    Arc::clone(self.connected),
+                    self.arguments,
+                    token,
+                )
             })),
+            // Held by this process: only a call for the same key from inside the body
+            // that holds it gets here (single flight lets one caller per key through).
+            // Waiting would wait for itself; it computes, as it does in-process.
+            Fetched::Held(_) if Lease::held_here(self.level, self.arguments) => computing(None),
             Fetched::Held(remaining) => {
                 let recheck = self.connected.link.command_timeout().max(MIN_RECHECK);
                 // Just past the lease's end: the next read finds it expired.
@@ -209,10 +215,56 @@ pub(super) struct Lease {
     token: String,
 }
 
+/// The leases this process holds, by function (the level's address) and arguments: a
+/// handful at a time, one per key being computed here.
+static HELD_HERE: Mutex<Vec<(usize, Vec<u8>)>> = Mutex::new(Vec::new());
+
 impl Lease {
+    fn held(
+        level: &'static RedisLevel,
+        connected: Arc<Connected>,
+        arguments: &[u8],
+        token: String,
+    ) -> Lease {
+        let place = (std::ptr::from_ref(level) as usize, arguments.to_vec());
+        HELD_HERE
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(place);
+        Lease {
+            level,
+            connected: Some(connected),
+            arguments: arguments.to_vec(),
+            token,
+        }
+    }
+
+    /// Whether this process holds the lease of `arguments` of `level`.
+    fn held_here(level: &'static RedisLevel, arguments: &[u8]) -> bool {
+        let level = std::ptr::from_ref(level) as usize;
+        HELD_HERE
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|(held, held_arguments)| *held == level && held_arguments == arguments)
+    }
+
+    /// No longer held here (it is being released).
+    fn forget(&self) {
+        let level = std::ptr::from_ref(self.level) as usize;
+        let mut held = HELD_HERE.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(position) = held
+            .iter()
+            .position(|(place, arguments)| *place == level && *arguments == self.arguments)
+        {
+            held.swap_remove(position);
+        }
+    }
+
     /// The release, to send with the store (in the same batch), instead of after it.
     pub(super) fn into_release(mut self) -> Option<redis::Cmd> {
         let connected = self.connected.take()?;
+        self.forget();
         Some(
             self.level
                 .release_command(&connected, &self.arguments, &self.token),
@@ -223,6 +275,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(connected) = self.connected.take() {
+            self.forget();
             let release = self
                 .level
                 .release_command(&connected, &self.arguments, &self.token);

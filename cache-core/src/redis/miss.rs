@@ -100,20 +100,22 @@ impl Shared {
         })
     }
 
-    /// Queues the store of a computed value, then (right behind it: one round trip,
-    /// and the value is there before the lease goes) the release of the lease.
+    /// Queues the store of a computed value (if any), then, right behind it (one
+    /// round trip, and the value is there before the lease goes), the release of the
+    /// lease (if held). The caller waits for both: when it returns, Redis holds the
+    /// value and no lease of it.
     fn queue_store(
         &self,
-        store: redis::Cmd,
+        store: Option<redis::Cmd>,
         computing: Option<Computing>,
-    ) -> (Queued, Option<Queued>) {
+    ) -> [Option<Queued>; 2] {
         let link = &self.connected.link;
-        let stored = link.send(store);
+        let stored = store.map(|store| link.send(store));
         let released = computing
             .and_then(|computing| computing.lease)
             .and_then(Lease::into_release)
             .map(|release| link.send(release));
-        (stored, released)
+        [stored, released]
     }
 
     fn read(&self, level: &'static RedisLevel, fleet: bool) -> Read<'_> {
@@ -179,11 +181,9 @@ where
     // A panic in the body drops the lease (in `computing`): released.
     let result = compute();
     let (filled, store) = computed(level, shared, computing.as_ref(), result, to_cache, ttl_of);
-    if let (Some(shared), Some(store)) = (shared, store) {
-        let (stored, released) = shared.queue_store(store, computing);
-        level.read_write(stored.and_then(|(slot, deadline)| slot.wait_until(deadline)));
-        if let Some(Ok((slot, deadline))) = released {
-            level.read_write(slot.wait_until(deadline));
+    if let Some(shared) = shared {
+        for queued in shared.queue_store(store, computing).into_iter().flatten() {
+            level.read_write(queued.and_then(|(slot, deadline)| slot.wait_until(deadline)));
         }
     }
     filled
@@ -216,14 +216,12 @@ where
     // A cancelled future, or a panic in the body, drops the lease: released.
     let result = compute().await;
     let (filled, store) = computed(level, shared, computing.as_ref(), result, to_cache, ttl_of);
-    if let (Some(shared), Some(store)) = (shared, store) {
-        let (stored, released) = shared.queue_store(store, computing);
-        level.read_write(match stored {
-            Ok((slot, _)) => slot.answer().await,
-            Err(failure) => Err(failure),
-        });
-        if let Some(Ok((slot, _))) = released {
-            level.read_write(slot.answer().await);
+    if let Some(shared) = shared {
+        for queued in shared.queue_store(store, computing).into_iter().flatten() {
+            level.read_write(match queued {
+                Ok((slot, _)) => slot.answer().await,
+                Err(failure) => Err(failure),
+            });
         }
     }
     filled
