@@ -177,7 +177,7 @@ impl Listener {
                 }
             }
             // `FLUSHDB`/`FLUSHALL` (a null message), or a payload of another shape.
-            Ok(None) | Err(_) => registry::distrust_all(false),
+            Ok(None) | Err(_) => registry::distrust_all().finish(false),
         }
     }
 }

@@ -122,10 +122,15 @@ impl Coherence {
     /// Moves every epoch of this function and wakes its waiters, without touching the
     /// copies (no user code: safe on the link's thread).
     fn distrust(&self) {
+        self.move_every_epoch();
+        self.wake();
+    }
+
+    /// Every epoch and wake counter moves: atomics only, no user or executor code.
+    fn move_every_epoch(&self) {
         for epoch in self.epochs.iter().chain(&self.wakes) {
             epoch.fetch_add(1, SeqCst);
         }
-        self.wake();
     }
 
     /// Drops every in-process copy of this function (runs values' `Drop`).
@@ -308,35 +313,47 @@ fn each(mut act: impl FnMut(&'static Coherence)) {
 }
 
 /// The copies of every function can no longer be trusted (a connection was lost, or
-/// came back, or the server flushed): every epoch moves and every waiter wakes now,
-/// and the copies are dropped, here or (`elsewhere`) on a short-lived thread, so that
-/// the link's thread never runs a value's `Drop`.
-pub(super) fn distrust_all(elsewhere: bool) {
-    each(Coherence::distrust);
-    let drop_all = || each(Coherence::drop_all);
-    if !elsewhere {
-        drop_all();
-        return;
-    }
+/// came back, or the server flushed). This first step moves every epoch and counts a
+/// drop under way (atomics and a counter: safe under the caller's lock); the caller
+/// then [finishes](Distrusted::finish) it with no lock held.
+#[must_use = "the copies are dropped by `finish`"]
+pub(super) fn distrust_all() -> Distrusted {
+    each(Coherence::move_every_epoch);
     *DROPPING.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-    let done = || {
-        *DROPPING.0.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
-        DROPPING.1.notify_all();
-    };
-    let spawned = std::thread::Builder::new()
-        .name("ttl-cached-redis-drop".to_owned())
-        .spawn(move || {
+    Distrusted(())
+}
+
+/// A distrust of every copy, under way: [`Distrusted::finish`] ends it.
+pub(super) struct Distrusted(());
+
+impl Distrusted {
+    /// Wakes every waiter and drops every copy: here, or (`elsewhere`) on a
+    /// short-lived thread, so that the link's thread never runs a value's `Drop`.
+    pub(super) fn finish(self, elsewhere: bool) {
+        each(Coherence::wake);
+        let drop_all = || {
             each(Coherence::drop_all);
-            done();
-        });
-    if spawned.is_err() {
-        drop_all();
-        done();
+            *DROPPING.0.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+            DROPPING.1.notify_all();
+        };
+        if !elsewhere {
+            drop_all();
+            return;
+        }
+        let spawned = std::thread::Builder::new()
+            .name("ttl-cached-redis-drop".to_owned())
+            .spawn(drop_all);
+        if let Err(_unspawned) = spawned {
+            // The closure went with the error: run it here after all.
+            each(Coherence::drop_all);
+            *DROPPING.0.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+            DROPPING.1.notify_all();
+        }
     }
 }
 
-/// How many drops of every copy are under way on threads of their own, and their
-/// end: `connect` waits for them, so that none empties a map after it returned.
+/// How many drops of every copy are under way, and their end: `connect` waits for
+/// them, so that none empties a map after it returned.
 static DROPPING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
 
 /// Waits at most `timeout` for the drops under way to end.

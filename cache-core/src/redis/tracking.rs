@@ -134,17 +134,23 @@ impl Tracking {
     /// The distrust happens before the new state is seen: whoever sees tracking live
     /// (`wait_live`) also sees the drop it started (`registry::wait_dropped`).
     fn update(&self, change: impl FnOnce(&mut State), elsewhere: bool) {
-        let _updating = self.updating.lock().unwrap_or_else(PoisonError::into_inner);
-        let (was, mut next) = {
-            let state = self.lock();
-            (state.live(), state.clone())
+        let distrusted = {
+            let _updating = self.updating.lock().unwrap_or_else(PoisonError::into_inner);
+            let (was, mut next) = {
+                let state = self.lock();
+                (state.live(), state.clone())
+            };
+            change(&mut next);
+            let distrusted = (was != next.live() && !self.retired.load(Ordering::Acquire))
+                .then(registry::distrust_all);
+            *self.lock() = next;
+            distrusted
         };
-        change(&mut next);
-        if was != next.live() && !self.retired.load(Ordering::Acquire) {
-            registry::distrust_all(elsewhere);
-        }
-        *self.lock() = next;
         self.changed.notify_all();
+        // Waiters woken and values dropped with no lock held.
+        if let Some(distrusted) = distrusted {
+            distrusted.finish(elsewhere);
+        }
     }
 
     /// The connection this tracks is replaced: its events no longer matter.
