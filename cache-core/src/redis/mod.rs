@@ -34,6 +34,10 @@
 //! the server, once). With neither, `redis = true` functions behave exactly as plain
 //! `#[ttl_cached]` ones, and their [`RedisStats::redis_in_use`] says so.
 //!
+//! `connect` also waits, at most the connect timeout, until changes made in Redis
+//! reach the process (see "Coherence across processes"). A function's copies made
+//! before the process was connected are dropped at its first miss after.
+//!
 //! URLs are the `redis` crate's: `redis://[user:password@]host[:port][/db]`,
 //! `redis+unix:///path/to/socket`, and `rediss://` (TLS) with the `redis-tls` feature.
 //!

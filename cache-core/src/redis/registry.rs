@@ -183,7 +183,7 @@ impl Coherence {
     }
 
     /// Hands the function's map to the registry, once: from then on, invalidations
-    /// reach its copies.
+    /// reach its copies (those it held before, which no index knows, are dropped).
     pub(super) fn register<K, V>(&'static self, map: &'static TtlMap<K, V>, identity: &str)
     where
         K: Hash + Eq + Send + Sync + 'static + serde::Serialize,
@@ -211,6 +211,10 @@ impl Coherence {
                     identity: identity.into(),
                     coherence: self,
                 });
+            // Copies made before (the process was not connected yet) are in no index:
+            // no invalidation could reach them.
+            self.distrust();
+            map.clear();
         }
     }
 }
