@@ -23,13 +23,13 @@ use std::time::Duration;
 
 // The scripts name the generation key `KEYS[1] .. ':gen'`, as `GENERATION_SUFFIX` does.
 
-/// Reads the entry and its remaining lifetime (sliding it first when ARGV[2] is a TTL
+/// Reads the entry and its remaining lifetime (sliding it first when `ARGV[2]` is a TTL
 /// in milliseconds and less than half of it is left: a slide is a write, which every
 /// other process hears of and drops its copy for, so it is not made at every read).
 /// Answers `{generation, 0}` (no entry), `{generation, 1, value,
 /// pttl}`, or `{generation, 2}`: something that is not a string was there, and was
-/// deleted. With ARGV[3] a lease in milliseconds (not '0'), a miss also tries to take
-/// the lease of these arguments for token ARGV[4]: `{generation, 3}` if taken,
+/// deleted. With `ARGV[3]` a lease in milliseconds (not '0'), a miss also tries to take
+/// the lease of these arguments for token `ARGV[4]`: `{generation, 3}` if taken,
 /// `{generation, 4, pttl}` if another holds it for `pttl` more milliseconds.
 const FETCH: &str = r"
 local generation = redis.call('GET', KEYS[1] .. ':gen') or '0'
@@ -55,14 +55,14 @@ end
 return {generation, 1, value, redis.call('PTTL', key)}
 ";
 
-/// Writes the entry for ARGV[3] milliseconds, in the current generation.
+/// Writes the entry for `ARGV[3]` milliseconds, in the current generation.
 const STORE: &str = r"
 local generation = redis.call('GET', KEYS[1] .. ':gen') or '0'
 redis.call('SET', KEYS[1] .. ':' .. generation .. ':' .. ARGV[1], ARGV[2], 'PX', ARGV[3])
 return 1
 ";
 
-/// Releases the lease of ARGV[1] if token ARGV[2] still holds it (compare and delete:
+/// Releases the lease of `ARGV[1]` if token `ARGV[2]` still holds it (compare and delete:
 /// a lease that expired and was taken by another is not theirs to lose).
 const RELEASE: &str = r"
 local lease = KEYS[1] .. ':lease:' .. ARGV[1]
@@ -202,7 +202,7 @@ impl RedisLevel {
         .into_boxed_str()
     }
 
-    /// `{namespace}:{crate}:{module}:{function}:{version}`: KEYS[1] of the scripts.
+    /// `{namespace}:{crate}:{module}:{function}:{version}`: `KEYS[1]` of the scripts.
     fn prefix(&self, connected: &Connected) -> String {
         format!("{}:{}", connected.namespace, self.identity())
     }
