@@ -474,6 +474,27 @@ mod tests {
     }
 
     #[test]
+    fn an_invalidation_drops_that_copy_only_and_moves_its_epoch() {
+        let map: &'static TtlMap<String, u64> = Box::leak(Box::new(TtlMap::new()));
+        let coherence: &'static Coherence = Box::leak(Box::new(Coherence::new()));
+        coherence.register(map, "test:registry:f:1");
+        let arguments = |key: &str| codec::encode_key(&key.to_owned()).unwrap();
+        for (key, value) in [("a", 1), ("b", 2)] {
+            map.insert(key.to_owned(), value);
+            coherence.note(&arguments(key), map.inner().hash(&key.to_owned()));
+        }
+        let epoch = coherence.epoch(&arguments("a"));
+        assert!(!epoch.moved());
+        coherence.invalidate(&arguments("a"));
+        assert!(epoch.moved(), "a value of `a` in flight is refused");
+        assert_eq!(map.get("a"), None);
+        assert_eq!(map.get("b"), Some(2), "another key's copy stays");
+        // Arguments nobody noted, or garbage: nothing happens.
+        coherence.invalidate(b"\xff\x00garbage");
+        assert_eq!(map.get("b"), Some(2));
+    }
+
+    #[test]
     fn stripes_spread_and_stay_in_range() {
         let used: std::collections::HashSet<usize> =
             (0_u32..1000).map(|n| stripe(&n.to_le_bytes())).collect();
