@@ -4,9 +4,13 @@
 //! the async forms await it.
 //!
 //! With single flight, all of this runs as the flight's computation: concurrent
-//! callers of one key in this process make one Redis read, and at most one body run.
-//! A value read from Redis lands in the map for no longer than it still lives there.
-//! This module must never hold a lock while it waits for Redis or runs the body.
+//! callers of one key in this process make one Redis read, and at most one body run;
+//! across processes, the read takes the key's lease or waits for its holder
+//! (`lease.rs`). A value read from Redis lands in the map for no longer than it still
+//! lives there, and not at all if an invalidation of its key came meanwhile (its
+//! epoch, read before the read: see `registry.rs`); its arguments are noted in the
+//! side index first, so that a later invalidation finds it. This module must never
+//! hold a lock while it waits for Redis or runs the body.
 
 use super::lease::{self, Computing, Found, Lease, Read};
 use super::level::RedisLevel;
