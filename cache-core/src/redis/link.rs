@@ -289,7 +289,17 @@ impl Thread {
                             Err(_) => break,
                         }
                     }
-                    let healthy = self.track(open).is_ok() && execute(open, batch, &self.pending);
+                    let healthy = match self.track(open) {
+                        Ok(()) => execute(open, batch, &self.pending),
+                        Err(_) => {
+                            // Every request given is answered: async callers have no
+                            // timer of their own.
+                            for mut request in batch {
+                                request.fail(Failure::Failed, &self.pending);
+                            }
+                            false
+                        }
+                    };
                     if !healthy {
                         connection = None;
                         self.lost();
