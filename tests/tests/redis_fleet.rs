@@ -109,6 +109,14 @@ fn stalled(n: u64) -> u64 {
     n + 1
 }
 
+/// Without single flight: no lease, across processes either.
+#[ttl_cached(secs = 600, redis = true, single_flight = false)]
+fn unshared(n: u64) -> u64 {
+    run(&format!("unshared:{n}"));
+    thread::sleep(Duration::from_millis(300));
+    n
+}
+
 /// Its first run never ends (until the process is killed); its lease lasts 1 s.
 #[ttl_cached(secs = 600, redis = true, lease_secs = 1)]
 fn abandoned(n: u64) -> u64 {
@@ -161,14 +169,18 @@ fn watch(n: u64) {
 }
 
 /// `threads` callers of `slow(n)` (or `slow_async`, on tokio tasks) at once, after `go`.
-fn burst(n: u64, threads: usize, is_async: bool, lines: &mut impl Iterator<Item = String>) {
+fn burst(n: u64, threads: usize, mode: &str, lines: &mut impl Iterator<Item = String>) {
+    let mode = mode.to_owned();
     let barrier = Arc::new(Barrier::new(threads + 1));
     let callers: Vec<_> = (0..threads)
         .map(|_| {
             let barrier = Arc::clone(&barrier);
+            let mode = mode.clone();
             thread::spawn(move || {
                 barrier.wait();
-                if is_async {
+                if mode == "unshared" {
+                    unshared(n)
+                } else if mode == "async" {
                     tokio::runtime::Builder::new_multi_thread()
                         .worker_threads(1)
                         .enable_all()
@@ -215,12 +227,7 @@ fn fleet_worker() {
                     after.in_process_hits - before.in_process_hits
                 );
             }
-            "burst" => burst(
-                number(1),
-                number(2) as usize,
-                words[3] == "async",
-                &mut lines,
-            ),
+            "burst" => burst(number(1), number(2) as usize, words[3], &mut lines),
             "abandoned" => println!("value {}", abandoned(number(1))),
             "stalled" => println!("value {}", stalled(number(1))),
             "abandoned_async" => {
@@ -770,4 +777,24 @@ fn odd_keys_in_the_namespace_are_ignored() {
         .query(&mut client)
         .unwrap();
     within_bound("a real change still counts", || rate(80) != kept);
+}
+
+#[test]
+fn without_single_flight_no_process_waits_for_another() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    let mut workers: Vec<Worker> = (0..2).map(|_| Worker::start(&server)).collect();
+    for worker in &mut workers {
+        worker.ask("burst 5 2 unshared", "ready");
+    }
+    for worker in &mut workers {
+        worker.send("go");
+    }
+    for worker in &mut workers {
+        assert_eq!(worker.expect("values"), "5,5");
+    }
+    // 2 processes x 2 threads, all missing at once, each computing: no lease taken.
+    assert_eq!(runs(&server, "unshared:5"), 4);
+    assert!(keys(&mut server.client(), "*:lease:*").is_empty());
 }
