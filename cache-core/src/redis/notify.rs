@@ -140,17 +140,23 @@ impl Listener {
         self.tracking.notify_up(id);
         (self.wake_link)();
         let mut heard = Instant::now();
+        let mut ticked = Instant::now();
         while !self.stopped() {
             if pubsub.set_read_timeout(Some(TICK)).is_err() {
                 return;
             }
-            match pubsub.get_message() {
+            let message = pubsub.get_message();
+            // By the clock, not by quiet reads: a busy channel has none.
+            if ticked.elapsed() >= TICK {
+                registry::tick();
+                ticked = Instant::now();
+            }
+            match message {
                 Ok(message) => {
                     heard = Instant::now();
                     self.handle(&message);
                 }
                 Err(error) if error.is_timeout() => {
-                    registry::tick();
                     if heard.elapsed() >= PING_WHEN_QUIET {
                         let command = self.timeouts.command.max(Duration::from_millis(1));
                         let answered = pubsub.set_read_timeout(Some(command)).is_ok()
