@@ -428,7 +428,7 @@ fn a_clear_in_one_process_drops_that_functions_copies_everywhere_and_no_others()
 
 /// The Redis key of `rate(n)`: the only one ending with its encoded argument.
 fn key_of_rate(server: &RedisServer, n: u8) -> Vec<u8> {
-    let found = keys(&mut server.client(), "*:rate:*");
+    let found = keys(&mut server.client(), "ttl-cached:*:rate:*");
     found
         .into_iter()
         .find(|key| key.ends_with(&[b':', n]) && !key.ends_with(b":gen"))
@@ -797,4 +797,57 @@ fn without_single_flight_no_process_waits_for_another() {
     // 2 processes x 2 threads, all missing at once, each computing: no lease taken.
     assert_eq!(runs(&server, "unshared:5"), 4);
     assert!(keys(&mut server.client(), "*:lease:*").is_empty());
+}
+
+#[ttl_cached(secs = 600, redis = true)]
+fn unheard(n: u64) -> u64 {
+    run(&format!("unheard:{n}"))
+}
+
+/// A user that may not subscribe (Redis 7's default for new ACL users): changes cannot
+/// reach the process, so it keeps no copy, and serves what Redis holds now.
+#[test]
+fn without_notifications_nothing_is_kept_in_process_and_nothing_is_stale() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    let _: () = redis::cmd("ACL")
+        .arg(
+            [
+                "SETUSER",
+                "deaf",
+                "on",
+                ">secret",
+                "~*",
+                "+@all",
+                "resetchannels",
+            ]
+            .as_slice(),
+        )
+        .query(&mut server.client())
+        .unwrap();
+    let url = server.url().replacen("redis://", "redis://deaf:secret@", 1);
+    Config::new(&url)
+        .connect_timeout(Duration::from_millis(300))
+        .connect()
+        .unwrap();
+    std::env::set_var(WORKER_URL, server.url());
+    assert!(!unheard_redis_stats().coherent, "SUBSCRIBE is refused");
+    let first = unheard(1);
+    assert_eq!(unheard(1), first, "read from Redis");
+    let stats = unheard_redis_stats();
+    assert_eq!(
+        (stats.computations, stats.redis_hits, stats.in_process_hits),
+        (1, 1, 0),
+        "nothing kept in-process"
+    );
+    // Another client deletes the entry: the next call computes again at once.
+    let key = keys(&mut server.client(), "ttl-cached:*:unheard:*")
+        .into_iter()
+        .find(|key| !key.ends_with(b":gen"))
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(key)
+        .query(&mut server.client())
+        .unwrap();
+    assert_ne!(unheard(1), first);
 }

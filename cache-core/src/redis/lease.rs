@@ -68,6 +68,19 @@ impl Read<'_> {
         &self.level.coherence
     }
 
+    /// The epoch a value read now is stored under. While the link is up but changes
+    /// go unreported (the notification connection is down, or the server or the ACL
+    /// refuses it), one that has moved already: such a value is served, not stored,
+    /// since nothing would drop it when it changes. (With the link down, the outage
+    /// rules store it; going live again drops it.)
+    fn epoch(&self) -> Epoch {
+        if self.connected.tracking.is_live() {
+            self.coherence().epoch(self.arguments)
+        } else {
+            self.coherence().moved_epoch(self.arguments)
+        }
+    }
+
     fn command(&self, token: Option<&str>) -> redis::Cmd {
         self.level
             .fetch_command(self.connected, self.arguments, self.ttl, token)
@@ -126,7 +139,7 @@ impl Read<'_> {
     /// Compute, without a lease: waiting was given up.
     fn given_up<V>(&self) -> Found<V> {
         Found::Compute(Computing {
-            epoch: self.coherence().epoch(self.arguments),
+            epoch: self.epoch(),
             lease: None,
             generation: None,
         })
@@ -138,7 +151,7 @@ pub(super) fn read<V: DeserializeOwned>(read: &Read<'_>) -> Found<V> {
     let mut token = read.token();
     loop {
         let wakes = read.coherence().wakes(read.arguments);
-        let epoch = read.coherence().epoch(read.arguments);
+        let epoch = read.epoch();
         let answer = read.connected.link.request(read.command(token.as_deref()));
         match read.decide(epoch, &mut token, answer) {
             Ok(found) => return found,
@@ -157,7 +170,7 @@ pub(super) async fn read_async<V: DeserializeOwned>(read: &Read<'_>) -> Found<V>
     let mut token = read.token();
     loop {
         let wakes = read.coherence().wakes(read.arguments);
-        let epoch = read.coherence().epoch(read.arguments);
+        let epoch = read.epoch();
         let answer = read
             .connected
             .link

@@ -423,6 +423,12 @@ where
             ),
         }
         level.coherence.note(&shared.arguments, hash);
+        if !shared.connected.tracking.is_live() {
+            // Nothing would drop it when it changes (see `Read::epoch`): Redis
+            // serves it, the old copy goes.
+            let _ = map.remove(&key);
+            return;
+        }
     }
     let _ = map.insert(key, value);
 }

@@ -83,7 +83,12 @@
 //! already applied (the writes that matter are plain commands for that reason: a Lua
 //! script's writes are not its caller's, for `NOLOOP`). A pub/sub channel of our own
 //! would miss what other clients do (`DEL`, eviction, expiry), which tracking reports.
-//! On a server without `CLIENT TRACKING`, copies live their TTL, as before.
+//! While the link is up but changes go unreported (the notification connection is
+//! down; or the server has no `CLIENT TRACKING`, before Redis 6; or an ACL user may
+//! not subscribe, as Redis 7's new users may not until given `&__redis__:invalidate`
+//! or `allchannels`), nothing read or computed is kept in-process: every call is
+//! served by Redis, so no copy can outlive a change. [`RedisStats::coherent`] is then
+//! `false`, and `connect` will have waited its connect timeout for tracking.
 //!
 //! **From a key back to the copy.** Keys need only `Serialize`, so the process cannot
 //! rebuild a key from the bytes Redis names. Each `redis = true` function registers

@@ -132,11 +132,10 @@ impl Listener {
     /// Subscribes, has the link track into this connection (client `id`), then
     /// handles messages until the connection fails or the thread is stopped.
     fn listen(&self, connection: &mut redis::Connection, id: u64) {
-        // Held while listening: dropping a `PubSub` unsubscribes.
-        let mut pubsub = connection.as_pubsub();
-        if pubsub.subscribe(CHANNEL).is_err() {
+        if !subscribe(connection) {
             return;
         }
+        let mut pubsub = connection.as_pubsub();
         self.tracking.notify_up(id);
         (self.wake_link)();
         let mut heard = Instant::now();
@@ -185,5 +184,21 @@ impl Listener {
             // `FLUSHDB`/`FLUSHALL` (a null message), or a payload of another shape.
             Ok(None) | Err(_) => registry::distrust_all().finish(false),
         }
+    }
+}
+
+/// Subscribes to the channel; whether the server confirmed it. (The `redis` crate's
+/// `PubSub::subscribe` takes an error reply, such as an ACL's `NOPERM`, for success:
+/// the process would then believe itself told of changes it never hears of.)
+fn subscribe(connection: &mut redis::Connection) -> bool {
+    let command = redis::cmd("SUBSCRIBE").arg(CHANNEL).get_packed_command();
+    if connection.send_packed_command(&command).is_err() {
+        return false;
+    }
+    match connection.recv_response() {
+        Ok(redis::Value::Array(reply)) => {
+            matches!(reply.first(), Some(redis::Value::BulkString(kind)) if kind == b"subscribe")
+        }
+        _ => false,
     }
 }

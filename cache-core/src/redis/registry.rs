@@ -76,6 +76,16 @@ impl Coherence {
         }
     }
 
+    /// An epoch of `arguments` that has moved already: what it guards is never stored.
+    pub(super) fn moved_epoch(&'static self, arguments: &[u8]) -> Epoch {
+        let counter = &self.epochs[stripe(arguments)];
+        Epoch {
+            counter,
+            // Moved unless exactly 2^64 − 1 invalidations come before the check.
+            seen: counter.load(SeqCst).wrapping_sub(1),
+        }
+    }
+
     /// The wake counter of `arguments`, read now: a waiter reads it before its read
     /// of Redis, then sleeps until it moves.
     pub(super) fn wakes(&'static self, arguments: &[u8]) -> Epoch {
