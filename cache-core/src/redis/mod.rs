@@ -81,7 +81,9 @@
 //! the server no memory per key read (the default mode remembers every key every
 //! client read); `NOLOOP` spares a process the news of its own writes, which it has
 //! already applied (the writes that matter are plain commands for that reason: a Lua
-//! script's writes are not its caller's, for `NOLOOP`). A pub/sub channel of our own
+//! script's writes are not its caller's, for `NOLOOP`; `_refresh`, which writes by
+//! script, so hears of its own write and drops the copy it stored: the next call
+//! reads it back from Redis). A pub/sub channel of our own
 //! would miss what other clients do (`DEL`, eviction, expiry), which tracking reports.
 //! While the link is up but changes go unreported (the notification connection is
 //! down; or the server has no `CLIENT TRACKING`, before Redis 6; or an ACL user may
@@ -121,13 +123,15 @@
 //! what was meant to go.
 //!
 //! Sliding expiry (`refresh = true`) slides the Redis entry only once less than half
-//! of its TTL is left: a slide is a write, which every other process hears of.
+//! of its TTL is left: a slide is a write, which every other process hears of (and
+//! drops its copy for).
 //!
 //! # One computation per key across the fleet
 //!
 //! With single flight (the default; `single_flight = false` turns it off here too),
-//! the first process to miss a key takes its lease (`SET <key>:lease:<arguments>
-//! <token> NX PX <lease>`, in the same script as the read), computes, stores, and
+//! the first process to miss a key takes its lease (`SET
+//! {namespace}:{crate}:{module path}:{function}:{version}:lease:{arguments} <token> NX
+//! PX <lease>`, in the same script as the read), computes, stores, and
 //! releases the lease with a compare-and-delete script; other processes that miss
 //! meanwhile wait, and take the value from Redis. They are woken by the notification
 //! connection (the entry or the lease changed), re-read at least every command
