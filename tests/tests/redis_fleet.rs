@@ -851,3 +851,28 @@ fn without_notifications_nothing_is_kept_in_process_and_nothing_is_stale() {
         .unwrap();
     assert_ne!(unheard(1), first);
 }
+
+#[test]
+fn a_refresh_in_one_process_is_what_the_others_serve_next() {
+    let _exclusive = exclusive();
+    let server = RedisServer::start();
+    connect(&server);
+    let mut workers: Vec<Worker> = (0..2).map(|_| Worker::start(&server)).collect();
+    let current = rate(11);
+    for worker in &mut workers {
+        worker.send("watch 11");
+        assert_eq!(worker.expect("ready"), current.to_string());
+    }
+    let refreshed = rate_refresh(11);
+    assert_ne!(refreshed, current);
+    for worker in &mut workers {
+        let changed = worker.expect("changed");
+        let (_, value) = changed.split_once(' ').unwrap();
+        assert_eq!(
+            value,
+            refreshed.to_string(),
+            "the refreshed value, from Redis"
+        );
+    }
+    assert_eq!(rate(11), refreshed);
+}
