@@ -32,10 +32,11 @@ mod kw {
     syn::custom_keyword!(ttl_from);
     syn::custom_keyword!(stale_if_error);
     syn::custom_keyword!(stale_while_revalidate);
+    syn::custom_keyword!(lease_secs);
 }
 
 /// Every option name, in the order the documentation lists them.
-pub(crate) const OPTION_NAMES: [&str; 19] = [
+pub(crate) const OPTION_NAMES: [&str; 20] = [
     "secs",
     "millis",
     "ttl",
@@ -55,6 +56,7 @@ pub(crate) const OPTION_NAMES: [&str; 19] = [
     "ttl_from",
     "stale_if_error",
     "stale_while_revalidate",
+    "lease_secs",
 ];
 
 /// The TTL options, of which exactly one must be given.
@@ -129,6 +131,8 @@ pub(crate) struct Args {
     /// `stale_while_revalidate = N`: for `N` seconds past its TTL, a value is
     /// returned stale while one background refresh recomputes it.
     pub(crate) stale_while_revalidate: Option<Given<u64>>,
+    /// `lease_secs = N`: with `redis = true`, how long a fleet-wide flight's lease lasts.
+    pub(crate) lease_secs: Option<Given<u64>>,
     /// Problems with single options, reported together with everything else.
     pub(crate) errors: Vec<Error>,
     /// Options named with a value that was rejected (and reported): not missing.
@@ -231,6 +235,10 @@ impl Args {
             let name = option_name(input)?;
             let path = self.value(&name, function_path(input, &name))?;
             set_once(&mut self.ttl_from, name, path)
+        } else if input.peek(kw::lease_secs) {
+            let name = option_name(input)?;
+            let secs = self.value(&name, positive_integer(input, &name, "seconds"))?;
+            set_once(&mut self.lease_secs, name, secs)
         } else if input.peek(kw::jitter) {
             let name = option_name(input)?;
             let fraction = self.value(&name, fraction(input, &name))?;
@@ -410,7 +418,7 @@ fn positive_integer(input: ParseStream, name: &Ident, unit: &str) -> Result<u64>
     let literal = match &value {
         Expr::Lit(expr) => &expr.lit,
         _ => {
-            let hint = if name == "capacity" {
+            let hint = if name == "capacity" || name == "lease_secs" {
                 String::new()
             } else {
                 "; for a computed TTL use `ttl = <Duration expression>`".to_owned()
@@ -446,6 +454,10 @@ fn positive_integer(input: ParseStream, name: &Ident, unit: &str) -> Result<u64>
                 "`{name}` must be greater than 0: it is how long past its TTL an entry may \
                  still be served; leave it out to serve nothing stale"
             )
+        } else if name == "lease_secs" {
+            "`lease_secs` must be greater than 0: the process computing a key for the \
+             others holds its lease for that long"
+                .to_owned()
         } else {
             format!("`{name}` must be greater than 0: an entry must live for some time")
         };
@@ -721,6 +733,14 @@ mod tests {
             .to_string()
             .contains("the path of a function"));
         assert!(args.was_rejected("ttl_from"));
+    }
+
+    #[test]
+    fn lease_secs_is_read_and_zero_is_rejected() {
+        let args = parse(quote::quote!(secs = 5, redis = true, lease_secs = 3));
+        assert_eq!(args.lease_secs.map(|given| given.value), Some(3));
+        let args = parse(quote::quote!(secs = 5, redis = true, lease_secs = 0));
+        assert!(args.errors[0].to_string().contains("lease"));
     }
 
     #[test]

@@ -686,7 +686,7 @@ impl Expansion<'_> {
     ///         fn __ttl_cached_fetch_user_ops() -> Ops<..> { /* through Redis */ }
     ///         fn __ttl_cached_fetch_user_redis() -> &'static RedisLevel {
     ///             static LEVEL: RedisLevel =
-    ///                 RedisLevel::new(env!("CARGO_PKG_NAME"), module_path!(), "fetch_user", 1, false);
+    ///                 RedisLevel::new(env!("CARGO_PKG_NAME"), module_path!(), "fetch_user", 1, false, 10);
     ///             &LEVEL
     ///         }
     ///         fn fetch_user_redis_stats() -> RedisStats {
@@ -723,6 +723,12 @@ impl Expansion<'_> {
         let version = self.args.version.as_ref().map_or(1, |given| given.value);
         let version = proc_macro2::Literal::u64_suffixed(version);
         let sliding = crate::args::Args::is_on(&self.args.refresh);
+        let lease = self
+            .args
+            .lease_secs
+            .as_ref()
+            .map_or(10, |given| given.value);
+        let lease = proc_macro2::Literal::u64_suffixed(lease);
         let level = match self.func.call_style {
             CallStyle::Free => quote!(&__TTL_CACHED_REDIS),
             CallStyle::Associated => {
@@ -742,6 +748,7 @@ impl Expansion<'_> {
                         #function,
                         #version,
                         #sliding,
+                        #lease,
                     );
                 #level
             }

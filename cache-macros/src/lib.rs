@@ -71,6 +71,7 @@ use proc_macro::TokenStream;
 /// | `helpers = "<visibility>"` | the visibility of the generated helpers, independent of the function's: `"pub"`, `"pub(crate)"`, `"pub(super)"`, `"pub(in path)"`, `"private"` (inherited), or `"none"` (no helpers at all); by default the function's |
 /// | `redis = true` | a Redis second level shared by every process (feature `redis` of `cache-core`; see below) |
 /// | `version = N` | with `redis = true`: an integer in the Redis keys (default 1); change it when what the function computes changes |
+/// | `lease_secs = N` | with `redis = true` (and single flight): how long one process may compute a key for the others before one of them takes over (an integer literal, default 10) |
 /// | `clock = <expr>` | a [`MockClock`](../cache_core/struct.MockClock.html) the function's map reads instead of the process clock, evaluated once, when the map is built: tests of expiry without sleeping (see below) |
 ///
 /// ## Testing expiry with `clock`
@@ -256,11 +257,16 @@ use proc_macro::TokenStream;
 ///   parameter or the return type.
 /// - `_invalidate` deletes the Redis entry, `_clear` starts a new generation (one
 ///   `INCR`), `_refresh` writes both levels (those three send to Redis without waiting
-///   for its answer), `_uncached` touches neither.
+///   for its answer, and are made good once Redis is back if they are lost),
+///   `_uncached` touches neither. Every other process drops its in-process copy
+///   within milliseconds, as it does when any client changes or deletes the entry.
+/// - With single flight, processes that miss one key at once run the body once: the
+///   first takes a lease in Redis (for `lease_secs`), the others wait for its result.
 /// - `refresh = true` slides the Redis entry's TTL when a process reads it from Redis
-///   (in-process hits slide the in-process entry only: they do no I/O).
+///   and less than half of it is left (in-process hits slide the in-process entry
+///   only: they do no I/O).
 /// - `capacity` bounds the in-process map only; `cache_err`, `cache_none`, `key`,
-///   `single_flight`, methods and `async fn` work as without Redis.
+///   methods and `async fn` work as without Redis.
 /// - Redis is never a single point of failure: a caller waits for it at most the
 ///   command timeout (100 ms by default), never sees a Redis error, and a failure
 ///   opens a circuit breaker. See `cache_core::redis` for keys, values and failures.
@@ -337,7 +343,7 @@ use proc_macro::TokenStream;
 ///   be `Clone` too;
 /// - `redis = true` without `cache-core`'s `redis` feature (the error says how to turn
 ///   it on), a parameter or value that is not serde-able with `redis = true`, `version`
-///   without `redis = true`.
+///   or `lease_secs` without `redis = true`, `lease_secs` with `single_flight = false`.
 ///
 #[proc_macro_attribute]
 pub fn ttl_cached(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -713,8 +713,10 @@ impl<'e, 'a> OpsFn<'e, 'a> {
             let level = self.level();
             return quote! {
                 || {
-                    #map.clear();
+                    // Redis's half first: it refuses the values in flight, which
+                    // would otherwise land after the map's clear.
                     ::cache_core::__private::redis_clear(#level);
+                    #map.clear();
                 }
             };
         }

@@ -80,6 +80,21 @@ pub(crate) fn options(args: &Args, func: &CachedFn) -> Vec<Error> {
             ));
         }
     }
+    if let Some(lease) = &args.lease_secs {
+        if !Args::is_on(&args.redis) {
+            errors.push(Error::new(
+                lease.name.span(),
+                "`lease_secs` applies to `redis = true` functions: it is how long one process \
+                 may compute a key for the others before one of them takes over",
+            ));
+        } else if matches!(&args.single_flight, Some(given) if !given.value) {
+            errors.push(Error::new(
+                lease.name.span(),
+                "`lease_secs` has no effect with `single_flight = false`: without single \
+                 flight, no process takes a lease; remove one of the two",
+            ));
+        }
+    }
     if let (Some(redis), Some(param)) = (&args.redis, func.sig.generics.type_params().next()) {
         if redis.value {
             errors.push(Error::new(

@@ -103,6 +103,13 @@ fn main() {
                 ),
             }
         }
+        if helper == "invalidate" {
+            println!(
+                "   (their copies went at once; a new value takes the {} ms computation, which \
+                 one of them ran while the other waited for it)",
+                PRICE_LATENCY.as_millis()
+            );
+        }
         println!();
     }
     for worker in &mut workers {

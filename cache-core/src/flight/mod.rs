@@ -42,11 +42,15 @@ use std::time::Duration;
 /// may live (`None`: the map's TTL). A value read from a second level (Redis) must
 /// not outlive its entry there; a value may say how long it stays fresh
 /// (`#[ttl_cached(ttl_from = ...)]`, which generated code passes as `at_most`).
-/// Public only through `__private`, for generated code.
+/// A value read from Redis is also not stored once that entry was invalidated
+/// while it was on its way (`unless_moved`). Public only through `__private`, for generated code.
 #[derive(Clone, Debug)]
 pub struct Landing<V> {
     pub(crate) value: V,
     pub(crate) at_most: Option<Duration>,
+    /// Checked under the shard's write lock, just before storing: if the epoch moved
+    /// since the value was read, the value is handed to the waiters but not stored.
+    pub(crate) unless_moved: Option<Epoch>,
 }
 
 impl<V> Landing<V> {
@@ -55,6 +59,7 @@ impl<V> Landing<V> {
         Landing {
             value,
             at_most: None,
+            unless_moved: None,
         }
     }
 
@@ -63,6 +68,7 @@ impl<V> Landing<V> {
         Landing {
             value,
             at_most: Some(at_most),
+            unless_moved: None,
         }
     }
 
@@ -72,6 +78,26 @@ impl<V> Landing<V> {
             (Some(ttl), Some(at_most)) => Some(ttl.min(at_most)),
             (ttl, at_most) => at_most.or(ttl),
         }
+    }
+}
+
+/// A counter that invalidations move, and the reading of it taken before a value was
+/// fetched: a value fetched under an epoch that has moved since may be stale, and is
+/// not stored. (An invalidation that arrives before the value it invalidates would
+/// otherwise be lost: nothing was stored yet for it to remove.)
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))] // made by the Redis level only
+pub(crate) struct Epoch {
+    pub(crate) counter: &'static AtomicU64,
+    pub(crate) seen: u64,
+}
+
+impl Epoch {
+    /// Whether an invalidation came since `seen` was read. `SeqCst`, paired with the
+    /// invalidator's increment-then-remove: either this sees the increment, or the
+    /// removal comes after the store (it needs the shard lock this is read under).
+    pub(crate) fn moved(&self) -> bool {
+        self.counter.load(std::sync::atomic::Ordering::SeqCst) != self.seen
     }
 }
 

@@ -347,6 +347,35 @@ where
         self.store(state, hash, key, value, deadline)
     }
 
+    /// [`Self::insert`] of a landing (the map TTL capped at its `at_most`), unless `epoch` moved: checked
+    /// under the shard's write lock (see [`crate::flight::Epoch`]). Returns whether it
+    /// stored.
+    #[cfg(feature = "redis")]
+    pub(crate) fn insert_unless_moved(
+        self: &Arc<Self>,
+        key: K,
+        landing: crate::flight::Landing<V>,
+        epoch: crate::flight::Epoch,
+    ) -> bool {
+        let hash = self.hash(&key);
+        let ttl = self.ttl_for(&landing.value, landing.ttl(self.ttl));
+        let value = landing.value;
+        let deadline = self.deadline_at(self.clock.precise_now(), ttl);
+        let state = self.shard(hash).write();
+        if epoch.moved() {
+            return false;
+        }
+        let _replaced = self.store(state, hash, key, value, deadline);
+        true
+    }
+
+    /// Whether any entry with this hash is stored, live or not; counts nothing and runs
+    /// no code of the key's type (the Redis level's side index keeps what this keeps).
+    #[cfg(feature = "redis")]
+    pub(crate) fn holds_hash(&self, hash: u64) -> bool {
+        self.shard(hash).read().find(hash, |_| true).is_some()
+    }
+
     /// Stores an entry in the locked shard of `hash`, releases the lock, then does the
     /// bookkeeping: counters, capacity, waking the sweeper. Returns the replaced value
     /// if it was live.

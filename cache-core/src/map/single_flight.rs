@@ -65,6 +65,17 @@ where
         };
         settle.signal = flight.signal.take();
         match value {
+            Some(Landing {
+                value,
+                unless_moved: Some(epoch),
+                ..
+            }) if epoch.moved() => {
+                // Invalidated on its way: the waiters get it (it was current when
+                // read, as the leader's own caller does), the map does not.
+                drop(state);
+                settle.stored = settle.signal.is_some().then_some(value);
+                drop(flight);
+            }
             Some(Landing { value, .. }) => {
                 if settle.signal.is_some() {
                     settle.stored = Some(value.clone());

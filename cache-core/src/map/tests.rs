@@ -279,3 +279,42 @@ fn a_bounded_map_keeps_its_memory_at_working_size_however_long_it_evicts() {
         per_entry(counters)
     );
 }
+
+/// A value whose epoch moved while it was on its way (an invalidation came before it)
+/// is handed to the flight's waiters but not stored; one whose epoch did not is stored.
+#[test]
+fn a_landing_whose_epoch_moved_is_not_stored() {
+    use crate::flight::Epoch;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let map: TtlMap<u64, u64> = TtlMap::new();
+    let inner = map.inner();
+    let me = Leader::this_thread();
+    let landing = |value: u64, epoch: Epoch| Landing {
+        value,
+        at_most: None,
+        unless_moved: Some(epoch),
+    };
+    let hash = inner.hash(&1u64);
+    let Step::Lead(id) = inner.join_or_lead(hash, 1, me) else {
+        panic!("the first miss leads");
+    };
+    let epoch = Epoch {
+        counter: &COUNTER,
+        seen: COUNTER.load(Ordering::SeqCst),
+    };
+    COUNTER.fetch_add(1, Ordering::SeqCst); // the invalidation
+    inner.land(hash, id, Some(landing(10, epoch)));
+    assert_eq!(map.get(&1), None, "refused");
+    assert!(inner.shard(hash).read().flights.is_empty());
+
+    let Step::Lead(id) = inner.join_or_lead(hash, 1, me) else {
+        panic!("the next miss leads again");
+    };
+    let epoch = Epoch {
+        counter: &COUNTER,
+        seen: COUNTER.load(Ordering::SeqCst),
+    };
+    inner.land(hash, id, Some(landing(11, epoch)));
+    assert_eq!(map.get(&1), Some(11), "stored");
+}

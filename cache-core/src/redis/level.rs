@@ -1,5 +1,7 @@
 //! The Redis level of one `#[ttl_cached(redis = true)]` function: its place in the
-//! key space, its counters, and its commands: fetch, store, remove, clear.
+//! key space, its counters, its coherence state (see `registry.rs`), and its
+//! commands: fetch (taking the fleet-wide lease on a miss), store (releasing it),
+//! release, remove, clear.
 //!
 //! Every command is one round trip: a short Lua script reads the function's
 //! generation and acts on the entry's key in the same step, so `_clear` is a single
@@ -9,6 +11,7 @@
 //! a reply, and never wait for Redis past the command timeout.
 
 use super::codec::{self, GENERATION_SUFFIX};
+use super::registry::Coherence;
 use super::reply::{Answer, Failure};
 use super::{Connected, RedisStats};
 use crate::CacheStats;
@@ -20,34 +23,53 @@ use std::time::Duration;
 
 // The scripts name the generation key `KEYS[1] .. ':gen'`, as `GENERATION_SUFFIX` does.
 
-/// Reads the entry and its remaining lifetime (sliding it first when ARGV[2] is a TTL
-/// in milliseconds). Answers `{generation, 0}` (no entry), `{generation, 1, value,
+/// Reads the entry and its remaining lifetime (sliding it first when `ARGV[2]` is a TTL
+/// in milliseconds and less than half of it is left: a slide is a write, which every
+/// other process hears of and drops its copy for, so it is not made at every read).
+/// Answers `{generation, 0}` (no entry), `{generation, 1, value,
 /// pttl}`, or `{generation, 2}`: something that is not a string was there, and was
-/// deleted.
+/// deleted. With `ARGV[3]` a lease in milliseconds (not '0'), a miss also tries to take
+/// the lease of these arguments for token `ARGV[4]`: `{generation, 3}` if taken,
+/// `{generation, 4, pttl}` if another holds it for `pttl` more milliseconds.
 const FETCH: &str = r"
 local generation = redis.call('GET', KEYS[1] .. ':gen') or '0'
 local key = KEYS[1] .. ':' .. generation .. ':' .. ARGV[1]
-local value
-if ARGV[2] == '0' then
-  value = redis.pcall('GET', key)
-else
-  value = redis.pcall('GETEX', key, 'PX', ARGV[2])
-end
+local value = redis.pcall('GET', key)
 if type(value) == 'table' and value.err then
   redis.call('DEL', key)
   return {generation, 2}
 end
 if not value then
-  return {generation, 0}
+  if ARGV[3] == '0' then
+    return {generation, 0}
+  end
+  local lease = KEYS[1] .. ':lease:' .. ARGV[1]
+  if redis.call('SET', lease, ARGV[4], 'NX', 'PX', ARGV[3]) then
+    return {generation, 3}
+  end
+  return {generation, 4, redis.call('PTTL', lease)}
+end
+if ARGV[2] ~= '0' and redis.call('PTTL', key) * 2 < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', key, ARGV[2])
 end
 return {generation, 1, value, redis.call('PTTL', key)}
 ";
 
-/// Writes the entry for ARGV[3] milliseconds, in the current generation.
+/// Writes the entry for `ARGV[3]` milliseconds, in the current generation.
 const STORE: &str = r"
 local generation = redis.call('GET', KEYS[1] .. ':gen') or '0'
 redis.call('SET', KEYS[1] .. ':' .. generation .. ':' .. ARGV[1], ARGV[2], 'PX', ARGV[3])
 return 1
+";
+
+/// Releases the lease of `ARGV[1]` if token `ARGV[2]` still holds it (compare and delete:
+/// a lease that expired and was taken by another is not theirs to lose).
+const RELEASE: &str = r"
+local lease = KEYS[1] .. ':lease:' .. ARGV[1]
+if redis.call('GET', lease) == ARGV[2] then
+  return redis.call('DEL', lease)
+end
+return 0
 ";
 
 /// Deletes the entry of the current generation.
@@ -60,10 +82,10 @@ return redis.call('DEL', KEYS[1] .. ':' .. generation .. ':' .. ARGV[1])
 /// command, so that a command sends a script's SHA1 (`EVALSHA`), not its text. (A
 /// server that lost them, after `SCRIPT FLUSH` or a failover, answers `NOSCRIPT`: a
 /// failure like any other, after which the link reconnects and loads them again.)
-pub(super) const SCRIPTS: [&str; 3] = [FETCH, STORE, REMOVE];
+pub(super) const SCRIPTS: [&str; 4] = [FETCH, STORE, REMOVE, RELEASE];
 
 /// The SHA1 of each script, as `EVALSHA` takes it.
-static HASHES: LazyLock<[String; 3]> =
+static HASHES: LazyLock<[String; 4]> =
     LazyLock::new(|| SCRIPTS.map(|source| redis::Script::new(source).get_hash().to_owned()));
 
 /// `EVALSHA <script> 1 <prefix>`: the start of every command on an entry.
@@ -85,6 +107,10 @@ pub struct RedisLevel {
     version: u64,
     /// `refresh = true`: a read from Redis slides the entry's TTL there too.
     sliding: bool,
+    /// How long a fleet-wide flight's lease lasts (`lease_secs`).
+    lease: Duration,
+    /// Epochs, in-process copies, waiters: what invalidations reach.
+    pub(super) coherence: Coherence,
     /// `{crate}:{module}:{function}:{version}`, made on first use (an associated
     /// function's name includes its type's, known only at run time).
     identity: OnceLock<Box<str>>,
@@ -101,22 +127,36 @@ struct Counters {
     oversized_values: AtomicU64,
 }
 
+/// What a fetch found, and the generation it read (to store a value computed next
+/// with a plain `SET`, whose notification the process does not send itself: see
+/// [`RedisLevel::store_command`]).
+pub(super) struct Fetch<V> {
+    pub(super) generation: Option<Box<[u8]>>,
+    pub(super) fetched: Fetched<V>,
+}
+
 /// What a fetch found.
 pub(super) enum Fetched<V> {
     /// A value, and how long it still lives in Redis.
     Hit(V, Duration),
     /// Nothing usable: no entry, a discarded one, or no answer.
     Miss,
+    /// No entry, and this caller took the lease: it computes for the fleet.
+    Leased,
+    /// No entry, and another process holds the lease for this much longer.
+    Held(Duration),
 }
 
 impl RedisLevel {
-    /// The level of function `function` of `module` in crate `crate_name`.
+    /// The level of function `function` of `module` in crate `crate_name`; a
+    /// fleet-wide flight's lease lasts `lease_secs`.
     pub const fn new(
         crate_name: &'static str,
         module: &'static str,
         function: &'static str,
         version: u64,
         sliding: bool,
+        lease_secs: u64,
     ) -> Self {
         RedisLevel {
             crate_name,
@@ -124,6 +164,8 @@ impl RedisLevel {
             function,
             version,
             sliding,
+            lease: Duration::from_secs(lease_secs),
+            coherence: Coherence::new(),
             identity: OnceLock::new(),
             counters: Counters {
                 redis_hits: AtomicU64::new(0),
@@ -144,7 +186,7 @@ impl RedisLevel {
         self
     }
 
-    fn identity(&self) -> &str {
+    pub(super) fn identity(&self) -> &str {
         self.identity.get_or_init(|| self.make_identity(None))
     }
 
@@ -160,7 +202,7 @@ impl RedisLevel {
         .into_boxed_str()
     }
 
-    /// `{namespace}:{crate}:{module}:{function}:{version}`: KEYS[1] of the scripts.
+    /// `{namespace}:{crate}:{module}:{function}:{version}`: `KEYS[1]` of the scripts.
     fn prefix(&self, connected: &Connected) -> String {
         format!("{}:{}", connected.namespace, self.identity())
     }
@@ -177,6 +219,7 @@ impl RedisLevel {
             discarded_values: load(&self.counters.discarded_values),
             oversized_values: load(&self.counters.oversized_values),
             redis_in_use: super::connected().is_some_and(|connected| connected.link.is_up()),
+            coherent: super::connected().is_some_and(|connected| connected.tracking.is_live()),
         }
     }
 
@@ -194,15 +237,33 @@ impl RedisLevel {
     // Commands: each is built, sent (and waited for, or awaited), then read.
     // ----------------------------------------------------------------------------
 
+    /// The fetch; with a `lease` token, a miss takes the fleet-wide lease for it.
     pub(super) fn fetch_command(
         &self,
         connected: &Connected,
         arguments: &[u8],
         ttl: Duration,
+        lease: Option<&str>,
     ) -> redis::Cmd {
         let slide = if self.sliding { millis(ttl) } else { 0 };
         let mut command = evalsha(FETCH, self.prefix(connected));
         command.arg(arguments).arg(slide);
+        match lease {
+            Some(token) => command.arg(millis(self.lease).max(1)).arg(token),
+            None => command.arg(0),
+        };
+        command
+    }
+
+    /// The release of the lease `token` holds, if it still does.
+    pub(super) fn release_command(
+        &self,
+        connected: &Connected,
+        arguments: &[u8],
+        token: &str,
+    ) -> redis::Cmd {
+        let mut command = evalsha(RELEASE, self.prefix(connected));
+        command.arg(arguments).arg(token);
         command
     }
 
@@ -213,6 +274,22 @@ impl RedisLevel {
         arguments: &[u8],
         ttl: Duration,
         answer: Answer,
+    ) -> Fetch<V> {
+        let mut generation = None;
+        let fetched = self.read_fetched(connected, arguments, ttl, answer, &mut generation);
+        Fetch {
+            generation,
+            fetched,
+        }
+    }
+
+    fn read_fetched<V: DeserializeOwned>(
+        &self,
+        connected: &Connected,
+        arguments: &[u8],
+        ttl: Duration,
+        answer: Answer,
+        read: &mut Option<Box<[u8]>>,
     ) -> Fetched<V> {
         let reply = match answer {
             Ok(redis::Value::Array(reply)) => reply,
@@ -221,15 +298,34 @@ impl RedisLevel {
             Err(Failure::Failed) => return self.miss_by_error(),
         };
         let generation = match reply.first() {
-            Some(redis::Value::BulkString(generation)) => generation.as_slice(),
+            // Digits, as `INCR` writes them: anything else is not a generation.
+            Some(redis::Value::BulkString(generation))
+                if !generation.is_empty() && generation.iter().all(u8::is_ascii_digit) =>
+            {
+                generation.as_slice()
+            }
             _ => return self.miss_by_error(),
         };
+        *read = Some(generation.into());
         match reply.get(1) {
             Some(redis::Value::Int(0)) => {
                 self.counters.redis_misses.fetch_add(1, Relaxed);
                 Fetched::Miss
             }
             Some(redis::Value::Int(2)) => self.discarded(),
+            Some(redis::Value::Int(3)) => {
+                self.counters.redis_misses.fetch_add(1, Relaxed);
+                Fetched::Leased
+            }
+            Some(redis::Value::Int(4)) => match reply.get(2) {
+                // Held; a lease without expiry (set by hand) is waited for at most
+                // our own lease.
+                Some(redis::Value::Int(pttl)) => {
+                    let held = u64::try_from(*pttl).map_or(self.lease, Duration::from_millis);
+                    Fetched::Held(held.min(self.lease))
+                }
+                _ => self.miss_by_error(),
+            },
             Some(redis::Value::Int(1)) => {
                 let (Some(redis::Value::BulkString(bytes)), Some(redis::Value::Int(pttl))) =
                     (reply.get(2), reply.get(3))
@@ -246,7 +342,7 @@ impl RedisLevel {
                     key.extend_from_slice(arguments);
                     connected
                         .link
-                        .send_detached(redis::cmd("DEL").arg(key).clone());
+                        .send_detached(redis::cmd("DEL").arg(key).clone(), None);
                     return self.discarded();
                 };
                 let remaining = match *pttl {
@@ -282,13 +378,18 @@ impl RedisLevel {
     }
 
     /// The store of `value` for `ttl`; `None` if the value stays local (it does not
-    /// encode, or is over the size limit: counted).
+    /// encode, or is over the size limit: counted). With the `generation` a fetch
+    /// read, a plain `SET`: tracking's NOLOOP spares this process the news of its own
+    /// write (a script's writes are not its connection's, for NOLOOP, and would drop
+    /// the copy just stored). If `_clear` came in between, the value goes to the old
+    /// generation, which nobody reads. Without, the STORE script.
     pub(super) fn store_command<V: Serialize>(
         &self,
         connected: &Connected,
         arguments: &[u8],
         value: &V,
         ttl: Duration,
+        generation: Option<&[u8]>,
     ) -> Option<redis::Cmd> {
         let Some(bytes) = codec::encode_value(value) else {
             self.counters.oversized_values.fetch_add(1, Relaxed);
@@ -297,6 +398,20 @@ impl RedisLevel {
         if bytes.len() > connected.max_value_bytes {
             self.counters.oversized_values.fetch_add(1, Relaxed);
             return None;
+        }
+        if let Some(generation) = generation {
+            let mut key = self.prefix(connected).into_bytes();
+            key.push(b':');
+            key.extend_from_slice(generation);
+            key.push(b':');
+            key.extend_from_slice(arguments);
+            let mut command = redis::cmd("SET");
+            command
+                .arg(key)
+                .arg(bytes)
+                .arg("PX")
+                .arg(millis(ttl).max(1));
+            return Some(command);
         }
         let mut command = evalsha(STORE, self.prefix(connected));
         command.arg(arguments).arg(bytes).arg(millis(ttl).max(1));

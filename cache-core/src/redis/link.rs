@@ -13,14 +13,24 @@
 //! what is queued. While down, callers do not queue at all (one atomic load), and the
 //! thread reconnects after a back-off that doubles, up to [`MAX_BACK_OFF`].
 //!
+//! Tracking (see `tracking.rs`): each connection is made to track into the
+//! notification connection as soon as it is open, and again before the next batch
+//! whenever the notification connection changed; a lost connection stops tracking.
+//!
+//! Invalidations that nobody waits for (`_invalidate`, `_clear`, `_refresh`) carry a
+//! catch-up command: if they cannot be sent or fail, it is kept and sent first when
+//! the link is up again, before any other command (an `INCR` of the function's
+//! generation: what was meant to go cannot be served afterwards, here or elsewhere).
+//!
 //! This module must never block a caller past its deadline, never panic on what the
 //! server sends, and never run a caller's code on its thread.
 
 use super::level::SCRIPTS;
-use super::reply::{Failure, Slot};
+use super::reply::{Answer, Failure, Slot};
+use super::tracking::Tracking;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,6 +39,10 @@ use std::time::{Duration, Instant};
 const MIN_BACK_OFF: Duration = Duration::from_millis(250);
 /// The longest back-off: a server back up is used again within this.
 pub(super) const MAX_BACK_OFF: Duration = Duration::from_secs(4);
+/// A connection with no traffic for this long is pinged: while the server has dropped
+/// it, its tracking is gone too, and copies are not trusted until a new one tracks.
+/// This bounds how long that goes unnoticed on an idle link.
+const PING_WHEN_QUIET: Duration = Duration::from_millis(250);
 /// The most requests sent as one pipeline.
 const MAX_BATCH: usize = 256;
 /// The shortest socket timeout set for a batch (a zero timeout means "none").
@@ -48,13 +62,39 @@ struct Request {
     deadline: Instant,
     /// `None`: nobody waits for the answer (fire and forget).
     slot: Option<Arc<Slot>>,
+    /// Sent first once the link is up again, if this one fails.
+    catch_up: Option<redis::Cmd>,
 }
 
 impl Request {
-    fn fail(&self, failure: Failure) {
+    fn fail(&mut self, failure: Failure, pending: &Pending) {
         if let Some(slot) = &self.slot {
             slot.fill(Err(failure));
         }
+        if let Some(catch_up) = self.catch_up.take() {
+            pending.keep(catch_up);
+        }
+    }
+}
+
+/// Catch-up commands of failed invalidations, each kept once.
+#[derive(Default)]
+pub(super) struct Pending(Mutex<Vec<redis::Cmd>>);
+
+impl Pending {
+    fn keep(&self, command: redis::Cmd) {
+        let mut pending = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let packed = command.get_packed_command();
+        if !pending
+            .iter()
+            .any(|kept| kept.get_packed_command() == packed)
+        {
+            pending.push(command);
+        }
+    }
+
+    fn take(&self) -> Vec<redis::Cmd> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
@@ -64,24 +104,39 @@ pub(super) struct Link {
     queue: Sender<Request>,
     up: Arc<AtomicBool>,
     timeouts: Timeouts,
+    pending: Arc<Pending>,
 }
 
 impl Link {
     /// Opens a connection now (an `Err` for a bad password or an unreachable server),
     /// then hands it to a new connection thread.
-    pub(super) fn open(client: redis::Client, timeouts: Timeouts) -> redis::RedisResult<Link> {
+    pub(super) fn open(
+        client: redis::Client,
+        timeouts: Timeouts,
+        tracking: Arc<Tracking>,
+    ) -> redis::RedisResult<Link> {
         let connection = connect(&client, timeouts)?;
         let (queue, requests) = mpsc::channel();
         let up = Arc::new(AtomicBool::new(true));
-        let thread_up = Arc::clone(&up);
+        let pending = Arc::new(Pending::default());
+        let thread = Thread {
+            client,
+            requests,
+            up: Arc::clone(&up),
+            timeouts,
+            tracking,
+            pending: Arc::clone(&pending),
+            tracked: 0,
+        };
         thread::Builder::new()
             .name("ttl-cached-redis".to_owned())
-            .spawn(move || run(client, connection, requests, &thread_up, timeouts))
+            .spawn(move || thread.run(connection))
             .map_err(redis::RedisError::from)?;
         Ok(Link {
             queue,
             up,
             timeouts,
+            pending,
         })
     }
 
@@ -102,24 +157,66 @@ impl Link {
             command,
             deadline,
             slot: Some(Arc::clone(&slot)),
+            catch_up: None,
         };
         self.queue.send(request).map_err(|_| Failure::Unavailable)?;
         Ok((slot, deadline))
     }
 
-    /// Queues `command` with nobody waiting for its answer; `false` if the link is
-    /// down. Commands run in the order queued, so a later request of this process sees
-    /// its effect.
-    pub(super) fn send_detached(&self, command: redis::Cmd) -> bool {
+    /// Something that wakes the link's thread (a `PING` nobody waits for), so that it
+    /// looks at the tracking state again even when no caller sends anything.
+    pub(super) fn waker(&self) -> Box<dyn Fn() + Send> {
+        let queue = self.queue.clone();
+        let up = Arc::clone(&self.up);
+        let command_timeout = self.timeouts.command;
+        Box::new(move || {
+            if up.load(Ordering::Relaxed) {
+                let _ = queue.send(Request {
+                    command: redis::cmd("PING"),
+                    deadline: Instant::now() + command_timeout,
+                    slot: None,
+                    catch_up: None,
+                });
+            }
+        })
+    }
+
+    /// Sends `command` and blocks for its answer, at most the command timeout.
+    pub(super) fn request(&self, command: redis::Cmd) -> Answer {
+        let (slot, deadline) = self.send(command)?;
+        slot.wait_until(deadline)
+    }
+
+    /// Sends `command` and awaits its answer (given by the command timeout).
+    pub(super) async fn request_async(&self, command: redis::Cmd) -> Answer {
+        let (slot, _) = self.send(command)?;
+        slot.answer().await
+    }
+
+    /// The command timeout.
+    pub(super) fn command_timeout(&self) -> Duration {
+        self.timeouts.command
+    }
+
+    /// Queues `command` with nobody waiting for its answer. Commands run in the
+    /// order queued, so a later request of this process sees its effect. If it cannot
+    /// be sent or fails, `catch_up` (if any) is sent first once the link is up again.
+    pub(super) fn send_detached(&self, command: redis::Cmd, catch_up: Option<redis::Cmd>) {
         if !self.is_up() {
-            return false;
+            if let Some(catch_up) = catch_up {
+                self.pending.keep(catch_up);
+            }
+            return;
         }
         let request = Request {
             command,
             deadline: Instant::now() + self.timeouts.command,
             slot: None,
+            catch_up,
         };
-        self.queue.send(request).is_ok()
+        if let Err(mpsc::SendError(mut request)) = self.queue.send(request) {
+            request.fail(Failure::Unavailable, &self.pending);
+        }
     }
 }
 
@@ -144,61 +241,153 @@ fn connect(client: &redis::Client, timeouts: Timeouts) -> redis::RedisResult<red
     Ok(connection)
 }
 
-/// The connection thread: batches while up, backs off and reconnects while down.
-/// Returns when every `Link` is dropped.
-fn run(
+/// The connection thread's state.
+struct Thread {
     client: redis::Client,
-    connection: redis::Connection,
     requests: Receiver<Request>,
-    up: &AtomicBool,
+    up: Arc<AtomicBool>,
     timeouts: Timeouts,
-) {
-    let mut connection = Some(connection);
-    let mut back_off = MIN_BACK_OFF;
-    loop {
-        match &mut connection {
-            Some(open) => {
-                let Ok(first) = requests.recv() else { return };
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match requests.try_recv() {
-                        Ok(request) => batch.push(request),
-                        Err(_) => break,
-                    }
-                }
-                if !execute(open, batch) {
-                    up.store(false, Ordering::Relaxed);
-                    connection = None;
-                    fail_queued(&requests);
-                }
+    tracking: Arc<Tracking>,
+    pending: Arc<Pending>,
+    /// The serial of the notification connection this connection tracks into, 0 if
+    /// none.
+    tracked: u64,
+}
+
+impl Thread {
+    /// Batches while up, backs off and reconnects while down. Returns when every
+    /// `Link` is dropped.
+    fn run(mut self, connection: redis::Connection) {
+        let mut connection = Some(connection);
+        if let Some(open) = &mut connection {
+            if self.track(open).is_err() {
+                connection = None;
+                self.lost();
             }
-            None => {
-                if !wait_failing_requests(&requests, back_off) {
-                    return;
-                }
-                match connect(&client, timeouts) {
-                    Ok(open) => {
-                        connection = Some(open);
-                        back_off = MIN_BACK_OFF;
-                        up.store(true, Ordering::Relaxed);
+        }
+        let mut back_off = MIN_BACK_OFF;
+        loop {
+            match &mut connection {
+                Some(open) => {
+                    let first = match self.requests.recv_timeout(PING_WHEN_QUIET) {
+                        Ok(first) => first,
+                        Err(RecvTimeoutError::Timeout) => {
+                            // Quiet: a connection the server dropped (which stops its
+                            // tracking) is noticed now, not at the next command.
+                            if redis::cmd("PING").query::<()>(open).is_err() {
+                                connection = None;
+                                self.lost();
+                            }
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    };
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match self.requests.try_recv() {
+                            Ok(request) => batch.push(request),
+                            Err(_) => break,
+                        }
                     }
-                    Err(_) => back_off = (back_off * 2).min(MAX_BACK_OFF),
+                    let healthy = match self.track(open) {
+                        Ok(()) => execute(open, batch, &self.pending),
+                        Err(_) => {
+                            // Every request given is answered: async callers have no
+                            // timer of their own.
+                            for mut request in batch {
+                                request.fail(Failure::Failed, &self.pending);
+                            }
+                            false
+                        }
+                    };
+                    if !healthy {
+                        connection = None;
+                        self.lost();
+                    }
+                }
+                None => {
+                    if !wait_failing_requests(&self.requests, back_off, &self.pending) {
+                        return;
+                    }
+                    match self.reconnect() {
+                        Some(open) => {
+                            connection = Some(open);
+                            back_off = MIN_BACK_OFF;
+                            self.up.store(true, Ordering::Relaxed);
+                        }
+                        None => back_off = (back_off * 2).min(MAX_BACK_OFF),
+                    }
                 }
             }
         }
+    }
+
+    /// A new connection, tracking, with the catch-up commands sent.
+    fn reconnect(&mut self) -> Option<redis::Connection> {
+        let mut open = connect(&self.client, self.timeouts).ok()?;
+        self.tracked = 0;
+        if self.track(&mut open).is_err() {
+            self.lost();
+            return None;
+        }
+        let catch_up = self.pending.take();
+        let mut pipeline = redis::pipe();
+        catch_up.iter().for_each(|command| {
+            pipeline.add_command(command.clone());
+        });
+        if !catch_up.is_empty() && pipeline.query::<()>(&mut open).is_err() {
+            catch_up
+                .into_iter()
+                .for_each(|command| self.pending.keep(command));
+            self.lost();
+            return None;
+        }
+        Some(open)
+    }
+
+    /// Makes the connection track into the notification connection up now, if it
+    /// changed since. `Err` if the connection failed.
+    fn track(&mut self, connection: &mut redis::Connection) -> redis::RedisResult<()> {
+        if self.tracking.wanted_serial() == self.tracked {
+            return Ok(());
+        }
+        let Some((serial, id)) = self.tracking.wanted() else {
+            return Ok(());
+        };
+        let [off, on] = self.tracking.commands(id);
+        let answers: Vec<redis::RedisResult<redis::Value>> = redis::pipe()
+            .add_command(off)
+            .add_command(on)
+            .ignore_errors()
+            .query(connection)?;
+        self.tracked = serial;
+        if answers.iter().all(Result::is_ok) {
+            self.tracking.link_tracks(serial);
+        }
+        // Otherwise the server refuses tracking (too old, or not Redis): copies stay
+        // untracked, and live no longer than their TTL, as without this feature.
+        Ok(())
+    }
+
+    /// The connection is gone: callers stop queueing, tracking stops.
+    fn lost(&mut self) {
+        self.up.store(false, Ordering::Relaxed);
+        self.tracked = 0;
+        self.tracking.link_tracks(0);
+        fail_queued(&self.requests, &self.pending);
     }
 }
 
 /// Sends `batch` as one pipeline and answers each request; `false` if the connection
 /// failed (every request of the batch is then answered `Failed`) or the server
 /// answered an error (that request is answered `Failed`, the others theirs).
-fn execute(connection: &mut redis::Connection, batch: Vec<Request>) -> bool {
+fn execute(connection: &mut redis::Connection, batch: Vec<Request>, pending: &Pending) -> bool {
     let now = Instant::now();
     let (mut live, late): (Vec<Request>, Vec<Request>) = batch
         .into_iter()
         .partition(|request| request.deadline > now);
-    for request in &late {
-        request.fail(Failure::Failed);
+    for mut request in late {
+        request.fail(Failure::Failed, pending);
     }
     if live.is_empty() {
         return true;
@@ -212,14 +401,14 @@ fn execute(connection: &mut redis::Connection, batch: Vec<Request>) -> bool {
         match pipeline.ignore_errors().query(connection) {
             Ok(answers) => answers,
             Err(_) => {
-                live.iter()
-                    .for_each(|request| request.fail(Failure::Failed));
+                live.iter_mut()
+                    .for_each(|request| request.fail(Failure::Failed, pending));
                 return false;
             }
         };
     let mut healthy = answers.len() == live.len();
     let mut answers = answers.into_iter();
-    for request in &live {
+    for request in &mut live {
         match answers.next() {
             Some(Ok(value)) => {
                 if let Some(slot) = &request.slot {
@@ -228,7 +417,7 @@ fn execute(connection: &mut redis::Connection, batch: Vec<Request>) -> bool {
             }
             Some(Err(_)) | None => {
                 healthy = false;
-                request.fail(Failure::Failed);
+                request.fail(Failure::Failed, pending);
             }
         }
     }
@@ -236,16 +425,20 @@ fn execute(connection: &mut redis::Connection, batch: Vec<Request>) -> bool {
 }
 
 /// Answers `Failed` to everything queued now.
-fn fail_queued(requests: &Receiver<Request>) {
-    while let Ok(request) = requests.try_recv() {
-        request.fail(Failure::Failed);
+fn fail_queued(requests: &Receiver<Request>, pending: &Pending) {
+    while let Ok(mut request) = requests.try_recv() {
+        request.fail(Failure::Failed, pending);
     }
 }
 
 /// Waits `back_off`, answering `Unavailable` to whatever is queued meanwhile (a
 /// caller that saw the link up just before it went down). `false` once every `Link`
 /// is dropped.
-fn wait_failing_requests(requests: &Receiver<Request>, back_off: Duration) -> bool {
+fn wait_failing_requests(
+    requests: &Receiver<Request>,
+    back_off: Duration,
+    pending: &Pending,
+) -> bool {
     let until = Instant::now() + back_off;
     loop {
         let now = Instant::now();
@@ -253,7 +446,7 @@ fn wait_failing_requests(requests: &Receiver<Request>, back_off: Duration) -> bo
             return true;
         }
         match requests.recv_timeout(until - now) {
-            Ok(request) => request.fail(Failure::Unavailable),
+            Ok(mut request) => request.fail(Failure::Unavailable, pending),
             Err(RecvTimeoutError::Timeout) => return true,
             Err(RecvTimeoutError::Disconnected) => return false,
         }

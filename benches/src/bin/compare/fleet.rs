@@ -1,79 +1,63 @@
-//! A fleet of processes sharing `#[ttl_cached(redis = true)]` functions (issue 15): how
-//! long an `_invalidate` in one process takes to reach the others' memory, and what a
-//! cold key missed by several processes at once costs.
+//! A coherent fleet (issue 15): how soon an `_invalidate` in one process stops the
+//! others serving the old value, and what one computation per key across processes
+//! costs the processes that wait for it. On one `redis-server` the scenario starts (see
+//! `redis.rs`), with helper processes: this binary re-executed with [`HELPER_ENV`],
+//! driven line by line over its stdin.
 //!
-//! Worker processes are this binary re-executed (with [`WORKER_ENV`]); they take
-//! commands on stdin and answer on stdout, one line each. Times that cross processes
-//! are read from the system clock (microseconds since the Unix epoch), which every
-//! process on the host shares.
+//! No peer row: no other Rust memoization crate keeps in-process copies coherent
+//! across processes, or computes a key once across them.
 //!
-//! No peer keeps an in-process level coherent with Redis, or runs one computation per
-//! key across processes, so there is no peer row: the figures are ours, against the
-//! issue's bounds. This module owns its workers and its server: both are stopped on
-//! the way out, whatever happens.
+//! This module owns its helper processes: they are killed on the way out.
 
-use crate::plan::Plan;
-use crate::redis::start_server;
 use cache_bench::measure::median;
 use cache_bench::report::{Column, Measured, Ratios, Results, Unit};
 use cache_bench::Role;
 use cache_core::ttl_cached;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The environment variable that makes this binary a fleet worker: the Redis URL.
-pub const WORKER_ENV: &str = "COMPARE_FLEET_WORKER";
+use crate::plan::Plan;
 
-/// Processes watching for each invalidation.
-const WATCHERS: usize = 2;
-/// Invalidations measured in a full run; a quarter with `--quick`.
-const INVALIDATIONS: u64 = 200;
-/// How long a watcher waits for an invalidation to reach it before it reports none.
-const WATCH_LIMIT: Duration = Duration::from_millis(200);
-/// Processes missing each cold key at once (this one and the workers).
-const COLD_PROCESSES: usize = 4;
-/// Cold keys measured in a full run; a quarter with `--quick`.
-const COLD_KEYS: u64 = 20;
-/// How long the cold key's computation takes.
-const COMPUTE: Duration = Duration::from_millis(20);
+/// The environment variable that makes this binary a helper: the server's URL.
+pub const HELPER_ENV: &str = "COMPARE_FLEET_HELPER";
+
+/// Helper processes: the watchers of an invalidation, and with this process, the
+/// processes that miss one cold key at once.
+const HELPERS: usize = 3;
+/// Invalidations per round (each seen by every helper).
+const INVALIDATIONS: usize = 30;
+/// How long the body of the single-flight figure runs.
+const BODY: Duration = Duration::from_millis(20);
+/// How long a helper may take to answer, on a loaded machine.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The row label.
 pub const OURS: &str = "cache-core #[ttl_cached(redis = true)]";
 
-/// The columns the targets read (the others: p50 first, the waiters' overhead last).
+/// The columns the targets read.
 pub const PROPAGATION_P99: usize = 1;
-pub const NOT_PROPAGATED: usize = 2;
-pub const RUNS_PER_COLD_KEY: usize = 3;
+pub const RUNS_PER_COLD_KEY: usize = 4;
 
-/// A value that changes whenever it is computed again, in any process.
+/// Each computation returns a new number.
 #[ttl_cached(secs = 3600, redis = true)]
-fn watched(key: u64) -> String {
-    static RUNS: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{key} {} {}",
-        std::process::id(),
-        RUNS.fetch_add(1, Ordering::Relaxed)
-    )
+fn fleet_value(key: u64) -> u128 {
+    let _ = key;
+    now_nanos()
 }
 
-/// Body runs of `cold`, in this process.
-static COLD_RUNS: AtomicU64 = AtomicU64::new(0);
-
-/// A slow computation, for the cold-key figure.
+/// A slow body: the leader of a fleet-wide flight runs it, the others wait.
 #[ttl_cached(secs = 3600, redis = true)]
-fn cold(key: u64) -> u64 {
-    COLD_RUNS.fetch_add(1, Ordering::Relaxed);
-    std::thread::sleep(COMPUTE);
+fn fleet_slow(key: u64) -> u64 {
+    std::thread::sleep(BODY);
     key
 }
 
-fn unix_micros() -> u64 {
+fn now_nanos() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_micros() as u64)
+        .map_or(0, |since| since.as_nanos())
 }
 
 fn connect(url: &str) {
@@ -83,219 +67,221 @@ fn connect(url: &str) {
         .expect("the scenario's redis-server answers");
 }
 
-/// Run by a re-executed binary: answers the coordinator's commands until stdin ends.
-///
-/// - `watch K`: reads `watched(K)`, answers `ready`, then reads it again until it
-///   changes: answers the time it changed, or `unseen` after [`WATCH_LIMIT`].
-/// - `cold K`: calls `cold(K)`: answers its latency in microseconds and the body runs
-///   it took here.
-pub fn worker(url: &str) {
+/// Run by a helper process: answers the commands it reads.
+pub fn helper(url: &str) {
     connect(url);
-    let mut out = std::io::stdout();
-    let mut say = |line: String| {
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-    };
-    for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines().map_while(Result::ok);
+    while let Some(line) = lines.next() {
         let mut words = line.split(' ');
-        let (Some(command), Some(key)) = (words.next(), words.next()) else {
-            return;
-        };
-        let Ok(key) = key.parse::<u64>() else { return };
+        let command = words.next().unwrap_or_default();
+        let key: u64 = words.next().and_then(|key| key.parse().ok()).unwrap_or(0);
         match command {
+            // Calls `fleet_value(key)` until it changes; says when it did.
             "watch" => {
-                let old = watched(key);
-                say("ready".to_owned());
+                let before = fleet_value(key);
+                println!("ready");
                 let started = Instant::now();
-                loop {
-                    if watched(key) != old {
-                        say(unix_micros().to_string());
-                        break;
-                    }
-                    if started.elapsed() > WATCH_LIMIT {
-                        say("unseen".to_owned());
-                        break;
-                    }
-                    std::hint::spin_loop();
+                while fleet_value(key) == before && started.elapsed() < PATIENCE {
+                    std::thread::sleep(Duration::from_micros(50));
                 }
+                println!("changed {}", now_nanos());
             }
-            "cold" => {
-                let runs = COLD_RUNS.load(Ordering::Relaxed);
+            // Misses `fleet_slow(key)` when told to go; how long it took, and whether
+            // this process ran the body.
+            "miss" => {
+                println!("ready");
+                let _go = lines.next();
+                let before = fleet_slow_redis_stats().computations;
                 let started = Instant::now();
-                cold(key);
-                let latency = started.elapsed().as_micros();
-                say(format!(
-                    "{latency} {}",
-                    COLD_RUNS.load(Ordering::Relaxed) - runs
-                ));
+                std::hint::black_box(fleet_slow(key));
+                let took = started.elapsed().as_nanos();
+                let ran = fleet_slow_redis_stats().computations - before;
+                println!("missed {took} {ran}");
             }
             _ => return,
         }
     }
 }
 
-/// One worker process, killed when dropped.
-struct Worker {
+struct Helper {
     child: Child,
     stdin: ChildStdin,
     lines: Receiver<String>,
 }
 
-impl Worker {
-    fn start(url: &str) -> Worker {
+impl Helper {
+    fn start(url: &str) -> Helper {
         let mut child = Command::new(std::env::current_exe().expect("this binary's path"))
-            .env(WORKER_ENV, url)
+            .env(HELPER_ENV, url)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("a worker process starts");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
+            .expect("a helper starts");
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in stdout.lines().map_while(Result::ok) {
                 if sender.send(line).is_err() {
                     return;
                 }
             }
         });
-        Worker {
+        Helper {
             child,
             stdin,
             lines,
         }
     }
 
-    fn send(&mut self, command: &str) {
-        writeln!(self.stdin, "{command}").expect("the worker is running");
+    fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").expect("the helper reads");
+        self.stdin.flush().expect("the helper reads");
     }
 
-    fn answer(&mut self) -> String {
-        self.lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the worker answers")
+    fn expect(&mut self, word: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(PATIENCE)
+                .expect("the helper answers");
+            if let Some(rest) = line.strip_prefix(word) {
+                return rest.trim().to_owned();
+            }
+        }
     }
 }
 
-impl Drop for Worker {
+impl Drop for Helper {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// The `fraction` quantile of `values` (sorted here), nearest rank.
-fn quantile(mut values: Vec<f64>, fraction: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let rank = ((values.len() as f64 * fraction).ceil() as usize).clamp(1, values.len());
-    values[rank - 1]
+fn percentile(sorted: &[f64], percent: usize) -> f64 {
+    sorted[(sorted.len() * percent / 100).min(sorted.len() - 1)]
 }
 
 /// Runs the scenario, or says why it did not.
 pub fn run(plan: &Plan) -> Results {
     let columns = vec![
-        Column::new("invalidation seen, p50, ms", Unit::Count, Ratios::None),
-        Column::new("invalidation seen, p99, ms", Unit::Count, Ratios::None),
-        Column::new("invalidations never seen", Unit::Count, Ratios::None),
-        Column::new("body runs per cold key", Unit::Count, Ratios::None),
         Column::new(
-            "waiter latency over the body, ms",
-            Unit::Count,
+            "invalidation seen elsewhere, p50 ns",
+            Unit::Nanos,
             Ratios::None,
         ),
+        Column::new(
+            "invalidation seen elsewhere, p99 ns",
+            Unit::Nanos,
+            Ratios::None,
+        ),
+        Column::new("cold key, leader's call, ns", Unit::Nanos, Ratios::None),
+        Column::new("cold key, waiter's call, ns", Unit::Nanos, Ratios::None),
+        Column::new("cold key, body runs", Unit::Count, Ratios::None),
     ];
-    let mut results = Results::new("A fleet of processes (issue 15)", columns);
-    let Some(server) = start_server() else {
+    let mut results = Results::new("A coherent fleet (issue 15)", columns);
+    let Some(server) = crate::redis::start_server() else {
         results.notes.push(
             "Not run: `redis-server` is not installed (apt-get install redis-server).".to_owned(),
         );
         return results;
     };
     connect(&server.url);
-    let mut workers: Vec<Worker> = (0..WATCHERS.max(COLD_PROCESSES - 1))
-        .map(|_| Worker::start(&server.url))
-        .collect();
+    let mut helpers: Vec<Helper> = (0..HELPERS).map(|_| Helper::start(&server.url)).collect();
+    let rounds = plan.rounds;
+    let invalidations = if plan.quick {
+        INVALIDATIONS / 3
+    } else {
+        INVALIDATIONS
+    };
 
-    // Propagation: the watchers hold the key in memory; this process invalidates it.
-    let invalidations = plan.scaled(INVALIDATIONS);
+    // Propagation: from the return of `_invalidate` here to a helper's first call
+    // that no longer returns the old value (which includes its recomputation, one
+    // Redis round trip or a fleet-wide flight).
     let mut delays = Vec::new();
-    let mut unseen = 0;
-    for key in 0..invalidations {
-        for watcher in &mut workers[..WATCHERS] {
-            watcher.send(&format!("watch {key}"));
-            assert_eq!(watcher.answer(), "ready");
+    for invalidation in 0..rounds * invalidations {
+        let key = invalidation as u64 % 8;
+        fleet_value(key);
+        for helper in &mut helpers {
+            helper.send(&format!("watch {key}"));
         }
-        watched_invalidate(key);
-        let done = unix_micros();
-        for watcher in &mut workers[..WATCHERS] {
-            match watcher.answer().parse::<u64>() {
-                Ok(seen) => delays.push(seen.saturating_sub(done) as f64 / 1e3),
-                Err(_) => unseen += 1,
+        for helper in &mut helpers {
+            helper.expect("ready");
+        }
+        fleet_value_invalidate(key);
+        let invalidated = now_nanos();
+        for helper in &mut helpers {
+            let changed: u128 = helper.expect("changed").parse().unwrap_or(invalidated);
+            delays.push(changed.saturating_sub(invalidated) as f64);
+        }
+    }
+    delays.sort_by(f64::total_cmp);
+
+    // One cold key, missed by every helper and this process at once.
+    let mut leaders = Vec::new();
+    let mut waiters = Vec::new();
+    let mut runs = Vec::new();
+    for round in 0..rounds {
+        let key = 1_000 + round as u64;
+        for helper in &mut helpers {
+            helper.send(&format!("miss {key}"));
+            helper.expect("ready");
+        }
+        for helper in &mut helpers {
+            helper.send("go");
+        }
+        let before = fleet_slow_redis_stats().computations;
+        let started = Instant::now();
+        std::hint::black_box(fleet_slow(key));
+        let mut calls = vec![(
+            started.elapsed().as_nanos() as f64,
+            fleet_slow_redis_stats().computations - before,
+        )];
+        for helper in &mut helpers {
+            let missed = helper.expect("missed");
+            let (took, ran) = missed.split_once(' ').unwrap_or(("0", "0"));
+            calls.push((took.parse().unwrap_or(0.0), ran.parse().unwrap_or(0)));
+        }
+        runs.push(calls.iter().map(|(_, ran)| *ran as f64).sum::<f64>());
+        for (took, ran) in calls {
+            if ran > 0 {
+                leaders.push(took);
+            } else {
+                waiters.push(took);
             }
         }
-        // Without propagation every round waits out the limit: a few tell as much.
-        if delays.is_empty() && unseen >= 3 * WATCHERS {
-            break;
-        }
     }
-    let watched_rounds = (delays.len() + unseen) / WATCHERS;
-
-    // Cold keys: every process misses the same one at once.
-    let cold_keys = plan.scaled(COLD_KEYS);
-    let mut runs_per_key = Vec::new();
-    let mut overheads = Vec::new();
-    for key in 0..cold_keys {
-        for worker in &mut workers[..COLD_PROCESSES - 1] {
-            worker.send(&format!("cold {key}"));
-        }
-        let runs = COLD_RUNS.load(Ordering::Relaxed);
-        let started = Instant::now();
-        cold(key);
-        let mut latencies = vec![started.elapsed().as_micros() as f64];
-        let mut key_runs = COLD_RUNS.load(Ordering::Relaxed) - runs;
-        for worker in &mut workers[..COLD_PROCESSES - 1] {
-            let answer = worker.answer();
-            let (latency, worker_runs) = answer.split_once(' ').expect("`latency runs`");
-            latencies.push(latency.parse().expect("a latency"));
-            key_runs += worker_runs.parse::<u64>().expect("a run count");
-        }
-        runs_per_key.push(key_runs as f64);
-        // The slowest caller waited for the computation and then for its result.
-        let slowest = latencies.iter().copied().fold(0.0, f64::max);
-        overheads.push((slowest - COMPUTE.as_micros() as f64) / 1e3);
-    }
-    drop(workers);
+    drop(helpers);
     drop(server);
 
-    let propagated = !delays.is_empty();
     results.rows = vec![Measured {
         name: OURS,
         role: Role::Ours,
         figures: vec![
-            propagated.then(|| quantile(delays.clone(), 0.5)),
-            propagated.then(|| quantile(delays.clone(), 0.99)),
-            Some(unseen as f64),
-            Some(runs_per_key.iter().sum::<f64>() / runs_per_key.len().max(1) as f64),
-            Some(median(overheads)),
+            Some(percentile(&delays, 50)),
+            Some(percentile(&delays, 99)),
+            (!leaders.is_empty()).then(|| median(leaders)),
+            (!waiters.is_empty()).then(|| median(waiters)),
+            Some(median(runs)),
         ],
     }];
     results.notes.push(format!(
-        "One `redis-server` on 127.0.0.1, started by the scenario; workers are this binary \
-         re-executed. Invalidation: {WATCHERS} worker processes hold a key in memory and \
-         read it in a loop; this process calls `_invalidate`; each watcher's delay is from \
-         the call's return to its first read of a new value, on the system clock \
-         ({watched_rounds} rounds; a watcher that sees nothing in {} ms counts as never \
-         seen{}). Cold key: {COLD_PROCESSES} processes call a {} ms function on the same \
-         new key at once ({cold_keys} keys): body runs per key across all of them (1 is \
-         one computation for the fleet), and the median over keys of the slowest \
-         caller's latency minus the body's time.",
-        WATCH_LIMIT.as_millis(),
-        if propagated {
-            ""
-        } else {
-            "; the scenario stops after 3 such rounds"
-        },
-        COMPUTE.as_millis(),
+        "One `redis-server` on 127.0.0.1, {HELPERS} helper processes (this binary \
+         re-executed). Invalidation: {} `_invalidate` calls in this process, each while \
+         every helper calls the function in a loop (in-process hits, 50 µs apart); from \
+         the return of `_invalidate` to each helper's first call returning the new value \
+         (which includes its recomputation: one of them computes, the others wait for \
+         it). {} samples. Cold key: this process and the helpers call a function whose \
+         body sleeps {} ms, on one cold key, at once; the leader's call (the one that ran \
+         the body) and the others' (which waited, woken by the notification of the \
+         leader's write, then read Redis), median over {rounds} rounds; body runs per \
+         round (1: one computation for {} processes).",
+        rounds * invalidations,
+        delays.len(),
+        BODY.as_millis(),
+        HELPERS + 1,
     ));
     results
 }

@@ -51,9 +51,9 @@ fn main() -> ExitCode {
         redis::fill(&spec);
         return ExitCode::SUCCESS;
     }
-    // Re-executed by the fleet scenario as one of its worker processes.
-    if let Ok(url) = std::env::var(fleet::WORKER_ENV) {
-        fleet::worker(&url);
+    // Re-executed by the fleet scenario as one of its helper processes.
+    if let Ok(url) = std::env::var(fleet::HELPER_ENV) {
+        fleet::helper(&url);
         return ExitCode::SUCCESS;
     }
     let plan = match Plan::from_args(std::env::args().skip(1)) {

@@ -102,7 +102,8 @@ fn fill_in_another_process(url: &str, first: u64, count: u64) {
     assert!(status.success(), "the filler failed");
 }
 
-/// A `redis-server` of the scenario's own, killed when dropped.
+/// A `redis-server` of the scenario's own (the fleet scenario's too), killed when
+/// dropped.
 pub struct Server {
     pub url: String,
     child: Child,

@@ -3,7 +3,7 @@
 use cache_core::ttl_cached;
 use std::time::Duration;
 
-#[ttl_cached(secs = 5, redis = true, version = 3, capacity = 10, refresh = true)]
+#[ttl_cached(secs = 5, redis = true, version = 3, capacity = 10, refresh = true, lease_secs = 3)]
 fn rate(from: &str, to: &str) -> f64 {
     from.len() as f64 / to.len() as f64
 }

@@ -1,0 +1,10 @@
+use cache_core::ttl_cached;
+
+#[ttl_cached(secs = 5, redis = true, single_flight = false, lease_secs = 3)]
+fn rate(currency: &str) -> u64 {
+    currency.len() as u64
+}
+
+fn main() {
+    rate("EUR");
+}
