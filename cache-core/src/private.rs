@@ -27,7 +27,7 @@ where
         builder = builder.stale_while_revalidate(window);
     }
     if let Some(window) = freshness.stale_if_error {
-        builder = builder.keep_stale(window);
+        builder = builder.stale_if_error(window);
     }
     if let Some(clock) = clock {
         builder = builder.clock(clock);

@@ -67,7 +67,7 @@ pub struct TtlMapBuilder<K, V> {
     stale_window: Duration,
     /// How long past its deadline an entry is kept for `stale_if_error` (the map
     /// keeps it for the longer of this and `stale_window`).
-    keep_stale: Duration,
+    stale_if_error: Duration,
     value_ttl: Option<ValueTtl<V>>,
     _types: PhantomData<fn(K, V)>,
 }
@@ -87,7 +87,7 @@ where
             listener: None,
             jitter: None,
             stale_window: Duration::ZERO,
-            keep_stale: Duration::ZERO,
+            stale_if_error: Duration::ZERO,
             value_ttl: None,
             _types: PhantomData,
         }
@@ -222,11 +222,43 @@ where
         self
     }
 
-    /// Keeps each entry `window` past its TTL, readable only by the stale options of
-    /// generated code (`#[ttl_cached(stale_if_error = N)]`): every lookup of the map
-    /// treats it as expired at its TTL.
-    pub(crate) fn keep_stale(mut self, window: Duration) -> Self {
-        self.keep_stale = window;
+    /// Stale-if-error (RFC 5861's name): when the `init` of
+    /// [`try_get_or_insert_with`](TtlMap::try_get_or_insert_with) (or its async form)
+    /// fails, and the key had a value that expired less than `window` ago, the call
+    /// returns that value instead of the error, and counts the error in
+    /// [`CacheStats::errors_served_over`](crate::CacheStats::errors_served_over).
+    ///
+    /// For this, each entry stays `window` past its TTL, readable by this alone (and by
+    /// [`get_or_refresh_with`](TtlMap::get_or_refresh_with) within its own window):
+    /// every other lookup treats it as expired at its TTL, so no other call returns a
+    /// value past its deadline. The `Err` itself is not stored, and the earlier value
+    /// stays for the rest of its window. `#[ttl_cached(stale_if_error = N)]` is built
+    /// on it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{MockClock, TtlMap};
+    /// use std::time::Duration;
+    ///
+    /// let clock = MockClock::new();
+    /// let rates = TtlMap::builder()
+    ///     .ttl(Duration::from_secs(60))
+    ///     .stale_if_error(Duration::from_secs(600))
+    ///     .clock(clock.clone())
+    ///     .build();
+    /// let fetched: Result<f64, &str> = rates.try_get_or_insert_with("EUR", || Ok(1.08));
+    /// assert_eq!(fetched, Ok(1.08));
+    /// clock.advance(Duration::from_secs(90)); // expired 30 s ago
+    /// assert_eq!(rates.get("EUR"), None);
+    /// // The rates service is down: the last good rate is served over the error.
+    /// assert_eq!(rates.try_get_or_insert_with("EUR", || Err("timeout")), Ok(1.08));
+    /// assert_eq!(rates.stats().errors_served_over, 1);
+    /// clock.advance(Duration::from_secs(600)); // expired 630 s ago: past the window
+    /// assert_eq!(rates.try_get_or_insert_with("EUR", || Err("timeout")), Err("timeout"));
+    /// ```
+    pub fn stale_if_error(mut self, window: Duration) -> Self {
+        self.stale_if_error = window;
         self
     }
 
@@ -370,7 +402,9 @@ where
                 clock: self.clock,
                 listener: self.listener,
                 jitter: self.jitter,
-                stale_window: duration_to_nanos(self.stale_window.max(self.keep_stale)).min(NEVER),
+                stale_window: duration_to_nanos(self.stale_window.max(self.stale_if_error))
+                    .min(NEVER),
+                stale_if_error: self.stale_if_error,
                 revalidate_window: duration_to_nanos(self.stale_window).min(NEVER),
                 refreshing: Mutex::default(),
                 refreshes: StaleCounters::default(),

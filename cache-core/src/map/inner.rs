@@ -56,6 +56,9 @@ pub(crate) struct Inner<K, V> {
     /// How long past its deadline `get_or_refresh_with` serves an entry stale while
     /// it is recomputed (at most `stale_window`).
     pub(super) revalidate_window: Nanos,
+    /// How long past its deadline an entry's value is returned instead of an error of
+    /// `try_get_or_insert_with` (at most `stale_window`; zero: never).
+    pub(super) stale_if_error: Duration,
     /// Keys being refreshed in the background: one refresh per key at a time.
     pub(super) refreshing: Mutex<Vec<K>>,
     pub(super) refreshes: StaleCounters,

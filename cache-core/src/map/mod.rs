@@ -26,12 +26,16 @@ use crate::flight::{compute_after_miss, compute_after_miss_async, Landing};
 use crate::shard::{drop_each, Shard};
 use crate::stats::CacheStats;
 use crate::time::deadline::{expires, is_live};
+use crate::time::Nanos;
 use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A key's value past its deadline and that deadline, read for stale-if-error.
+type Earlier<V> = Option<(V, Nanos)>;
 
 /// A concurrent hash map whose entries expire after a time to live (TTL).
 ///
@@ -403,7 +407,9 @@ where
 
     /// Like [`get_or_insert_with`](Self::get_or_insert_with) for a fallible `init`: an
     /// `Ok` value is stored and returned; an `Err` is returned and not stored (callers
-    /// that were waiting for this key then run their own `init`).
+    /// that were waiting for this key then run their own `init`). In a map built with
+    /// [`stale_if_error`](TtlMapBuilder::stale_if_error), an `Err` is answered with the
+    /// key's value that expired less than that window ago, if there is one.
     ///
     /// # Examples
     ///
@@ -421,7 +427,47 @@ where
         key: K,
         init: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
-        self.get_or_compute(key, init, |result| result.as_ref().ok().cloned(), Ok)
+        if self.inner.stale_if_error.is_zero() {
+            return self.get_or_compute(key, init, |result| result.as_ref().ok().cloned(), Ok);
+        }
+        let (hash, earlier) = match self.hit_or_earlier(&key) {
+            Ok(value) => return Ok(value),
+            Err(missed) => missed,
+        };
+        let result = compute_after_miss(&self.inner, hash, key, init, Self::ok_landing, Ok);
+        self.serve_over(result, earlier)
+    }
+
+    /// For stale-if-error: the live value, or the miss (the key's hash, and its value
+    /// that expired within the window, read before `init` runs).
+    fn hit_or_earlier(&self, key: &K) -> Result<V, (u64, Earlier<V>)> {
+        let hash = self.inner.hash(key);
+        match self.inner.get_hashed(hash, |stored| stored == key) {
+            Some(value) => Ok(value),
+            None => Err((
+                hash,
+                self.inner.stale_snapshot(hash, |stored| stored == key),
+            )),
+        }
+    }
+
+    /// What a fallible `init` stores: its `Ok` value.
+    fn ok_landing<E>(result: &Result<V, E>) -> Option<Landing<V>> {
+        result.as_ref().ok().cloned().map(Landing::new)
+    }
+
+    /// `result`, or in place of its `Err`, the `earlier` value (read before `init`
+    /// ran) if it expired less than the map's stale-if-error window ago.
+    fn serve_over<E>(&self, result: Result<V, E>, earlier: Earlier<V>) -> Result<V, E> {
+        match (result, earlier) {
+            (Err(_), Some((value, deadline)))
+                if self.inner.within(deadline, self.inner.stale_if_error) =>
+            {
+                self.inner.count_error_served_over();
+                Ok(value)
+            }
+            (result, _) => result,
+        }
     }
 
     /// The async form of [`get_or_insert_with`](Self::get_or_insert_with): on a miss,
@@ -464,7 +510,8 @@ where
     }
 
     /// The async form of [`try_get_or_insert_with`](Self::try_get_or_insert_with): an
-    /// `Ok` is stored and returned, an `Err` returned and not stored.
+    /// `Ok` is stored and returned, an `Err` returned and not stored (or answered with
+    /// an earlier value, with [`stale_if_error`](TtlMapBuilder::stale_if_error)).
     ///
     /// # Examples
     ///
@@ -490,8 +537,18 @@ where
     where
         F: Future<Output = Result<V, E>>,
     {
-        self.get_or_compute_async(key, init, |result| result.as_ref().ok().cloned(), Ok)
-            .await
+        if self.inner.stale_if_error.is_zero() {
+            return self
+                .get_or_compute_async(key, init, |result| result.as_ref().ok().cloned(), Ok)
+                .await;
+        }
+        let (hash, earlier) = match self.hit_or_earlier(&key) {
+            Ok(value) => return Ok(value),
+            Err(missed) => missed,
+        };
+        let result =
+            compute_after_miss_async(&self.inner, hash, key, init, Self::ok_landing, Ok).await;
+        self.serve_over(result, earlier)
     }
 
     /// Removes every entry (their values are dropped before this returns). A
