@@ -146,8 +146,9 @@ pub use time::MockClock;
 ///
 /// Freshness: `ttl_from` lets each result say how long it lives, under the TTL;
 /// `stale_while_revalidate = N` returns a value up to `N` s past its TTL at once while
-/// one background refresh recomputes it (parameters owned: the refresh runs the body
-/// later, on another thread); `stale_if_error = N` answers an `Err` with the `Ok` that
+/// one background refresh recomputes it (the refresh runs the body later, on another
+/// thread, with owned copies of the arguments: `&str` as a `String`, lent back);
+/// `stale_if_error = N` answers an `Err` with the `Ok` that
 /// expired less than `N` s ago ([`CacheStats::errors_served_over`]).
 ///
 /// ```

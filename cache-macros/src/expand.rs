@@ -325,7 +325,14 @@ impl Expansion<'_> {
             &[
                 ("__TTL_CACHED_MISSED", quote!(__ttl_cached_missed)),
                 ("__TTL_CACHED_KEY", quote!(__ttl_cached_key)),
-                ("__TTL_CACHED_BODY", self.uncached_call()),
+                (
+                    "__TTL_CACHED_BODY",
+                    if self.stale_while_revalidate().is_some() {
+                        self.refresh_call()
+                    } else {
+                        self.uncached_call()
+                    },
+                ),
             ],
         );
         quote! {
@@ -351,10 +358,20 @@ impl Expansion<'_> {
             let name = argument(index, param);
             let ty = &param.ty;
             let (first, last) = spans(ty);
-            let path =
-                quote_spanned!(first=> <#ty as ::cache_core::__private::RefreshArgument<_>>::moved);
-            let mut arguments =
-                proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(#name));
+            // A borrowed argument `&T` moves as its owned form (`T::Owned`, as in the
+            // key), which the refresh lends back to the body.
+            let (moved_ty, value) = if param.by_ref {
+                let borrowed = &param.borrowed;
+                (
+                    quote!(<#borrowed as ::std::borrow::ToOwned>::Owned),
+                    quote!(::std::borrow::ToOwned::to_owned(#name)),
+                )
+            } else {
+                (quote!(#ty), quote!(#name))
+            };
+            let path = quote_spanned!(first=>
+                <#moved_ty as ::cache_core::__private::RefreshArgument<_>>::moved);
+            let mut arguments = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, value);
             arguments.set_span(last);
             quote!(let #name = #path #arguments;)
         });
@@ -380,6 +397,7 @@ impl Expansion<'_> {
         let lookup_args = self.lookup_args();
         if self.stale_while_revalidate().is_some() {
             let moves = self.refresh_moves();
+            let call = self.refresh_call();
             return quote! {
                 let __ttl_cached_ops = #ops;
                 match (__ttl_cached_ops.lookup)(#lookup_args) {
@@ -1076,10 +1094,41 @@ impl Expansion<'_> {
     /// binds the parameters (so that `return` and `?` stay the body's), called; for an
     /// `async fn`, in an `async` block, its output typed (which `?` needs).
     fn uncached_call(&self) -> TokenStream {
+        self.body_call(false)
+    }
+
+    /// [`Self::uncached_call`] for a `stale_while_revalidate` refresh, whose borrowed
+    /// arguments were moved in owned (see [`Self::refresh_moves`]): each lent back to
+    /// the body as the `&T` it takes. An `async fn`'s call goes in an `async move`
+    /// block, so that the future owns what it lends (the refresh outlives the call).
+    fn refresh_call(&self) -> TokenStream {
+        let call = self.body_call(true);
+        let lends = self.func.params.iter().any(|param| param.by_ref);
+        if self.func.is_async() && lends && !self.in_body() {
+            quote!(async move { #call.await })
+        } else {
+            call
+        }
+    }
+
+    /// Argument `index` as the body takes it: with `lend`, a borrowed parameter's owned
+    /// form, borrowed.
+    fn body_argument(index: usize, param: &Param, lend: bool) -> TokenStream {
+        let name = argument(index, param);
+        if lend && param.by_ref {
+            let borrowed = &param.borrowed;
+            quote!(<_ as ::core::borrow::Borrow<#borrowed>>::borrow(&#name))
+        } else {
+            quote!(#name)
+        }
+    }
+
+    /// See [`Self::uncached_call`] and [`Self::refresh_call`].
+    fn body_call(&self, lend: bool) -> TokenStream {
         if self.in_body() {
             let rebinds = self.func.params.iter().enumerate().map(|(index, param)| {
                 let pat = &param.pat;
-                let argument = argument(index, param);
+                let argument = Self::body_argument(index, param, lend);
                 quote!(let #pat = #argument;)
             });
             let stmts = &self.func.stmts;
@@ -1114,7 +1163,7 @@ impl Expansion<'_> {
             .params
             .iter()
             .enumerate()
-            .map(|(index, param)| argument(index, param));
+            .map(|(index, param)| Self::body_argument(index, param, lend));
         let types = self.turbofish(&[]);
         let call = quote!(#path #types (#receiver #(#arguments),*));
         match self.func.sig.unsafety {

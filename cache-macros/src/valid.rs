@@ -158,9 +158,10 @@ pub(crate) fn options(args: &Args, func: &CachedFn) -> Vec<Error> {
 /// What keeps `stale_while_revalidate` from applying to the function. A refresh
 /// runs the body later, on another thread, after the call that found the value stale
 /// has returned: so the body must be callable with arguments moved there, which a
-/// borrowed parameter or receiver cannot be. (The arguments are moved into the body
-/// on every miss, and each must be `Clone + Send + 'static`: checked at its type
-/// when the expansion uses it, see `RefreshArgument` in `cache_core::__private`.)
+/// receiver, or a borrow inside a parameter, cannot be. (The arguments are moved into
+/// the body on every miss, a plain `&T` as its owned form, lent back to the body; each
+/// must be `Clone + Send + 'static`: checked at its type when the expansion uses it,
+/// see `RefreshArgument` in `cache_core::__private`.)
 pub(crate) fn stale_while_revalidate(args: &Args, func: &CachedFn) -> Vec<Error> {
     if args.stale_while_revalidate.is_none() {
         return Vec::new();
@@ -194,12 +195,24 @@ pub(crate) fn stale_while_revalidate(args: &Args, func: &CachedFn) -> Vec<Error>
         ));
     }
     for param in &func.params {
-        if let Some(borrow) = find_borrow(&param.ty) {
+        // A shared reference to an owned type is moved as its owned form (`&str`
+        // as `String`) and lent back to the body; a borrow inside that, or `&mut`, is not.
+        let moved = if param.by_ref {
+            &param.borrowed
+        } else {
+            &*param.ty
+        };
+        // Without `key = ...`, the key's own check reports a borrow inside a parameter.
+        if args.key.is_none() {
+            continue;
+        }
+        if let Some(borrow) = find_borrow(moved) {
             errors.push(Error::new(
                 borrow,
                 format!(
-                    "{WHY}: a borrowed parameter cannot go there (the call it borrows from \
-                     has returned by then); take an owned type (`String`, `Vec<T>`, `Arc<T>`)"
+                    "{WHY}: a borrow inside a parameter cannot go there (the call it borrows \
+                     from has returned by then, and only a plain `&T` is copied to its owned \
+                     form); take an owned type (`String`, `Vec<T>`, `Arc<T>`)"
                 ),
             ));
         }

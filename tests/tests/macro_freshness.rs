@@ -806,3 +806,61 @@ fn ttl_from_in_a_generic_function() {
         Some(Duration::from_secs(30))
     );
 }
+
+static GREETING_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static GREETING_VERSION: AtomicUsize = AtomicUsize::new(1);
+
+/// Borrowed parameters: the refresh gets owned copies (`String`, `Vec<u8>`) and lends
+/// them to the body as `&str` and `&[u8]`.
+#[ttl_cached(secs = 10, stale_while_revalidate = 5, clock = GREETING_CLOCK.clone())]
+fn greeting(name: &str, suffix: &[u8]) -> String {
+    format!(
+        "hello {name}{} v{}",
+        String::from_utf8_lossy(suffix),
+        GREETING_VERSION.load(Ordering::SeqCst)
+    )
+}
+
+static TITLE_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static TITLE_VERSION: AtomicUsize = AtomicUsize::new(1);
+
+/// The same with the body expanded in place (`helpers = "none"`).
+#[ttl_cached(
+    secs = 10,
+    stale_while_revalidate = 5,
+    helpers = "none",
+    clock = TITLE_CLOCK.clone()
+)]
+fn title(name: &str, rank: u32) -> String {
+    format!("{rank}. {name} v{}", TITLE_VERSION.load(Ordering::SeqCst))
+}
+
+#[test]
+fn stale_while_revalidate_lends_borrowed_arguments_to_the_refresh() {
+    assert_eq!(greeting("ana", b"!"), "hello ana! v1");
+    GREETING_VERSION.store(2, Ordering::SeqCst);
+    GREETING_CLOCK.advance(Duration::from_secs(10));
+    assert_eq!(greeting("ana", b"!"), "hello ana! v1", "stale, at once");
+    wait_for("the refresh", || {
+        greeting_cache().stats().refreshes_succeeded == 1
+    });
+    assert_eq!(
+        greeting("ana", b"!"),
+        "hello ana! v2",
+        "refreshed with the same arguments"
+    );
+    assert_eq!(greeting("bo", b"?"), "hello bo? v2", "another key");
+
+    assert_eq!(title("ana", 1), "1. ana v1");
+    TITLE_VERSION.store(2, Ordering::SeqCst);
+    TITLE_CLOCK.advance(Duration::from_secs(12));
+    assert_eq!(title("ana", 1), "1. ana v1", "stale, at once");
+    let refreshed = std::time::Instant::now() + Duration::from_secs(10);
+    while title("ana", 1) != "1. ana v2" {
+        assert!(
+            std::time::Instant::now() < refreshed,
+            "the refresh never landed"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}

@@ -253,3 +253,32 @@ async fn a_cancelled_refresh_lets_the_key_go() {
         (2, 1)
     );
 }
+
+static LABEL_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static LABEL_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// A borrowed parameter: the refresh owns a `String` and lends it as `&str`.
+#[ttl_cached(secs = 10, stale_while_revalidate = 5, clock = LABEL_CLOCK.clone())]
+async fn label(name: &str) -> String {
+    let run = LABEL_RUNS.fetch_add(1, Ordering::SeqCst);
+    tokio::task::yield_now().await;
+    format!("{name} v{run}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_borrowed_argument_is_lent_to_the_async_refresh() {
+    assert_eq!(label("ana").await, "ana v0");
+    LABEL_CLOCK.advance(Duration::from_secs(10));
+    let stale = label("ana").await;
+    if SPAWNED {
+        assert_eq!(stale, "ana v0", "stale, at once; the refresh is spawned");
+        wait_for("the refresh", || {
+            label_cache().stats().refreshes_succeeded == 1
+        })
+        .await;
+    } else {
+        assert_eq!(stale, "ana v1", "the claiming caller awaited its refresh");
+    }
+    assert_eq!(label("ana").await, "ana v1");
+    assert_eq!(LABEL_RUNS.load(Ordering::SeqCst), 2);
+}
