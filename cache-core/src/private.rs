@@ -703,6 +703,9 @@ pub trait RefreshArgument<Pick>: Sized {
     type Moved;
     /// The argument, checked.
     fn moved(self) -> Self::Moved;
+    /// A clone of the argument, checked: a method's `&self`, which the refresh calls
+    /// the method on (one bound to fail, so an unfit `Self` is one error).
+    fn cloned(&self) -> Self::Moved;
 }
 
 #[diagnostic::do_not_recommend]
@@ -712,12 +715,19 @@ impl<T: Clone + Send + 'static> RefreshArgument<Checked<true>> for T {
     fn moved(self) -> T {
         self
     }
+    #[inline]
+    fn cloned(&self) -> T {
+        self.clone()
+    }
 }
 
 #[diagnostic::do_not_recommend]
 impl<T: sealed::Never> RefreshArgument<Unfit> for T {
     type Moved = Infallible;
     fn moved(self) -> Infallible {
+        unreachable!("no type implements `Never`")
+    }
+    fn cloned(&self) -> Infallible {
         unreachable!("no type implements `Never`")
     }
 }

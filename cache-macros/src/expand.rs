@@ -375,7 +375,26 @@ impl Expansion<'_> {
             arguments.set_span(last);
             quote!(let #name = #path #arguments;)
         });
-        quote!(#(#moves)*)
+        // The receiver: `&self` as a clone of `self`, lent back; `self` (or `self:
+        // Arc<Self>` and the like) moved. (`&mut self` is refused for every cached fn.)
+        let receiver = self.func.receiver.as_ref().map(|receiver| {
+            let self_token = receiver.self_token;
+            let span = self_token.span;
+            let check = match &receiver.reference {
+                Some(_) => quote_spanned!(span=>
+                    <Self as ::cache_core::__private::RefreshArgument<_>>::cloned),
+                None => {
+                    let ty = &receiver.ty;
+                    quote_spanned!(span=>
+                        <#ty as ::cache_core::__private::RefreshArgument<_>>::moved)
+                }
+            };
+            let mut argument =
+                proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(#self_token));
+            argument.set_span(span);
+            quote!(let __ttl_cached_self = #check #argument;)
+        });
+        quote!(#receiver #(#moves)*)
     }
 
     /// The body of a sync cached function: a hit, or the miss through the runtime.
@@ -1103,7 +1122,12 @@ impl Expansion<'_> {
     /// block, so that the future owns what it lends (the refresh outlives the call).
     fn refresh_call(&self) -> TokenStream {
         let call = self.body_call(true);
-        let lends = self.func.params.iter().any(|param| param.by_ref);
+        let lends = self.func.params.iter().any(|param| param.by_ref)
+            || self
+                .func
+                .receiver
+                .as_ref()
+                .is_some_and(|receiver| receiver.reference.is_some());
         if self.func.is_async() && lends && !self.in_body() {
             quote!(async move { #call.await })
         } else {
@@ -1156,7 +1180,11 @@ impl Expansion<'_> {
         let path = self.sibling(&self.names.uncached);
         let receiver = self.func.receiver.as_ref().map(|receiver| {
             let self_token = receiver.self_token;
-            quote!(#self_token,)
+            match (lend, &receiver.reference) {
+                (false, _) => quote!(#self_token,),
+                (true, Some(_)) => quote!(&__ttl_cached_self,),
+                (true, None) => quote!(__ttl_cached_self,),
+            }
         });
         let arguments = self
             .func

@@ -178,12 +178,20 @@ pub(crate) fn stale_while_revalidate(args: &Args, func: &CachedFn) -> Vec<Error>
             ),
         ));
     }
-    if let Some(receiver) = &func.receiver {
+    // A receiver goes there as a clone of `self` (`&self`) or `self` itself, lent to
+    // the body's function; a body expanded in place (`helpers = "none"`) names `self`
+    // directly, which cannot be rebound.
+    let in_place = matches!(
+        args.helpers.as_ref().map(|given| &given.value),
+        Some(crate::args::Helpers::None)
+    );
+    if let Some(receiver) = func.receiver.as_ref().filter(|_| in_place) {
         errors.push(Error::new_spanned(
             receiver,
             format!(
-                "{WHY}: a method's receiver cannot go there; make it an associated \
-                 function that takes the owned values it needs"
+                "{WHY}: with `helpers = \"none\"` the body is expanded in place and names \
+                 the caller's `self`, which cannot go there; leave out `helpers = \"none\"` \
+                 (the refresh then calls the method on a clone of `self`)"
             ),
         ));
     }

@@ -864,3 +864,43 @@ fn stale_while_revalidate_lends_borrowed_arguments_to_the_refresh() {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+static PRICE_LIST_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static PRICE_LIST_VERSION: AtomicUsize = AtomicUsize::new(1);
+
+/// A method: the refresh calls it on a clone of `self`.
+#[derive(Clone)]
+struct PriceList {
+    region: String,
+}
+
+impl PriceList {
+    #[ttl_cached(
+        secs = 10,
+        stale_while_revalidate = 5,
+        key = (self.region.clone(), id),
+        clock = PRICE_LIST_CLOCK.clone()
+    )]
+    fn price(&self, id: u32) -> String {
+        format!(
+            "{} {id} v{}",
+            self.region,
+            PRICE_LIST_VERSION.load(Ordering::SeqCst)
+        )
+    }
+}
+
+#[test]
+fn stale_while_revalidate_refreshes_a_method_on_a_clone_of_self() {
+    let eu = PriceList {
+        region: "eu".to_owned(),
+    };
+    assert_eq!(eu.price(1), "eu 1 v1");
+    PRICE_LIST_VERSION.store(2, Ordering::SeqCst);
+    PRICE_LIST_CLOCK.advance(Duration::from_secs(10));
+    assert_eq!(eu.price(1), "eu 1 v1", "stale, at once");
+    wait_for("the refresh", || {
+        PriceList::price_cache().stats().refreshes_succeeded == 1
+    });
+    assert_eq!(eu.price(1), "eu 1 v2", "refreshed through a clone of self");
+}

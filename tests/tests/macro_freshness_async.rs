@@ -282,3 +282,46 @@ async fn a_borrowed_argument_is_lent_to_the_async_refresh() {
     assert_eq!(label("ana").await, "ana v1");
     assert_eq!(LABEL_RUNS.load(Ordering::SeqCst), 2);
 }
+
+static SHELF_CLOCK: LazyLock<MockClock> = LazyLock::new(MockClock::new);
+static SHELF_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// An async method: the refresh owns a clone of `self`.
+#[derive(Clone)]
+struct Shelf {
+    name: String,
+}
+
+impl Shelf {
+    #[ttl_cached(
+        secs = 10,
+        stale_while_revalidate = 5,
+        key = self.name.clone(),
+        clock = SHELF_CLOCK.clone()
+    )]
+    async fn count(&self) -> String {
+        let run = SHELF_RUNS.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        format!("{} v{run}", self.name)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_method_is_refreshed_on_a_clone_of_self() {
+    let shelf = Shelf {
+        name: "top".to_owned(),
+    };
+    assert_eq!(shelf.count().await, "top v0");
+    SHELF_CLOCK.advance(Duration::from_secs(10));
+    let stale = shelf.count().await;
+    if SPAWNED {
+        assert_eq!(stale, "top v0", "stale, at once; the refresh is spawned");
+        wait_for("the refresh", || {
+            Shelf::count_cache().stats().refreshes_succeeded == 1
+        })
+        .await;
+    } else {
+        assert_eq!(stale, "top v1", "the claiming caller awaited its refresh");
+    }
+    assert_eq!(shelf.count().await, "top v1");
+}
